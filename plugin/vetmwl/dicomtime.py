@@ -1,0 +1,112 @@
+"""DICOM DA and TM values and ranges as half-open intervals, compared by value, never as strings.
+
+A TM of lower precision covers its whole span: ``10`` is 10:00:00 up to (not including) 11:00:00,
+so ``-10`` includes 10:59:59. Intervals are half-open so that each bound is one SQL comparison.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+
+_DA = re.compile(r"^(\d{4})\.?(\d{2})\.?(\d{2})$")
+_TM = re.compile(r"^(\d{2})(?::?(\d{2})(?::?(\d{2})(?:\.(\d{1,6}))?)?)?$")
+
+DAY = timedelta(days=1)
+
+
+class ValueFormatError(ValueError):
+    """A date or time in a query or an import item that is not valid DICOM."""
+
+
+def parse_date(text: str) -> date:
+    """A DA value (``YYYYMMDD``; the ACR-NEMA ``YYYY.MM.DD`` form is tolerated)."""
+    match = _DA.match(text.strip())
+    if not match:
+        raise ValueFormatError(f"{text!r} is not a DICOM date (YYYYMMDD)")
+    try:
+        return date(int(match[1]), int(match[2]), int(match[3]))
+    except ValueError as exc:
+        raise ValueFormatError(f"{text!r} is not a real calendar date") from exc
+
+
+def parse_time_span(text: str) -> tuple[timedelta, timedelta]:
+    """A TM value as ``(start, end)`` offsets from midnight, ``end`` exclusive at its precision."""
+    match = _TM.match(text.strip())
+    if not match:
+        raise ValueFormatError(f"{text!r} is not a DICOM time (HH, HHMM, HHMMSS or HHMMSS.ffffff)")
+    hours, minutes, seconds, fraction = match.groups()
+    h, m, s = int(hours), int(minutes or 0), int(seconds or 0)
+    if h > 23 or m > 59 or s > 60:
+        raise ValueFormatError(f"{text!r} is not a valid time of day")
+    micro = int((fraction or "").ljust(6, "0")) if fraction else 0
+    start = timedelta(hours=h, minutes=m, seconds=s, microseconds=micro)
+    if fraction:
+        step = timedelta(microseconds=10 ** (6 - len(fraction)))
+    elif seconds is not None:
+        step = timedelta(seconds=1)
+    elif minutes is not None:
+        step = timedelta(minutes=1)
+    else:
+        step = timedelta(hours=1)
+    return start, start + step
+
+
+def _split_range(text: str) -> tuple[str, str, bool]:
+    """``(low, high, is_range)`` of a DICOM range value; a single value is its own low and high."""
+    value = text.strip()
+    if value.count("-") > 1:
+        raise ValueFormatError(f"{text!r} has more than one '-'")
+    if "-" not in value:
+        return value, value, False
+    low, high = (part.strip() for part in value.split("-"))
+    if not low and not high:
+        raise ValueFormatError(f"{text!r} is a range with neither bound")
+    return low, high, True
+
+
+def date_interval(text: str) -> tuple[date | None, date | None]:
+    """A DA single value or range as ``(first_day, day_after_last)``; ``None`` means open."""
+    low, high, _ = _split_range(text)
+    start = parse_date(low) if low else None
+    end = parse_date(high) + DAY if high else None
+    if start and end and start >= end:
+        raise ValueFormatError(f"{text!r} ends before it starts")
+    return start, end
+
+
+def time_interval(text: str) -> tuple[timedelta | None, timedelta | None]:
+    """A TM single value or range as offsets ``(start, end_exclusive)``; ``None`` means open."""
+    low, high, _ = _split_range(text)
+    start = parse_time_span(low)[0] if low else None
+    end = parse_time_span(high)[1] if high else None
+    if start is not None and end is not None and start >= end:
+        raise ValueFormatError(f"{text!r} ends before it starts (time ranges do not cross midnight)")
+    return start, end
+
+
+def datetime_interval(
+    date_text: str, time_text: str
+) -> tuple[datetime | None, datetime | None, tuple[timedelta | None, timedelta | None] | None]:
+    """SPS Start Date and Time combined as PS3.4 Table K.6-1 says.
+
+    Returns ``(start, end_exclusive, time_of_day)``. With a date, the time narrows the first and
+    last day into one continuous interval (5-7 July with 10:00-18:00 is 5 July 10:00 to 7 July
+    18:00). With no date, the time is a window within every day, returned as ``time_of_day``.
+    """
+    if not date_text:
+        if not time_text:
+            return None, None, None
+        return None, None, time_interval(time_text)
+    first, after_last = date_interval(date_text)
+    t_start, t_end = time_interval(time_text) if time_text else (None, None)
+    start = datetime.combine(first, datetime.min.time()) + (t_start or timedelta()) if first else None
+    if after_last is None:
+        end = None
+    elif t_end is None:
+        end = datetime.combine(after_last, datetime.min.time())
+    else:
+        end = datetime.combine(after_last - DAY, datetime.min.time()) + t_end
+    if start and end and start >= end:
+        raise ValueFormatError(f"date {date_text!r} with time {time_text!r} is an empty interval")
+    return start, end, None

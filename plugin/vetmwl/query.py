@@ -1,0 +1,231 @@
+"""Parse a worklist C-FIND identifier into a typed query: filters to match and keys to return.
+
+Matching follows PS3.4 C.2.2.2: an empty value, ``*`` or (for PN) a value of only wildcards and
+component separators is universal; ``*``/``?`` make a wildcard match; DA and TM take ranges; Study
+Instance UID takes a list. PN matching ignores case (our conformance statement says so).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from io import BytesIO
+
+import pydicom
+from pydicom.charset import python_encoding
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+
+from . import contract
+from .contract import COLUMN_BY_NAME, START_DATE, START_DATETIME, START_TIME, Kind
+from .dicomtime import ValueFormatError, date_interval, datetime_interval
+
+SPS_SEQUENCE = "ScheduledProcedureStepSequence"
+PN_COLUMNS = frozenset(
+    {
+        "PatientName",
+        "ReferringPhysicianName",
+        "ScheduledPerformingPhysicianName",
+        "ResponsiblePerson",
+    }
+)
+#: Keys that are never matched (PS3.4 K.6-1a, and 0008,0052 some modalities send by mistake).
+_NEVER_MATCHED = frozenset({"SpecificCharacterSet", "TimezoneOffsetFromUTC", "QueryRetrieveLevel"})
+
+
+class QueryError(ValueError):
+    """The identifier cannot be understood; the message is meant for the log and the modality."""
+
+
+@dataclass(frozen=True)
+class Equals:
+    column: str
+    value: str
+    fold_case: bool = False
+    kind: str = "equals"
+
+    def params(self) -> list[object]:
+        return [self.value.upper() if self.fold_case else self.value]
+
+
+@dataclass(frozen=True)
+class Like:
+    """A DICOM wildcard pattern (``*``, ``?``); the SQL renderer turns it into LIKE."""
+
+    column: str
+    pattern: str
+    fold_case: bool = False
+    kind: str = "like"
+
+    def params(self) -> list[object]:
+        return [self.pattern.upper() if self.fold_case else self.pattern]
+
+
+@dataclass(frozen=True)
+class Range:
+    """``start <= column < end``; an open bound is ``None`` and renders no comparison."""
+
+    column: str
+    start: date | datetime | None
+    end: date | datetime | None
+    kind: str = "range"
+
+    def params(self) -> list[object]:
+        return [v for v in (self.start, self.end) if v is not None]
+
+
+@dataclass(frozen=True)
+class TimeOfDay:
+    """SPS Start Time without a date: a window within every day, as seconds after midnight."""
+
+    column: str
+    start: timedelta | None
+    end: timedelta | None
+    kind: str = "time_of_day"
+
+    def params(self) -> list[object]:
+        return [int(v.total_seconds()) for v in (self.start, self.end) if v is not None]
+
+
+@dataclass(frozen=True)
+class InList:
+    column: str
+    values: tuple[str, ...]
+    kind: str = "in_list"
+
+    def params(self) -> list[object]:
+        return list(self.values)
+
+
+Filter = Equals | Like | Range | TimeOfDay | InList
+
+
+@dataclass(frozen=True)
+class WorklistQuery:
+    """What a modality asked: the identifier (the answers' shape) and the filters to apply."""
+
+    identifier: Dataset
+    filters: tuple[Filter, ...]
+    step_requested: Dataset | None
+
+    def matching_keys(self) -> dict[str, str]:
+        """The non-universal keys, for the log line of each C-FIND."""
+        keys = {}
+        for f in self.filters:
+            if isinstance(f, InList):
+                keys[f.column] = "\\".join(f.values)
+            elif isinstance(f, Equals | Like):
+                keys[f.column] = f.value if isinstance(f, Equals) else f.pattern
+            else:
+                keys[f.column] = f"{f.start or ''}..{f.end or ''}"
+        return keys
+
+
+def read_identifier(raw: bytes) -> Dataset:
+    """The C-FIND identifier Orthanc hands over (a DICOM file) as a dataset without file meta."""
+    try:
+        dataset = pydicom.dcmread(BytesIO(raw), force=True)
+    except (InvalidDicomError, EOFError, ValueError, OSError) as exc:
+        raise QueryError(f"the query is not a readable DICOM dataset ({exc})") from exc
+    dataset.file_meta = pydicom.dataset.FileMetaDataset()
+    return dataset
+
+
+def _check_character_set(dataset: Dataset) -> None:
+    """Refuse a character set we cannot decode, rather than match on garbage."""
+    terms = dataset.get("SpecificCharacterSet") or []
+    for term in [terms] if isinstance(terms, str) else terms:
+        if term and python_encoding.get(term.strip()) is None:
+            raise QueryError(f"the query's Specific Character Set {term!r} is not supported")
+
+
+def _text(dataset: Dataset, keyword: str) -> str:
+    """An element's value as text, decoded with the query's character set; '' when empty."""
+    value = dataset.get(keyword)
+    if value is None:
+        return ""
+    if isinstance(value, pydicom.multival.MultiValue):
+        return "\\".join(str(v) for v in value)
+    return str(value).strip()
+
+
+def _is_universal(value: str, person_name: bool) -> bool:
+    if person_name:
+        return value.strip("*^= ") == "" or value.replace("*", "") == ""
+    return value == "" or set(value) == {"*"}
+
+
+def _text_filter(column: str, value: str) -> Filter | None:
+    person_name = column in PN_COLUMNS
+    if person_name:
+        value = value.rstrip("^ ")
+    if _is_universal(value, person_name):
+        return None
+    if "*" in value or "?" in value:
+        return Like(column, value, fold_case=person_name)
+    return Equals(column, value, fold_case=person_name)
+
+
+def _value_filter(keyword: str, dataset: Dataset) -> Filter | None:
+    column = COLUMN_BY_NAME.get(keyword)
+    if column is None or keyword == START_DATETIME:
+        return None
+    value = _text(dataset, keyword)
+    if column.kind is Kind.TEXT:
+        if keyword == "StudyInstanceUID" and "\\" in value:
+            uids = tuple(u.strip("\0 ") for u in value.split("\\") if u.strip("\0 "))
+            return InList(column.name, uids) if uids else None
+        return _text_filter(column.name, value)
+    if column.kind is Kind.DATE and value:
+        try:
+            start, end = date_interval(value)
+        except ValueFormatError as exc:
+            raise QueryError(f"{keyword}: {exc}") from exc
+        return Range(column.name, start, end)
+    return None  # DECIMAL columns (weight) are returned, never matched.
+
+
+def _start_filter(step: Dataset) -> Filter | None:
+    date_text, time_text = _text(step, START_DATE), _text(step, START_TIME)
+    try:
+        start, end, time_of_day = datetime_interval(date_text, time_text)
+    except ValueFormatError as exc:
+        raise QueryError(f"Scheduled Procedure Step Start Date/Time: {exc}") from exc
+    if time_of_day is not None:
+        return TimeOfDay(START_DATETIME, *time_of_day)
+    if start is None and end is None:
+        return None
+    return Range(START_DATETIME, start, end)
+
+
+def parse_query(identifier: Dataset) -> WorklistQuery:
+    """Turn the identifier into filters; raise :class:`QueryError` when it cannot be matched."""
+    _check_character_set(identifier)
+    if "QueryRetrieveLevel" in identifier:
+        del identifier.QueryRetrieveLevel  # not part of a worklist query; some modalities send it.
+    filters: list[Filter] = []
+    step_requested: Dataset | None = None
+    try:
+        for element in identifier:
+            keyword = element.keyword
+            if keyword == SPS_SEQUENCE:
+                items = element.value or []
+                if len(items) > 1:
+                    raise QueryError("the Scheduled Procedure Step Sequence holds more than one item")
+                step_requested = items[0] if items else Dataset()
+                step_requested.read_encoding = identifier._character_set
+                for step_element in step_requested:
+                    if step_element.keyword in contract.STEP_KEYWORDS - {START_DATE, START_TIME}:
+                        found = _value_filter(step_element.keyword, step_requested)
+                        if found:
+                            filters.append(found)
+                start = _start_filter(step_requested)
+                if start:
+                    filters.append(start)
+            elif keyword in contract.ROOT_KEYWORDS and keyword not in _NEVER_MATCHED:
+                found = _value_filter(keyword, identifier)
+                if found:
+                    filters.append(found)
+    except (UnicodeDecodeError, LookupError) as exc:
+        raise QueryError(f"a value in the query cannot be decoded with its character set ({exc})") from exc
+    return WorklistQuery(identifier=identifier, filters=tuple(filters), step_requested=step_requested)

@@ -1,0 +1,95 @@
+"""The worklist service: from the raw C-FIND identifier to encoded answers, without Orthanc.
+
+The Orthanc wiring calls :meth:`WorklistService.find` and hands the bytes over; the REST page and
+the tests call the very same method, so there is one code path for every consumer.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from .answers import build_answer, encode
+from .config import Settings
+from .contract import COLUMNS, REQUIRED_COLUMNS
+from .db import Database, DatabaseError
+from .query import WorklistQuery, parse_query, read_identifier
+from .sqlrender import SqlRenderer
+
+log = logging.getLogger("vetmwl.service")
+
+_MISSING_COLUMN_STATES = {"42S22", "42703"}
+
+
+class ViewError(DatabaseError):
+    """The view exists but does not follow the column contract."""
+
+
+@dataclass
+class FindResult:
+    """The answers for one C-FIND and what it took to make them."""
+
+    query: WorklistQuery
+    answers: list[bytes]
+    incomplete: bool
+    sql_seconds: float
+    total_seconds: float = 0.0
+    ignored_keys: list[str] = field(default_factory=list)
+
+
+class WorklistService:
+    """Turns worklist queries into answers from the configured SQL view."""
+
+    def __init__(self, settings: Settings, database: Database | None = None) -> None:
+        self.settings = settings
+        self.database = database or Database(
+            settings.connection_string, settings.query_timeout, settings.connect_timeout
+        )
+        self.renderer = SqlRenderer(settings.template_dir, settings.template, settings.dialect, settings.view)
+        self._columns: tuple[str, ...] | None = None
+
+    def columns(self) -> tuple[str, ...]:
+        """The contract's columns that the view really has, discovered once per process."""
+        if self._columns is None:
+            result = self.database.fetch(self.renderer.render_named("columns.sql.j2"), max_rows=0)
+            present = {name.lower() for name in result.columns}
+            missing = [name for name in REQUIRED_COLUMNS if name.lower() not in present]
+            if missing:
+                raise ViewError(
+                    f"the view {self.settings.view} lacks the required column(s) {', '.join(missing)}: "
+                    f"compare it with sql/README.md"
+                )
+            self._columns = tuple(c.name for c in COLUMNS if c.name.lower() in present)
+            absent = [c.name for c in COLUMNS if c.name not in self._columns]
+            if absent:
+                log.info("the view has no column(s) %s: those keys are returned empty", ", ".join(absent))
+        return self._columns
+
+    def find(self, raw_identifier: bytes) -> FindResult:
+        """Answer one C-FIND identifier. Raises QueryError or DatabaseError with a readable text."""
+        started = time.perf_counter()
+        query = parse_query(read_identifier(raw_identifier))
+        columns = self.columns()
+        usable = [f for f in query.filters if f.column in columns]
+        ignored = [f.column for f in query.filters if f.column not in columns]
+        limit = self.settings.limit_answers
+        rendered = self.renderer.render(columns, usable, limit + 1)
+        try:
+            result = self.database.fetch(rendered.sql, rendered.params)
+        except DatabaseError as error:
+            if error.sqlstate in _MISSING_COLUMN_STATES:
+                self._columns = None  # the view changed under us: discover its columns again.
+            raise
+        incomplete = len(result.rows) > limit
+        answers = [
+            encode(build_answer(query, dict(zip(columns, row, strict=True)))) for row in result.rows[:limit]
+        ]
+        return FindResult(
+            query=query,
+            answers=answers,
+            incomplete=incomplete,
+            sql_seconds=result.seconds,
+            total_seconds=time.perf_counter() - started,
+            ignored_keys=ignored,
+        )

@@ -1,0 +1,102 @@
+"""Render parameterized SQL from the Jinja2 templates in ``sql/queries``.
+
+Templates only ever see identifiers from the column contract and the validated view name; every
+value travels as a bind parameter. The rendered text depends only on the query's shape (which
+filters, which columns), so it is cached and the hot path renders each shape once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, fields, replace
+from datetime import date, datetime
+from functools import lru_cache
+from pathlib import Path
+
+import jinja2
+
+from .query import Filter, Like
+
+
+@dataclass(frozen=True)
+class RenderedQuery:
+    sql: str
+    params: list[object]
+
+
+def like_pattern(dicom_pattern: str, dialect: str) -> str:
+    """DICOM ``*``/``?`` to SQL LIKE with ``\\`` as escape; SQL Server also treats ``[`` as special."""
+    specials = "\\%_[" if dialect == "mssql" else "\\%_"
+    out = []
+    for char in dicom_pattern:
+        if char in specials:
+            out.append("\\" + char)
+        elif char == "*":
+            out.append("%")
+        elif char == "?":
+            out.append("_")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def bind_value(value: object, dialect: str) -> object:
+    """SQLite stores date-times as ISO text, so bind them as text in exactly that shape."""
+    if dialect == "sqlite":
+        if isinstance(value, datetime):
+            return value.strftime("%Y-%m-%d %H:%M:%S")
+        if isinstance(value, date):
+            return value.isoformat()
+    return value
+
+
+class SqlRenderer:
+    """Renders the configured query template for one dialect and view."""
+
+    def __init__(self, template_dir: Path, template: str, dialect: str, view: str) -> None:
+        self._env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(template_dir)),
+            undefined=jinja2.StrictUndefined,
+            autoescape=False,
+            keep_trailing_newline=False,
+        )
+        self._template = self._env.get_template(template)
+        self.dialect = dialect
+        self.view = view
+        self._render_shape = lru_cache(maxsize=512)(self._render_uncached)
+
+    def _render_uncached(self, columns: tuple[str, ...], shape: tuple[Filter, ...], limit: int) -> str:
+        return self._template.render(
+            dialect=self.dialect, view=self.view, columns=columns, filters=shape, limit=limit
+        ).strip()
+
+    def render(self, columns: Sequence[str], filters: Sequence[Filter], limit: int) -> RenderedQuery:
+        params: list[object] = []
+        for f in filters:
+            values = f.params()
+            if isinstance(f, Like):
+                values = [like_pattern(str(v), self.dialect) for v in values]
+            params.extend(bind_value(v, self.dialect) for v in values)
+        shape = tuple(_shape_of(f) for f in filters)
+        sql = self._render_shape(tuple(columns), shape, limit)
+        return RenderedQuery(sql=sql, params=params)
+
+    def render_named(self, template: str, **context: object) -> str:
+        """A helper template (column discovery, health probe, insert) for this dialect and view."""
+        return (
+            self._env.get_template(template).render(dialect=self.dialect, view=self.view, **context).strip()
+        )
+
+
+def _shape_of(f: Filter) -> Filter:
+    """The filter with its values replaced by placeholders of the same presence, for caching."""
+    changes = {}
+    for fld in fields(f):
+        if fld.name in ("column", "kind", "fold_case"):
+            continue
+        value = getattr(f, fld.name)
+        if fld.name == "values":
+            changes[fld.name] = ("",) * len(value)
+        elif value is not None:
+            changes[fld.name] = "" if isinstance(value, str) else True
+    return replace(f, **changes)

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Quick start: installs what is missing, builds the demo database (a veterinary schedule for today
+# and the next days) and runs Orthanc with the plugin in the foreground (DICOM 4242, HTTP 8042).
+# Stop it with Ctrl-C. The AE title, ports and database are in orthanc.json.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+source scripts/env.sh
+
+mkdir -p var
+PYTHONPATH=plugin .venv/bin/python -m vetmwl.demo > var/demo-items.json
+rm -f var/demo.sqlite
+PYTHONPATH=plugin .venv/bin/python -m vetmwl.importer --dialect sqlite --connection "Driver=SQLite3;Database=var/demo.sqlite" \
+  --create-schema var/demo-items.json
+
+for port in 4242 8042; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "demo: port $port is already in use (another Orthanc? try: systemctl stop orthanc)" >&2
+    exit 1
+  fi
+done
+echo "demo: starting Orthanc; try the findscu example from README.md in another terminal"
+exec Orthanc orthanc.json

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what the plugin and its tests need on Debian 12, only what is missing:
+# Orthanc with its Python plugin, dcmtk, unixODBC with the SQLite/PostgreSQL/FreeTDS drivers,
+# PostgreSQL (for the tests) and a venv built from Debian's /usr/bin/python3 (the one Orthanc embeds).
+# Usage: scripts/setup.sh [--dev]   (--dev adds the test tools to the venv)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(orthanc orthanc-python dcmtk unixodbc libsqliteodbc odbc-postgresql tdsodbc postgresql python3-venv)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "setup: installing ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+  # Debian starts its own Orthanc service on ports 4242/8042 right after installing it; a fresh
+  # install is ours, so stop it to leave the ports to the plugin's Orthanc.
+  if [[ " ${missing[*]} " == *" orthanc "* ]] && [ -d /run/systemd/system ]; then
+    echo "setup: stopping the orthanc service that apt just started (it would hold ports 4242/8042)"
+    $sudo systemctl disable --now orthanc >/dev/null 2>&1 || true
+  fi
+fi
+
+requirements=requirements.txt
+[ "${1:-}" = "--dev" ] && requirements=requirements-dev.txt
+stamp=".venv/.installed-$(sha256sum requirements.txt requirements-dev.txt | sha256sum | cut -c1-16)-$(basename "$requirements")"
+if [ ! -x .venv/bin/python ] || [ ! -e "$stamp" ]; then
+  [ -x .venv/bin/python ] || /usr/bin/python3 -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check -r "$requirements"
+  touch "$stamp"
+fi
