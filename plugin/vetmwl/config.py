@@ -74,9 +74,7 @@ def load_settings(configuration: dict[str, Any]) -> Settings:
         )
     unknown = sorted(set(section) - set(_KEYS))
     if unknown:
-        raise ConfigError(
-            f'unknown setting(s) in "{SECTION}": {", ".join(unknown)}; known: {", ".join(sorted(_KEYS))}'
-        )
+        raise ConfigError(f'unknown setting(s) in "{SECTION}": {", ".join(unknown)}; known: {", ".join(sorted(_KEYS))}')
     connection_string = section.get("ConnectionString")
     if not isinstance(connection_string, str) or not connection_string.strip():
         raise ConfigError(f'"{SECTION}.ConnectionString" is missing: give the ODBC connection string')
@@ -123,7 +121,5 @@ def orthanc_warnings(configuration: dict[str, Any]) -> list[str]:
             "Orthanc will refuse every worklist query"
         )
     if configuration.get("DefaultEncoding", "Latin1") != "Utf8":
-        warnings.append(
-            '"DefaultEncoding" is not "Utf8": names outside Latin-1 (e.g. Japanese) are lost in answers'
-        )
+        warnings.append('"DefaultEncoding" is not "Utf8": names outside Latin-1 (e.g. Japanese) are lost in answers')
     return warnings

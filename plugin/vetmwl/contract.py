@@ -83,6 +83,4 @@ START_TIME = "ScheduledProcedureStepStartTime"
 STEP_KEYWORDS: frozenset[str] = frozenset(
     {c.name for c in COLUMNS if c.level is Level.STEP} - {START_DATETIME} | {START_DATE, START_TIME}
 )
-ROOT_KEYWORDS: frozenset[str] = frozenset(c.name for c in COLUMNS if c.level is Level.ROOT) | {
-    "ResponsiblePersonRole"
-}
+ROOT_KEYWORDS: frozenset[str] = frozenset(c.name for c in COLUMNS if c.level is Level.ROOT) | {"ResponsiblePersonRole"}

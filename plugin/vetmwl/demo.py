@@ -27,7 +27,16 @@ ANIMALS = [
     ("O'Connor", "Daisy", "Canis lupus familiaris", "Border Collie", "F", "UNALTERED", "20220115", "17.3"),
     ("Dubois", "Minou", "Felis catus", "Persian", "F", "ALTERED", "20140720", "3.8"),
     ("Rossi", "Tornado", "Equus caballus", "Quarter Horse", "M", "ALTERED", "20120401", "512"),
-    ("Green Acres Farm", "Running on Water", "Equus caballus", "Arabian", "F", "UNALTERED", "20150322", "447"),
+    (
+        "Green Acres Farm",
+        "Running on Water",
+        "Equus caballus",
+        "Arabian",
+        "F",
+        "UNALTERED",
+        "20150322",
+        "447",
+    ),
     ("Nguyen", "Coco", "Oryctolagus cuniculus", "Holland Lop", "F", "ALTERED", "20230301", "1.6"),
     ("Kowalski", "Burek", "Canis lupus familiaris", "Mixed breed", "M", "ALTERED", "20181111", "22"),
     ("Andersson", "Sigge", "Felis catus", "Siamese", "M", "ALTERED", "20190905", "4.9"),
@@ -36,27 +45,68 @@ ANIMALS = [
     ("Fernández", "Canela", "Canis lupus familiaris", "Dachshund", "F", "ALTERED", "20170307", "8.8"),
     ("Wilson", "Shadow", "Felis catus", "Domestic Longhair", "M", "ALTERED", "20110118", "5.5"),
     ("Papadopoulos", "Argos", "Canis lupus familiaris", "Greyhound", "M", "ALTERED", "20190429", "31"),
-    ("Martin", "Pepper", "Canis lupus familiaris", "Cavalier King Charles Spaniel", "F", "ALTERED",
-     "20200816", "8.2"),
+    (
+        "Martin",
+        "Pepper",
+        "Canis lupus familiaris",
+        "Cavalier King Charles Spaniel",
+        "F",
+        "ALTERED",
+        "20200816",
+        "8.2",
+    ),
 ]
 
 # modality: (station AE title, station name, location, procedures, items per day)
 STATIONS = {
-    "DX": ("DX_ROOM1", "DR Room 1", "Radiology", [
-        ("Thorax, 3 views", "XR Thorax"), ("Abdomen, 2 views", "XR Abdomen"),
-        ("Pelvis VD (hip dysplasia)", "XR Pelvis"), ("Left stifle, 2 views", "XR Stifle"),
-        ("Spine, lateral", "XR Spine"), ("Right elbow, 2 views", "XR Elbow"),
-    ], 6),
-    "CR": ("CR_ROOM2", "CR Room 2", "Radiology", [
-        ("Skull, 3 views", "XR Skull"), ("Front limb, 2 views", "XR Limb"), ("Dental survey", "XR Dental"),
-    ], 3),
-    "US": ("US_ROOM1", "Ultrasound 1", "Imaging", [
-        ("Abdominal ultrasound", "US Abdomen"), ("Echocardiography", "US Heart"),
-        ("Pregnancy check", "US Pregnancy"), ("Bladder ultrasound", "US Bladder"),
-    ], 4),
-    "CT": ("CT_SUITE", "CT Suite", "Imaging", [
-        ("CT head", "CT Head"), ("CT thorax for metastases", "CT Thorax"), ("CT elbows", "CT Elbow"),
-    ], 2),
+    "DX": (
+        "DX_ROOM1",
+        "DR Room 1",
+        "Radiology",
+        [
+            ("Thorax, 3 views", "XR Thorax"),
+            ("Abdomen, 2 views", "XR Abdomen"),
+            ("Pelvis VD (hip dysplasia)", "XR Pelvis"),
+            ("Left stifle, 2 views", "XR Stifle"),
+            ("Spine, lateral", "XR Spine"),
+            ("Right elbow, 2 views", "XR Elbow"),
+        ],
+        6,
+    ),
+    "CR": (
+        "CR_ROOM2",
+        "CR Room 2",
+        "Radiology",
+        [
+            ("Skull, 3 views", "XR Skull"),
+            ("Front limb, 2 views", "XR Limb"),
+            ("Dental survey", "XR Dental"),
+        ],
+        3,
+    ),
+    "US": (
+        "US_ROOM1",
+        "Ultrasound 1",
+        "Imaging",
+        [
+            ("Abdominal ultrasound", "US Abdomen"),
+            ("Echocardiography", "US Heart"),
+            ("Pregnancy check", "US Pregnancy"),
+            ("Bladder ultrasound", "US Bladder"),
+        ],
+        4,
+    ),
+    "CT": (
+        "CT_SUITE",
+        "CT Suite",
+        "Imaging",
+        [
+            ("CT head", "CT Head"),
+            ("CT thorax for metastases", "CT Thorax"),
+            ("CT elbows", "CT Elbow"),
+        ],
+        2,
+    ),
 }
 VETS = ["Carter^Emily^^Dr", "Okafor^James^^Dr", "Lindqvist^Anna^^Dr", "Moreau^Julien^^Dr"]
 TECHNICIANS = ["Hughes^Sam", "Patel^Priya", "Kim^Jae"]

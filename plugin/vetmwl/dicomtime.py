@@ -56,7 +56,7 @@ def _split_range(text: str) -> tuple[str, str, bool]:
     """``(low, high, is_range)`` of a DICOM range value; a single value is its own low and high."""
     value = text.strip()
     if value.count("-") > 1:
-        raise ValueFormatError(f"{text!r} has more than one '-'")
+        raise ValueFormatError(f"{text!r} is neither a single value nor a range (A-B, A-, -A)")
     if "-" not in value:
         return value, value, False
     low, high = (part.strip() for part in value.split("-"))

@@ -138,9 +138,7 @@ def validate(items: Iterable[Any]) -> tuple[list[dict[str, Any]], list[Problem]]
             continue
         step_id = row["ScheduledProcedureStepID"]
         if step_id in seen:
-            problems.append(
-                Problem(position, f"ScheduledProcedureStepID {step_id!r} repeats item {seen[step_id]}")
-            )
+            problems.append(Problem(position, f"ScheduledProcedureStepID {step_id!r} repeats item {seen[step_id]}"))
             continue
         seen[step_id] = position
         rows.append(row)

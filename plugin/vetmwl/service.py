@@ -43,10 +43,14 @@ class WorklistService:
 
     def __init__(self, settings: Settings, database: Database | None = None) -> None:
         self.settings = settings
-        self.database = database or Database(
-            settings.connection_string, settings.query_timeout, settings.connect_timeout
-        )
         self.renderer = SqlRenderer(settings.template_dir, settings.template, settings.dialect, settings.view)
+        session = self.renderer.render_named("session.sql.j2", query_timeout_ms=settings.query_timeout * 1000)
+        self.database = database or Database(
+            settings.connection_string,
+            settings.query_timeout,
+            settings.connect_timeout,
+            session_sql=session.split(";"),
+        )
         self._columns: tuple[str, ...] | None = None
 
     def columns(self) -> tuple[str, ...]:
@@ -82,9 +86,7 @@ class WorklistService:
                 self._columns = None  # the view changed under us: discover its columns again.
             raise
         incomplete = len(result.rows) > limit
-        answers = [
-            encode(build_answer(query, dict(zip(columns, row, strict=True)))) for row in result.rows[:limit]
-        ]
+        answers = [encode(build_answer(query, dict(zip(columns, row, strict=True)))) for row in result.rows[:limit]]
         return FindResult(
             query=query,
             answers=answers,

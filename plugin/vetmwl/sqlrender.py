@@ -83,9 +83,7 @@ class SqlRenderer:
 
     def render_named(self, template: str, **context: object) -> str:
         """A helper template (column discovery, health probe, insert) for this dialect and view."""
-        return (
-            self._env.get_template(template).render(dialect=self.dialect, view=self.view, **context).strip()
-        )
+        return self._env.get_template(template).render(dialect=self.dialect, view=self.view, **context).strip()
 
 
 def _shape_of(f: Filter) -> Filter:

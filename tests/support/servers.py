@@ -1,0 +1,183 @@
+"""Real servers for the integration tests: Orthanc with the plugin, and a private PostgreSQL."""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+PYTHON_PLUGIN = "/usr/share/orthanc/plugins/libOrthancPython.so"
+SITE_PACKAGES = REPO / ".venv" / "lib" / "python3.11" / "site-packages"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nobody listens on right now."""
+    with contextlib.closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class OrthancServer:
+    """Orthanc 1.10 with our plugin, on free ports, logging verbosely to a file."""
+
+    def __init__(self, workdir: Path, plugin_settings: dict[str, Any] | None, **overrides: Any) -> None:
+        self.workdir = workdir
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.dicom_port = free_port()
+        self.http_port = free_port()
+        self.aet = "VETMWL"
+        config: dict[str, Any] = {
+            "Name": "vetmwl-test",
+            "DicomAet": self.aet,
+            "DicomPort": self.dicom_port,
+            "HttpPort": self.http_port,
+            "StorageDirectory": str(workdir / "storage"),
+            "IndexDirectory": str(workdir / "storage"),
+            "RemoteAccessAllowed": False,
+            "DefaultEncoding": "Utf8",
+            "DicomAlwaysAllowFindWorklist": True,
+            "Plugins": [PYTHON_PLUGIN],
+            "PythonScript": str(REPO / "plugin" / "sql_worklist_plugin.py"),
+        }
+        if plugin_settings is not None:
+            config["SqlWorklist"] = plugin_settings
+        config.update(overrides)
+        self.config_path = workdir / "orthanc.json"
+        self.config_path.write_text(json.dumps(config, indent=1))
+        self.log_path = workdir / "orthanc.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 30) -> OrthancServer:
+        env = dict(os.environ, PYTHONPATH=str(SITE_PACKAGES), TCP_NODELAY="1")
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            ["Orthanc", "--verbose", str(self.config_path)], stdout=log, stderr=log, env=env, cwd=self.workdir
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"Orthanc exited with {self.process.returncode}:\n{self.log()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/system", timeout=1):
+                    return self
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"Orthanc did not start within {timeout}s:\n{self.log()[-3000:]}")
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def _pg_bin(name: str) -> str:
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    if not found:
+        raise RuntimeError(f"PostgreSQL's {name} is missing: run scripts/setup.sh")
+    return found[-1]
+
+
+class PostgresServer:
+    """A PostgreSQL cluster of the tests' own, in a temporary folder, on 127.0.0.1 and a free port.
+
+    As root (CI, containers), initdb and postgres refuse to run, so they run as the postgres user.
+    """
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="vetmwl-pg-"))
+        self.data = self.dir / "data"
+        self.as_root = os.geteuid() == 0
+        if self.as_root:
+            shutil.chown(self.dir, "postgres", "postgres")
+
+    def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        command = list(args)
+        if self.as_root:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        return subprocess.run(command, check=check, capture_output=True, text=True, cwd=self.dir)
+
+    def init(self) -> PostgresServer:
+        self._run(
+            _pg_bin("initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C.UTF-8",
+        )
+        return self
+
+    def start(self) -> None:
+        self._run(
+            _pg_bin("pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.dir / "server.log"),
+            "-w",
+            "-t",
+            "30",
+            "-o",
+            f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off",
+            "start",
+        )
+
+    def stop(self) -> None:
+        self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop", check=False)
+
+    def psql(self, sql: str, database: str = "postgres") -> str:
+        result = subprocess.run(
+            [
+                _pg_bin("psql"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                "postgres",
+                "-d",
+                database,
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-At",
+                "-c",
+                sql,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        return result.stdout
+
+    def connection_string(self, database: str, user: str = "postgres", password: str = "") -> str:
+        return (
+            f"Driver={{PostgreSQL Unicode}};Server=127.0.0.1;Port={self.port};Database={database};"
+            f"Uid={user};Pwd={password};"
+        )
+
+    def destroy(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
