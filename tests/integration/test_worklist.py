@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shlex
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from pydicom.dataset import Dataset
@@ -12,30 +14,15 @@ from support.clients import echo, findscu, pynetdicom_find
 
 BACKENDS = ["sqlite", "postgres"]
 
-# The keys of the README's findscu example: the seed server's return keys and ours.
-README_KEYS = [
-    "PatientName=",
-    "PatientID=",
-    "PatientBirthDate=",
-    "PatientSex=",
-    "PatientWeight=",
-    "PatientSpeciesDescription=",
-    "PatientBreedDescription=",
-    "ResponsiblePerson=",
-    "AccessionNumber=",
-    "RequestedProcedureID=",
-    "RequestedProcedureDescription=",
-    "StudyInstanceUID=",
-    "StudyDescription=",
-    "ReferringPhysicianName=",
-    "ScheduledProcedureStepSequence[0].Modality=DX",
-    "ScheduledProcedureStepSequence[0].ScheduledProcedureStepStartDate={today}",
-    "ScheduledProcedureStepSequence[0].ScheduledProcedureStepStartTime=",
-    "ScheduledProcedureStepSequence[0].ScheduledStationAETitle=",
-    "ScheduledProcedureStepSequence[0].ScheduledProcedureStepID=",
-    "ScheduledProcedureStepSequence[0].ScheduledProcedureStepDescription=",
-    "ScheduledProcedureStepSequence[0].ScheduledPerformingPhysicianName=",
-]
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def readme_findscu_keys(today: date) -> list[str]:
+    """The -k keys of the README's findscu example, with today's date, so the README stays true."""
+    text = README.read_text(encoding="utf-8")
+    block = text[text.index("findscu -W -aec VETMWL") :].split("```")[0]
+    words = shlex.split(block.replace("$(date +%Y%m%d)", f"{today:%Y%m%d}").replace("\\\n", " "))
+    return [words[n + 1] for n, word in enumerate(words) if word == "-k"]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -69,7 +56,8 @@ def test_echo(orthanc) -> None:
 
 
 def test_findscu_todays_dx_with_veterinary_fields(orthanc, demo_items, today: date) -> None:
-    keys = [k.format(today=f"{today:%Y%m%d}") for k in README_KEYS]
+    keys = readme_findscu_keys(today)
+    assert len(keys) == 21
     result = findscu(orthanc.dicom_port, keys)
     want = expected(
         demo_items,
