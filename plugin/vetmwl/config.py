@@ -105,10 +105,11 @@ def load_settings(configuration: dict[str, Any]) -> Settings:
 def orthanc_warnings(configuration: dict[str, Any]) -> list[str]:
     """Problems in Orthanc's own settings that would stop modalities from getting the worklist."""
     warnings = []
-    if "Worklists" in configuration:
+    stock = configuration.get("Worklists")
+    if isinstance(stock, dict) and stock.get("Enable", False):
         warnings.append(
-            'orthanc.json has a "Worklists" section: Orthanc\'s own worklist plugin may also answer '
-            "worklist queries; remove that section"
+            'the "Worklists" section enables Orthanc\'s own worklist plugin, which competes with this one '
+            'for worklist queries: set "Worklists.Enable" to false or remove the section'
         )
     modalities = configuration.get("DicomModalities", {})
     allowed = any(
