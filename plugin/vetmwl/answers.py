@@ -88,6 +88,9 @@ def value_for(keyword: str, row: Row) -> str:
         if not isinstance(start, datetime):
             return ""
         return start.strftime("%Y%m%d") if keyword == START_DATE else start.strftime("%H%M%S")
+    if keyword == START_DATETIME:  # (0040,4005) is a real DT attribute too
+        start = row.get(START_DATETIME)
+        return start.strftime("%Y%m%d%H%M%S") if isinstance(start, datetime) else ""
     if keyword == "ResponsiblePersonRole":
         return "OWNER" if _format(row.get("ResponsiblePerson")) else ""
     if keyword == "StudyInstanceUID":

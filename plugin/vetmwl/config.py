@@ -13,7 +13,8 @@ DEFAULT_TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "sql" / "queries"
 
 # A plain or schema-qualified SQL identifier; anything else could smuggle SQL into the template.
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}(\.[A-Za-z_][A-Za-z0-9_]{0,127}){0,2}$")
-_SECRET = re.compile(r"(?i)\b(pwd|password)\s*=\s*(\{[^}]*\}|[^;]*)")
+# An ODBC value is either plain up to ';' or braced, where '}}' stands for a literal '}'.
+_SECRET = re.compile(r"(?i)\b(pwd|password)\s*=\s*(\{(?:[^}]|\}\})*\}|[^;]*)")
 
 
 class ConfigError(ValueError):

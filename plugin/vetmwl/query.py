@@ -7,6 +7,8 @@ Instance UID takes a list. PN matching ignores case (our conformance statement s
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from io import BytesIO
@@ -84,7 +86,8 @@ class TimeOfDay:
     kind: str = "time_of_day"
 
     def params(self) -> list[object]:
-        return [int(v.total_seconds()) for v in (self.start, self.end) if v is not None]
+        # Stored times have whole seconds: a bound with a fraction rounds up (see bind_value).
+        return [math.ceil(v.total_seconds()) for v in (self.start, self.end) if v is not None]
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,25 @@ class InList:
 
 
 Filter = Equals | Like | Range | TimeOfDay | InList
+
+
+def person_name_matches(pattern: str, value: object) -> bool:
+    """PN matching in Python, case-insensitive for every script, with ``*`` and ``?``."""
+    if value is None:
+        return False
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, str(value).strip(), re.IGNORECASE | re.DOTALL) is not None
+
+
+def needs_recheck(f: Filter, dialect: str) -> bool:
+    """Whether SQL alone cannot decide this filter (non-ASCII case folding on SQLite)."""
+    if dialect != "sqlite" or not isinstance(f, Like | Equals) or not f.fold_case:
+        return False
+    return not (f.pattern if isinstance(f, Like) else f.value).isascii()
+
+
+def recheck(f: Like | Equals, value: object) -> bool:
+    return person_name_matches(f.pattern if isinstance(f, Like) else f.value, value)
 
 
 @dataclass(frozen=True)
@@ -127,6 +149,8 @@ def read_identifier(raw: bytes) -> Dataset:
         dataset = pydicom.dcmread(BytesIO(raw), force=True)
     except (InvalidDicomError, EOFError, ValueError, OSError) as exc:
         raise QueryError(f"the query is not a readable DICOM dataset ({exc})") from exc
+    if len(dataset) == 0:
+        raise QueryError("the query holds no keys (an empty or unreadable DICOM identifier)")
     dataset.file_meta = pydicom.dataset.FileMetaDataset()
     return dataset
 
@@ -213,7 +237,6 @@ def parse_query(identifier: Dataset) -> WorklistQuery:
                 if len(items) > 1:
                     raise QueryError("the Scheduled Procedure Step Sequence holds more than one item")
                 step_requested = items[0] if items else Dataset()
-                step_requested.read_encoding = identifier._character_set
                 for step_element in step_requested:
                     if step_element.keyword in contract.STEP_KEYWORDS - {START_DATE, START_TIME}:
                         found = _value_filter(step_element.keyword, step_requested)

@@ -14,7 +14,7 @@ from .answers import build_answer, encode
 from .config import Settings
 from .contract import COLUMNS, REQUIRED_COLUMNS
 from .db import Database, DatabaseError
-from .query import WorklistQuery, parse_query, read_identifier
+from .query import WorklistQuery, needs_recheck, parse_query, read_identifier, recheck
 from .sqlrender import SqlRenderer
 
 log = logging.getLogger("vetmwl.service")
@@ -86,7 +86,11 @@ class WorklistService:
                 self._columns = None  # the view changed under us: discover its columns again.
             raise
         incomplete = len(result.rows) > limit
-        answers = [encode(build_answer(query, dict(zip(columns, row, strict=True)))) for row in result.rows[:limit]]
+        rows = [dict(zip(columns, row, strict=True)) for row in result.rows]
+        rechecks = [f for f in usable if needs_recheck(f, self.settings.dialect)]
+        if rechecks:
+            rows = [row for row in rows if all(recheck(f, row[f.column]) for f in rechecks)]
+        answers = [encode(build_answer(query, row)) for row in rows[:limit]]
         return FindResult(
             query=query,
             answers=answers,

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
 import jinja2
 
-from .query import Filter, Like
+from .query import Equals, Filter, Like
 
 
 @dataclass(frozen=True)
@@ -40,10 +40,33 @@ def like_pattern(dicom_pattern: str, dialect: str) -> str:
     return "".join(out)
 
 
+def sqlite_case_insensitive_pattern(f: Like | Equals) -> str:
+    """A LIKE pattern for SQLite that never rejects a case-insensitive match.
+
+    SQLite's LIKE ignores case for ASCII letters only, so each non-ASCII character becomes ``_``
+    (any one character); :func:`vetmwl.query.needs_recheck` then tells the service to confirm
+    those rows in Python. The value is not upper-cased: ``ß`` would become ``SS``.
+    """
+    text = f.pattern if isinstance(f, Like) else f.value
+    escaped = like_pattern(text, "sqlite") if isinstance(f, Like) else like_pattern_literal(text)
+    return "".join(c if c.isascii() else "_" for c in escaped)
+
+
+def like_pattern_literal(text: str) -> str:
+    """``text`` as a LIKE pattern that matches only itself."""
+    return "".join("\\" + c if c in "\\%_" else c for c in text)
+
+
 def bind_value(value: object, dialect: str) -> object:
-    """SQLite stores date-times as ISO text, so bind them as text in exactly that shape."""
+    """SQLite stores date-times as ISO text, so bind them as text in exactly that shape.
+
+    Stored times have whole seconds, so a bound with a fraction is rounded up: ``>= 10:00:00.5``
+    and ``>= 10:00:01`` select the same rows, and so do ``< 10:00:00.5`` and ``< 10:00:01``.
+    """
     if dialect == "sqlite":
         if isinstance(value, datetime):
+            if value.microsecond:
+                value = value.replace(microsecond=0) + timedelta(seconds=1)
             return value.strftime("%Y-%m-%d %H:%M:%S")
         if isinstance(value, date):
             return value.isoformat()
@@ -74,7 +97,9 @@ class SqlRenderer:
         params: list[object] = []
         for f in filters:
             values = f.params()
-            if isinstance(f, Like):
+            if self.dialect == "sqlite" and isinstance(f, Like | Equals) and f.fold_case:
+                values = [sqlite_case_insensitive_pattern(f)]
+            elif isinstance(f, Like):
                 values = [like_pattern(str(v), self.dialect) for v in values]
             params.extend(bind_value(v, self.dialect) for v in values)
         shape = tuple(_shape_of(f) for f in filters)

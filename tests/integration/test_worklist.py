@@ -237,3 +237,11 @@ def test_malformed_date_gets_a_failure_status_and_a_clear_log(sqlite_orthanc) ->
     assert "refused: Scheduled Procedure Step Start Date/Time: '2026-13-45' is neither" in sqlite_orthanc.log()
     assert sqlite_orthanc.alive()
     assert echo(sqlite_orthanc.dicom_port) == 0
+
+
+@pytest.mark.parametrize("name", ["müller*", "MÜLLER^BELLO", "m?ller^bello"])
+def test_non_ascii_names_match_ignoring_case(orthanc, demo_items, name: str) -> None:
+    result = pynetdicom_find(orthanc.dicom_port, identifier(PatientName=name))
+    want = expected(demo_items, name=lambda i: i["PatientName"] == "Müller^Bello")
+    assert want
+    assert [spsid(a) for a in result.answers] == [step(i)["ScheduledProcedureStepID"] for i in want]

@@ -1,0 +1,1 @@
+"""Unit tests of the pure core: no Orthanc and no database server."""

@@ -1,0 +1,272 @@
+"""Answers: shaped exactly like the query, filled from the row, encoded so any name survives."""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import date, datetime
+from decimal import Decimal
+from io import BytesIO
+from typing import Any
+
+import pydicom
+import pytest
+from pydicom.dataset import Dataset
+
+from unit.helpers import file_bytes, identifier
+from vetmwl.answers import ANSWER_CHARACTER_SET, build_answer, derived_study_uid, encode, value_for
+from vetmwl.contract import STEP_KEYWORDS
+from vetmwl.query import WorklistQuery, parse_query, read_identifier
+
+ROW: dict[str, Any] = {
+    "ScheduledProcedureStepID": "SPS00001",
+    "ScheduledProcedureStepStartDateTime": datetime(2026, 1, 5, 9, 30, 15),
+    "Modality": "DX",
+    "ScheduledStationAETitle": "DX_ROOM1",
+    "ScheduledPerformingPhysicianName": "Patel^Priya",
+    "AccessionNumber": "2601050001",
+    "RequestedProcedureID": "RP00001",
+    "PatientName": "山田^ポチ",
+    "PatientID": "000005",
+    "PatientBirthDate": date(2017, 8, 23),
+    "PatientSex": "M",
+    "PatientWeight": Decimal("10.400"),
+    "PatientSpeciesDescription": "Canis lupus familiaris",
+    "ResponsiblePerson": "山田",
+}
+
+ROOT_KEYS = [
+    "PatientName",
+    "PatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "PatientWeight",
+    "PatientSpeciesDescription",
+    "PatientBreedDescription",
+    "ResponsiblePerson",
+    "ResponsiblePersonRole",
+    "AccessionNumber",
+    "StudyInstanceUID",
+    "ReferringPhysicianName",
+]
+STEP_KEYS = [
+    "Modality",
+    "ScheduledStationAETitle",
+    "ScheduledProcedureStepStartDate",
+    "ScheduledProcedureStepStartTime",
+    "ScheduledProcedureStepID",
+    "ScheduledProcedureStepLocation",
+    "ScheduledPerformingPhysicianName",
+]
+
+
+def query(step: dict[str, Any] | list[Any] | None = None, **root: Any) -> WorklistQuery:
+    return parse_query(identifier(step, **root))
+
+
+def full_query() -> WorklistQuery:
+    return query(dict.fromkeys(STEP_KEYS, ""), **dict.fromkeys(ROOT_KEYS, ""))
+
+
+def decode(raw: bytes) -> Dataset:
+    """Read an answer back as Orthanc would: Explicit VR Little Endian, no preamble, no file meta."""
+    return pydicom.dcmread(BytesIO(raw), force=True)
+
+
+def test_every_requested_key_is_answered_and_nothing_else() -> None:
+    answer = build_answer(full_query(), ROW)
+    assert set(answer.dir()) == {*ROOT_KEYS, "ScheduledProcedureStepSequence", "SpecificCharacterSet"}
+    (item,) = answer.ScheduledProcedureStepSequence
+    assert sorted(item.dir()) == sorted(STEP_KEYS)
+    assert "ScheduledProcedureStepDescription" not in item  # in the row's contract, but not asked for
+    assert "PatientComments" not in answer
+
+
+@pytest.mark.parametrize(
+    ("keyword", "expected"),
+    [
+        ("PatientName", "山田^ポチ"),
+        ("PatientID", "000005"),
+        ("PatientBirthDate", "20170823"),
+        ("PatientSex", "M"),
+        ("PatientWeight", "10.4"),
+        ("PatientSpeciesDescription", "Canis lupus familiaris"),
+        ("PatientBreedDescription", ""),  # the row has no value
+        ("ResponsiblePerson", "山田"),
+        ("ResponsiblePersonRole", "OWNER"),
+        ("AccessionNumber", "2601050001"),
+        ("ReferringPhysicianName", ""),
+    ],
+)
+def test_root_values(keyword: str, expected: str) -> None:
+    answer = build_answer(full_query(), ROW)
+    assert str(answer[keyword].value or "") == expected
+
+
+@pytest.mark.parametrize(
+    ("keyword", "expected"),
+    [
+        ("Modality", "DX"),
+        ("ScheduledStationAETitle", "DX_ROOM1"),
+        ("ScheduledProcedureStepStartDate", "20260105"),
+        ("ScheduledProcedureStepStartTime", "093015"),
+        ("ScheduledProcedureStepID", "SPS00001"),
+        ("ScheduledProcedureStepLocation", ""),
+        ("ScheduledPerformingPhysicianName", "Patel^Priya"),
+    ],
+)
+def test_step_values(keyword: str, expected: str) -> None:
+    (item,) = build_answer(full_query(), ROW).ScheduledProcedureStepSequence
+    assert str(item[keyword].value or "") == expected
+
+
+def test_missing_values_are_present_but_empty() -> None:
+    answer = build_answer(full_query(), {"PatientID": "1", "ScheduledProcedureStepID": "S1"})
+    (item,) = answer.ScheduledProcedureStepSequence
+    assert answer.PatientID == "1"
+    assert item.ScheduledProcedureStepID == "S1"
+    for keyword in ("PatientName", "PatientBirthDate", "PatientWeight", "ResponsiblePersonRole"):
+        assert answer[keyword].is_empty, keyword
+    for keyword in ("Modality", "ScheduledProcedureStepStartDate", "ScheduledProcedureStepStartTime"):
+        assert item[keyword].is_empty, keyword
+
+
+@pytest.mark.parametrize(("person", "role"), [("Smith", "OWNER"), ("", ""), (None, ""), ("  ", "")])
+def test_responsible_person_role_follows_responsible_person(person: str | None, role: str) -> None:
+    assert value_for("ResponsiblePersonRole", {**ROW, "ResponsiblePerson": person}) == role
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(Decimal("32.500"), "32.5"), (Decimal("512"), "512"), (Decimal("500"), "500"), (4.2, "4.2"), (38, "38")],
+)
+def test_weight_is_a_valid_decimal_string(value: object, expected: str) -> None:
+    assert value_for("PatientWeight", {"PatientWeight": value}) == expected
+
+
+def test_study_instance_uid_from_the_row() -> None:
+    assert value_for("StudyInstanceUID", {**ROW, "StudyInstanceUID": "1.2.840.99.1"}) == "1.2.840.99.1"
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        ROW,
+        {"AccessionNumber": "A1"},
+        {"RequestedProcedureID": "RP1"},
+        {"PatientID": "P1", "ScheduledProcedureStepID": "S1"},
+        {"ScheduledProcedureStepID": "S1"},
+        {"AccessionNumber": "9" * 16, "RequestedProcedureID": "9" * 16, "PatientID": "9" * 64},
+    ],
+)
+def test_derived_study_uid_is_a_valid_uid(row: dict[str, Any]) -> None:
+    uid = derived_study_uid(row)
+    assert uid.startswith("2.25.")
+    assert len(uid) <= 64
+    assert re.fullmatch(r"2\.25\.(0|[1-9][0-9]*)", uid)
+    assert value_for("StudyInstanceUID", row) == uid
+
+
+def test_derived_study_uid_is_stable_per_order() -> None:
+    assert derived_study_uid(dict(ROW)) == derived_study_uid(dict(ROW))
+    assert derived_study_uid(ROW) != derived_study_uid({**ROW, "AccessionNumber": "2601050002"})
+    # Two steps of one order land in one study.
+    assert derived_study_uid(ROW) == derived_study_uid({**ROW, "ScheduledProcedureStepID": "SPS00002"})
+
+
+def test_derived_study_uid_tells_orders_without_accession_apart() -> None:
+    """Without accession and requested procedure, each step is its own order."""
+    first = {"PatientID": "P1", "ScheduledProcedureStepID": "S1"}
+    second = {"PatientID": "P1", "ScheduledProcedureStepID": "S2"}
+    assert derived_study_uid(first) != derived_study_uid(second)
+
+
+@pytest.mark.parametrize("step", [[], {}])
+def test_empty_step_sequence_or_item_returns_the_whole_step(step: list[Any] | dict[str, Any]) -> None:
+    answer = build_answer(query(step, PatientID=""), ROW)
+    (item,) = answer.ScheduledProcedureStepSequence
+    assert set(item.dir()) == STEP_KEYWORDS
+    assert item.Modality == "DX"
+    assert item.ScheduledProcedureStepStartDate == "20260105"
+    assert item.ScheduledProcedureStepStartTime == "093015"
+    assert item["ScheduledProcedureStepDescription"].is_empty
+
+
+def test_other_sequences_come_back_empty() -> None:
+    answer = build_answer(
+        query({"Modality": ""}, PatientID="", ReferencedStudySequence=[], ReferencedPatientSequence=[Dataset()]),
+        ROW,
+    )
+    assert len(answer.ReferencedStudySequence) == 0
+    assert len(answer.ReferencedPatientSequence) == 0
+    assert answer["ReferencedStudySequence"].VR == "SQ"
+
+
+def test_unknown_requested_keys_are_answered_empty() -> None:
+    answer = build_answer(query(InstitutionName="x", PatientAge=""), ROW)
+    assert answer["InstitutionName"].is_empty
+    assert answer["PatientAge"].is_empty
+
+
+def test_too_long_value_is_cut_and_logged(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="vetmwl.answers")
+    long_text = "Canis lupus familiaris " * 4  # 92 characters, LO allows 64
+    answer = build_answer(query(PatientSpeciesDescription=""), {**ROW, "PatientSpeciesDescription": long_text})
+    assert answer.PatientSpeciesDescription == long_text[:64].strip()
+    assert len(answer["PatientSpeciesDescription"].value) <= 64
+    warnings = [r for r in caplog.records if r.name == "vetmwl.answers" and r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "PatientSpeciesDescription" in warnings[0].getMessage()
+
+
+def test_value_within_its_length_is_not_logged(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="vetmwl.answers")
+    text = "x" * 64
+    answer = build_answer(query(PatientSpeciesDescription=""), {**ROW, "PatientSpeciesDescription": text})
+    assert answer.PatientSpeciesDescription == text
+    assert not [r for r in caplog.records if r.name == "vetmwl.answers"]
+
+
+def test_person_name_is_cut_per_component_group() -> None:
+    name = "A" * 70 + "=" + "B" * 70
+    answer = build_answer(query(PatientName=""), {**ROW, "PatientName": name})
+    assert str(answer.PatientName) == "A" * 64 + "=" + "B" * 64
+
+
+@pytest.mark.parametrize("query_charset", [None, "ISO_IR 100", "ISO_IR 192"])
+def test_answers_are_always_utf8(query_charset: str | None) -> None:
+    root: dict[str, Any] = {"PatientName": ""}
+    if query_charset:
+        root["SpecificCharacterSet"] = query_charset
+    answer = build_answer(parse_query(read_identifier(file_bytes(identifier(**root)))), ROW)
+    assert answer.SpecificCharacterSet == ANSWER_CHARACTER_SET == "ISO_IR 192"
+
+
+def test_encoded_answer_decodes_to_the_same_values() -> None:
+    raw = encode(build_answer(full_query(), ROW))
+    assert not raw.startswith(b"\0" * 128)  # no preamble
+    assert b"DICM" not in raw[:132]  # and no file meta
+    assert "山田^ポチ".encode() in raw
+    decoded = decode(raw)
+    assert decoded.SpecificCharacterSet == "ISO_IR 192"
+    assert decoded.PatientName == "山田^ポチ"
+    assert decoded.ResponsiblePerson == "山田"
+    assert decoded.PatientID == "000005"
+    assert decoded.PatientBirthDate == "20170823"
+    assert float(decoded.PatientWeight) == pytest.approx(10.4)
+    assert decoded.ResponsiblePersonRole == "OWNER"
+    assert decoded.StudyInstanceUID == derived_study_uid(ROW)
+    assert decoded.PatientBreedDescription == ""
+    (item,) = decoded.ScheduledProcedureStepSequence
+    assert item.Modality == "DX"
+    assert item.ScheduledProcedureStepStartDate == "20260105"
+    assert item.ScheduledProcedureStepStartTime == "093015"
+    assert item.ScheduledPerformingPhysicianName == "Patel^Priya"
+    assert item.ScheduledProcedureStepLocation == ""
+
+
+def test_encoded_answer_is_explicit_vr_little_endian() -> None:
+    raw = encode(build_answer(query(PatientID=""), ROW))
+    # (0008,0005) CS, then (0010,0020) LO, each with its VR spelled out as Explicit VR does.
+    assert raw.startswith(b"\x08\x00\x05\x00CS")
+    assert b"\x10\x00\x20\x00LO" in raw

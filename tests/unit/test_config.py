@@ -1,0 +1,155 @@
+"""Settings: good configurations load with defaults, bad ones fail with a message saying what to fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from vetmwl.config import DEFAULT_TEMPLATE_DIR, ConfigError, load_settings, mask_secrets, orthanc_warnings
+
+CONNECTION = "Driver=SQLite3;Database=/tmp/w.sqlite"
+
+
+def configuration(**section: Any) -> dict[str, Any]:
+    return {"SqlWorklist": {"ConnectionString": CONNECTION, "Dialect": "sqlite", **section}}
+
+
+def test_minimal_section_gets_the_defaults() -> None:
+    settings = load_settings(configuration())
+    assert settings.connection_string == CONNECTION
+    assert settings.dialect == "sqlite"
+    assert settings.view == "worklist"
+    assert settings.template == "worklist.sql.j2"
+    assert settings.template_dir == DEFAULT_TEMPLATE_DIR
+    assert (settings.template_dir / settings.template).is_file()
+    assert (settings.query_timeout, settings.connect_timeout, settings.limit_answers) == (5, 5, 500)
+
+
+def test_every_setting_is_read(tmp_path: Path) -> None:
+    (tmp_path / "mine.sql.j2").write_text("SELECT 1")
+    settings = load_settings(
+        configuration(
+            Dialect="mssql",
+            View="dbo.worklist",
+            Template="mine.sql.j2",
+            TemplateDirectory=str(tmp_path),
+            QueryTimeout=30,
+            ConnectTimeout=2,
+            LimitAnswers=100_000,
+        )
+    )
+    assert settings.dialect == "mssql"
+    assert settings.view == "dbo.worklist"
+    assert settings.template == "mine.sql.j2"
+    assert settings.template_dir == tmp_path
+    assert (settings.query_timeout, settings.connect_timeout, settings.limit_answers) == (30, 2, 100_000)
+
+
+@pytest.mark.parametrize("view", ["worklist", "dbo.worklist", "clinic.dbo.v_worklist", "_w1"])
+def test_valid_view_names(view: str) -> None:
+    assert load_settings(configuration(View=view)).view == view
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({}, 'no "SqlWorklist" section'),
+        ({"SqlWorklist": "Driver=SQLite3"}, 'no "SqlWorklist" section'),
+        ({"SqlWorklist": {"Dialect": "sqlite"}}, "ConnectionString"),
+        (configuration(ConnectionString="  "), "ConnectionString"),
+        (configuration(ConnectionString=42), "ConnectionString"),
+        (configuration(Dialect="oracle"), "Dialect"),
+        (configuration(Dialect="SQLite"), "Dialect"),
+        ({"SqlWorklist": {"ConnectionString": CONNECTION}}, "Dialect"),
+        (configuration(View="w; DROP TABLE w"), "View"),
+        (configuration(View="a.b.c.d"), "View"),
+        (configuration(View="1worklist"), "View"),
+        (configuration(View='"worklist"'), "View"),
+        (configuration(View=""), "View"),
+        (configuration(Veiw="worklist"), 'unknown setting(s) in "SqlWorklist": Veiw'),
+        (configuration(QueryTimeout=0), "QueryTimeout"),
+        (configuration(QueryTimeout="five"), "QueryTimeout"),
+        (configuration(QueryTimeout=True), "QueryTimeout"),
+        (configuration(QueryTimeout=5.5), "QueryTimeout"),
+        (configuration(QueryTimeout=301), "QueryTimeout"),
+        (configuration(ConnectTimeout=-1), "ConnectTimeout"),
+        (configuration(LimitAnswers=0), "LimitAnswers"),
+        (configuration(LimitAnswers=100_001), "LimitAnswers"),
+        (configuration(Template="missing.sql.j2"), "Template"),
+        (configuration(TemplateDirectory="/nonexistent"), "Template"),
+    ],
+)
+def test_bad_configurations_are_refused(config: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_settings(config)
+    assert message in str(error.value)
+
+
+def test_summary_masks_the_password() -> None:
+    settings = load_settings(configuration(ConnectionString="Driver=FreeTDS;Server=db;UID=sa;PWD=s3cret"))
+    summary = settings.summary()
+    assert "s3cret" not in summary
+    assert "PWD=***" in summary
+    assert "dialect=sqlite" in summary
+
+
+@pytest.mark.parametrize(
+    ("connection", "secret", "masked"),
+    [
+        ("Driver=FreeTDS;Server=db;UID=sa;PWD=s3cret;Port=1433", "s3cret", "UID=sa;PWD=***;Port=1433"),
+        ("Driver=X;pwd = s3cret", "s3cret", "pwd=***"),
+        ("Driver=X;Password={se;cr=et};Port=5432", "cr=et", "Password=***;Port=5432"),
+        ("Driver=X;PASSWORD=s3cret", "s3cret", "PASSWORD=***"),
+        ("Driver=X;UID=u;Password={a}}b;c}", "b;c", "Password=***"),  # ODBC escapes } in braces as }}
+    ],
+)
+def test_mask_secrets(connection: str, secret: str, masked: str) -> None:
+    result = mask_secrets(connection)
+    assert secret not in result
+    assert masked in result
+
+
+def test_mask_secrets_leaves_other_strings_alone() -> None:
+    assert mask_secrets(CONNECTION) == CONNECTION
+
+
+GOOD_ORTHANC = {"DicomAlwaysAllowFindWorklist": True, "DefaultEncoding": "Utf8", **configuration()}
+
+
+def test_no_warnings_for_a_good_orthanc_configuration() -> None:
+    assert orthanc_warnings(GOOD_ORTHANC) == []
+
+
+def test_modality_permission_is_enough() -> None:
+    config = {
+        **GOOD_ORTHANC,
+        "DicomAlwaysAllowFindWorklist": False,
+        "DicomModalities": {"xray": {"AET": "DX", "Host": "h", "Port": 104, "AllowFindWorklist": True}},
+    }
+    assert orthanc_warnings(config) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"Worklists": {"Enable": True}}, '"Worklists" section'),
+        ({"DicomAlwaysAllowFindWorklist": False}, "refuse every worklist query"),
+        (
+            {"DicomAlwaysAllowFindWorklist": False, "DicomModalities": {"xray": ["DX", "h", 104]}},
+            "refuse every worklist query",
+        ),
+        ({"DefaultEncoding": "Latin1"}, '"DefaultEncoding" is not "Utf8"'),
+    ],
+)
+def test_orthanc_warnings(change: dict[str, Any], words: str) -> None:
+    warnings = orthanc_warnings({**GOOD_ORTHANC, **change})
+    assert len(warnings) == 1
+    assert words in warnings[0]
+
+
+def test_orthanc_defaults_warn_about_permission_and_encoding() -> None:
+    """Orthanc's own defaults (no permission, Latin1) would break the worklist: say both."""
+    warnings = orthanc_warnings(configuration())
+    assert len(warnings) == 2

@@ -1,0 +1,410 @@
+"""Rendered SQL: valid in each dialect, values only as bind parameters, and right when it runs."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+
+import pytest
+import sqlglot
+from sqlglot import exp
+
+from unit.helpers import identifier
+from vetmwl import importer
+from vetmwl.config import DEFAULT_TEMPLATE_DIR
+from vetmwl.contract import COLUMNS, START_DATETIME
+from vetmwl.query import (
+    Equals,
+    Filter,
+    InList,
+    Like,
+    Range,
+    TimeOfDay,
+    needs_recheck,
+    parse_query,
+    person_name_matches,
+)
+from vetmwl.sqlrender import SqlRenderer, bind_value, like_pattern
+
+DIALECTS = ("sqlite", "postgresql", "mssql")
+SQLGLOT_DIALECT = {"sqlite": "sqlite", "postgresql": "postgres", "mssql": "tsql"}
+ALL_COLUMNS = tuple(c.name for c in COLUMNS)
+INJECTION = "x'; DROP TABLE worklist; --"
+
+FILTER_SETS: dict[str, list[Filter]] = {
+    "none": [],
+    "pn_equals": [Equals("PatientName", "Smith^Rex", fold_case=True)],
+    "pn_like": [Like("PatientName", "O'Con*", fold_case=True)],
+    "modality_and_day": [
+        Equals("Modality", "DX"),
+        Range(START_DATETIME, datetime(2026, 1, 5), datetime(2026, 1, 6)),
+    ],
+    "open_start": [Range(START_DATETIME, None, datetime(2026, 1, 6, 18, 1))],
+    "open_end": [Range(START_DATETIME, datetime(2026, 1, 5, 10), None)],
+    "birth_date": [Range("PatientBirthDate", date(2018, 1, 1), date(2019, 1, 1))],
+    "time_window": [TimeOfDay(START_DATETIME, timedelta(hours=8), timedelta(hours=12, minutes=1))],
+    "time_from": [TimeOfDay(START_DATETIME, timedelta(0), None)],
+    "time_until": [TimeOfDay(START_DATETIME, None, timedelta(hours=12))],
+    "one_uid": [InList("StudyInstanceUID", ("1.2.3",))],
+    "three_uids": [InList("StudyInstanceUID", ("1.2.3", "1.2.4", "1.2.5"))],
+    "injection": [
+        Equals("AccessionNumber", INJECTION),
+        Like("PatientID", INJECTION + "*"),
+        Equals("PatientName", INJECTION, fold_case=True),
+        InList("StudyInstanceUID", (INJECTION, "1.2")),
+    ],
+    "everything": [
+        Like("PatientName", "SM?TH*", fold_case=True),
+        Equals("PatientID", "000001"),
+        Like("ScheduledStationAETitle", "DX_*"),
+        Equals("ReferringPhysicianName", "Carter^Emily", fold_case=True),
+        Range(START_DATETIME, datetime(2026, 7, 5, 10), datetime(2026, 7, 7, 18, 1)),
+        Range("PatientBirthDate", None, date(2020, 1, 1)),
+        TimeOfDay(START_DATETIME, timedelta(hours=10), timedelta(hours=18, minutes=1)),
+        InList("StudyInstanceUID", ("1.2.3", "1.2.4")),
+    ],
+}
+
+
+def renderer(dialect: str, template: str = "worklist.sql.j2") -> SqlRenderer:
+    view = "dbo.worklist" if dialect == "mssql" else "worklist"
+    return SqlRenderer(DEFAULT_TEMPLATE_DIR, template, dialect, view)
+
+
+def numbered(sql: str) -> str:
+    """Each ``?`` as a named parameter (``@p1``...), the form T-SQL itself uses."""
+    counter = iter(range(1, 10_000))
+    return re.sub(r"\?", lambda _: f"@p{next(counter)}", sql)
+
+
+def check_sql(sql: str, dialect: str) -> list[exp.Expression]:
+    """Parse ``sql`` strictly; raise on a syntax error or on text sqlglot only keeps as opaque."""
+    read = SQLGLOT_DIALECT[dialect]
+    text = numbered(sql) if dialect == "mssql" else sql
+    statements = [s for s in sqlglot.parse(text, read=read, error_level=sqlglot.ErrorLevel.RAISE) if s is not None]
+    assert statements, f"no statement in {sql!r}"
+    if dialect == "mssql":
+        # sqlglot keeps statements it does not understand as an opaque Command; T-SQL must parse fully.
+        assert not any(isinstance(s, exp.Command) for s in statements), sql
+    return statements
+
+
+def test_check_sql_fails_on_invalid_tsql() -> None:
+    """The validator used below can fail: a broken statement does not slip through."""
+    for broken in ("SELECT a FROM w WHERE", "SELECT a FROM w WHERE a = = ?", "SELECT TOP (5 a FROM w"):
+        with pytest.raises(sqlglot.errors.ParseError):
+            check_sql(broken, "mssql")
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+@pytest.mark.parametrize("name", sorted(FILTER_SETS))
+def test_worklist_query_is_valid_and_parameterized(dialect: str, name: str) -> None:
+    filters = FILTER_SETS[name]
+    rendered = renderer(dialect).render(ALL_COLUMNS, filters, 501)
+    assert rendered.sql.count("?") == len(rendered.params) == sum(len(f.params()) for f in filters)
+    (statement,) = check_sql(rendered.sql, dialect)
+    assert isinstance(statement, exp.Select)
+    assert [c.name for c in statement.expressions] == list(ALL_COLUMNS)
+    assert (statement.args.get("where") is not None) == bool(filters)
+    for f in filters:
+        for value in f.params():
+            if isinstance(value, str):
+                assert value not in rendered.sql
+    assert "DROP" not in rendered.sql
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_injection_travels_only_as_parameters(dialect: str) -> None:
+    rendered = renderer(dialect).render(ALL_COLUMNS, FILTER_SETS["injection"], 10)
+    assert "DROP TABLE" not in rendered.sql
+    assert INJECTION in rendered.params
+    # The PN value: case-folded, or on SQLite a literal LIKE pattern (its LIKE ignores ASCII case).
+    assert (INJECTION if dialect == "sqlite" else INJECTION.upper()) in rendered.params
+    assert any(isinstance(p, str) and "DROP TABLE" in p and p.endswith("%") for p in rendered.params)
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_limit_and_order(dialect: str) -> None:
+    sql = renderer(dialect).render(ALL_COLUMNS, FILTER_SETS["modality_and_day"], 501).sql
+    assert "ORDER BY ScheduledProcedureStepStartDateTime, ScheduledProcedureStepID" in sql
+    if dialect == "mssql":
+        assert sql.startswith("SELECT TOP (501) ")
+        assert "LIMIT" not in sql.upper()
+    else:
+        assert sql.rstrip().endswith("LIMIT 501")
+        assert "TOP" not in sql
+
+
+@pytest.mark.parametrize(("dialect", "column_sql"), [("postgresql", "UPPER(PatientName)"), ("mssql", "PatientName")])
+def test_person_names_fold_case_except_on_sql_server(dialect: str, column_sql: str) -> None:
+    """SQL Server's default collation ignores case, and UPPER() would keep it off the index."""
+    equals = renderer(dialect).render(ALL_COLUMNS, [Equals("PatientName", "Smith^Rex", fold_case=True)], 5)
+    like = renderer(dialect).render(ALL_COLUMNS, [Like("PatientName", "smi*", fold_case=True)], 5)
+    assert f"WHERE {column_sql} = ?" in equals.sql
+    assert f"WHERE {column_sql} LIKE ? ESCAPE '\\'" in like.sql
+    assert equals.params == ["SMITH^REX"]
+    assert like.params == ["SMI%"]
+    if dialect == "mssql":
+        assert "UPPER" not in equals.sql + like.sql
+
+
+def test_sqlite_person_names_use_like_with_non_ascii_as_any_character() -> None:
+    """SQLite's LIKE ignores ASCII case itself; non-ASCII letters become _ and are re-checked in Python."""
+    equals = renderer("sqlite").render(ALL_COLUMNS, [Equals("PatientName", "Müller^Bel_lo", fold_case=True)], 5)
+    like = renderer("sqlite").render(ALL_COLUMNS, [Like("PatientName", "straß*", fold_case=True)], 5)
+    assert "UPPER" not in equals.sql + like.sql
+    assert "WHERE PatientName LIKE ? ESCAPE '\\'" in equals.sql
+    assert equals.params == ["M_ller^Bel\\_lo"]
+    assert like.params == ["stra_%"]
+    assert needs_recheck(Equals("PatientName", "Müller", fold_case=True), "sqlite")
+    assert not needs_recheck(Equals("PatientName", "Muller", fold_case=True), "sqlite")
+    assert not needs_recheck(Equals("PatientName", "Müller", fold_case=True), "postgresql")
+
+
+@pytest.mark.parametrize(
+    ("pattern", "value", "matches"),
+    [
+        ("Müller*", "MÜLLER^BELLO", True),
+        ("müller^bello", "Müller^Bello", True),
+        ("M?ller^Bello", "Müller^Bello", True),
+        ("Müller", "Müller^Bello", False),
+        ("山田^*", "山田^ポチ", True),
+        ("straße", "STRASSE", False),
+        ("a.b", "axb", False),
+        ("*", None, False),
+    ],
+)
+def test_person_name_matches_in_python(pattern: str, value: str | None, matches: bool) -> None:
+    assert person_name_matches(pattern, value) is matches
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_non_person_names_never_fold_case(dialect: str) -> None:
+    rendered = renderer(dialect).render(ALL_COLUMNS, [Like("AccessionNumber", "ab*")], 5)
+    assert "UPPER" not in rendered.sql
+    assert rendered.params == ["ab%"]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "dialect", "expected"),
+    [
+        ("SMITH*", "sqlite", "SMITH%"),
+        ("SM?TH", "postgresql", "SM_TH"),
+        ("100%*", "sqlite", "100\\%%"),
+        ("a_b?", "postgresql", "a\\_b_"),
+        ("c:\\x*", "sqlite", "c:\\\\x%"),
+        ("[AB]*", "mssql", "\\[AB]%"),
+        ("[AB]*", "postgresql", "[AB]%"),
+        ("[AB]*", "sqlite", "[AB]%"),
+        ("50%_[x]\\?*", "mssql", "50\\%\\_\\[x]\\\\_%"),
+    ],
+)
+def test_like_pattern_escapes_sql_wildcards(pattern: str, dialect: str, expected: str) -> None:
+    assert like_pattern(pattern, dialect) == expected
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_like_parameters_are_escaped(dialect: str) -> None:
+    rendered = renderer(dialect).render(ALL_COLUMNS, [Like("PatientID", "1_0%*")], 5)
+    assert rendered.params == ["1\\_0\\%%"]
+
+
+@pytest.mark.parametrize(
+    ("value", "dialect", "expected"),
+    [
+        (datetime(2026, 1, 5, 10, 30, 15), "sqlite", "2026-01-05 10:30:15"),
+        (datetime(2026, 1, 5), "sqlite", "2026-01-05 00:00:00"),
+        (date(2020, 1, 1), "sqlite", "2020-01-01"),
+        (datetime(2026, 1, 5, 10, 30, 15), "postgresql", datetime(2026, 1, 5, 10, 30, 15)),
+        (date(2020, 1, 1), "mssql", date(2020, 1, 1)),
+        ("DX", "sqlite", "DX"),
+        (36000, "sqlite", 36000),
+    ],
+)
+def test_bind_value(value: object, dialect: str, expected: object) -> None:
+    assert bind_value(value, dialect) == expected
+
+
+def test_sqlite_binds_datetimes_as_iso_text() -> None:
+    rendered = renderer("sqlite").render(ALL_COLUMNS, FILTER_SETS["modality_and_day"] + FILTER_SETS["birth_date"], 5)
+    assert rendered.params == ["DX", "2026-01-05 00:00:00", "2026-01-06 00:00:00", "2018-01-01", "2019-01-01"]
+
+
+@pytest.mark.parametrize("dialect", ["postgresql", "mssql"])
+def test_other_dialects_bind_datetime_objects(dialect: str) -> None:
+    rendered = renderer(dialect).render(ALL_COLUMNS, FILTER_SETS["modality_and_day"], 5)
+    assert rendered.params == ["DX", datetime(2026, 1, 5), datetime(2026, 1, 6)]
+
+
+@pytest.mark.parametrize(
+    ("filters", "where"),
+    [
+        (FILTER_SETS["open_start"], f"WHERE {START_DATETIME} < ?"),
+        (FILTER_SETS["open_end"], f"WHERE {START_DATETIME} >= ?"),
+        (FILTER_SETS["modality_and_day"], f"AND {START_DATETIME} >= ? AND {START_DATETIME} < ?"),
+        (FILTER_SETS["three_uids"], "WHERE StudyInstanceUID IN (?, ?, ?)"),
+    ],
+)
+def test_range_and_list_conditions(filters: list[Filter], where: str) -> None:
+    assert where in renderer("postgresql").render(ALL_COLUMNS, filters, 5).sql
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_time_of_day_binds_seconds_after_midnight(dialect: str) -> None:
+    rendered = renderer(dialect).render(ALL_COLUMNS, FILTER_SETS["time_window"], 5)
+    assert rendered.params == [8 * 3600, 12 * 3600 + 60]
+    assert rendered.sql.count(START_DATETIME) >= 4  # both bounds compare the time of day of the column
+
+
+def test_same_shape_renders_once() -> None:
+    """The SQL text depends only on the query's shape, so the hot path renders each shape once."""
+    r = renderer("postgresql")
+    first = r.render(ALL_COLUMNS, [Equals("Modality", "DX"), Range(START_DATETIME, datetime(2026, 1, 5), None)], 5)
+    second = r.render(ALL_COLUMNS, [Equals("Modality", "CR"), Range(START_DATETIME, datetime(2027, 2, 6), None)], 5)
+    assert second.sql is first.sql
+    assert second.params == ["CR", datetime(2027, 2, 6)]
+    closed = r.render(ALL_COLUMNS, [Equals("Modality", "CR"), Range(START_DATETIME, None, datetime(2027, 2, 6))], 5)
+    assert closed.sql != first.sql
+    two = r.render(ALL_COLUMNS, [InList("StudyInstanceUID", ("1", "2"))], 5)
+    three = r.render(ALL_COLUMNS, [InList("StudyInstanceUID", ("1", "2", "3"))], 5)
+    assert two.sql != three.sql
+    assert three.sql.count("?") == 3
+
+
+def test_columns_follow_the_select_list() -> None:
+    sql = renderer("sqlite").render(("ScheduledProcedureStepID", "PatientName"), [], 5).sql
+    assert sql.startswith("SELECT ScheduledProcedureStepID, PatientName\nFROM worklist")
+
+
+# -- helper templates and the reference schema ------------------------------------------------
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+@pytest.mark.parametrize("template", ["columns.sql.j2", "probe.sql.j2"])
+def test_helper_templates_parse(dialect: str, template: str) -> None:
+    sql = renderer(dialect).render_named(template)
+    (statement,) = check_sql(sql, dialect)
+    assert isinstance(statement, exp.Select)
+    assert ("TOP" in sql) == (dialect == "mssql")
+    assert ("LIMIT" in sql) == (dialect != "mssql")
+
+
+@pytest.mark.parametrize(("dialect", "count"), [("sqlite", 0), ("postgresql", 2), ("mssql", 2)])
+def test_session_template_parses(dialect: str, count: int) -> None:
+    session = renderer(dialect).render_named("session.sql.j2", query_timeout_ms=5000)
+    statements = [s for s in session.split(";") if s.strip()]
+    assert len(statements) == count
+    for statement in statements:
+        check_sql(statement, dialect)
+    if count:
+        assert "5000" in session
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_insert_template_parses(dialect: str) -> None:
+    sql = renderer(dialect, "insert.sql.j2").render_named("insert.sql.j2", columns=list(ALL_COLUMNS))
+    (statement,) = check_sql(sql, dialect)
+    assert isinstance(statement, exp.Insert)
+    assert sql.count("?") == len(ALL_COLUMNS)
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_schema_statements_parse(dialect: str) -> None:
+    statements = importer.schema_statements(dialect)
+    assert len(statements) == 7  # one table and six indexes
+    for text in statements:
+        (statement,) = check_sql(text, dialect)
+        assert isinstance(statement, exp.Create)
+    table = sqlglot.parse_one(statements[0], read=SQLGLOT_DIALECT[dialect])
+    defined = [c.name.lower() for c in table.find_all(exp.ColumnDef)]
+    assert defined == [c.lower() for c in ALL_COLUMNS]
+
+
+# -- the SQLite SQL, run against SQLite itself --------------------------------------------------
+
+ROWS = [
+    ("SPS1", "2026-01-05 08:30:00", "DX", "Smith^Rex", "000001"),
+    ("SPS2", "2026-01-05 10:00:00", "CR", "Müller^Bello", "000003"),
+    ("SPS3", "2026-01-06 17:59:59", "DX", "100%_Pure^Joy", "000007"),
+    ("SPS4", "2026-01-07 18:00:00", "US", "1000^Cat", "000008"),
+    ("SPS5", "2026-01-07 18:01:00", "DX", "smithers^Max", "000009"),
+]
+
+
+@pytest.fixture(scope="module")
+def memory_db() -> Iterator[sqlite3.Connection]:
+    """The reference SQLite schema in memory, with rows chosen around the matching edges."""
+    connection = sqlite3.connect(":memory:")
+    for statement in importer.schema_statements("sqlite"):
+        connection.execute(statement)
+    connection.executemany(
+        "INSERT INTO worklist (ScheduledProcedureStepID, ScheduledProcedureStepStartDateTime, Modality, "
+        "PatientName, PatientID) VALUES (?, ?, ?, ?, ?)",
+        ROWS,
+    )
+    yield connection
+    connection.close()
+
+
+def run_sqlite(connection: sqlite3.Connection, step: dict[str, str] | None = None, **root: str) -> list[str]:
+    query = parse_query(identifier(step, **root))
+    rendered = renderer("sqlite").render(("ScheduledProcedureStepID",), query.filters, 100)
+    return [row[0] for row in connection.execute(rendered.sql, rendered.params)]
+
+
+@pytest.mark.parametrize(
+    ("step", "root", "expected"),
+    [
+        (None, {"PatientName": "smith*"}, ["SPS1", "SPS5"]),
+        (None, {"PatientName": "SMITH^REX"}, ["SPS1"]),
+        (None, {"PatientName": "100%*"}, ["SPS3"]),  # % is literal, so 1000^Cat must not match
+        (None, {"PatientName": "100?_*"}, ["SPS3"]),  # _ is literal too
+        (None, {"PatientID": "00000?"}, ["SPS1", "SPS2", "SPS3", "SPS4", "SPS5"]),
+        ({"Modality": "DX"}, {}, ["SPS1", "SPS3", "SPS5"]),
+        ({"ScheduledProcedureStepStartDate": "20260105"}, {}, ["SPS1", "SPS2"]),
+        (
+            {"ScheduledProcedureStepStartDate": "20260105-20260107", "ScheduledProcedureStepStartTime": "1000-1800"},
+            {},
+            ["SPS2", "SPS3", "SPS4"],
+        ),
+        (
+            {"ScheduledProcedureStepStartDate": "20260105-20260107", "ScheduledProcedureStepStartTime": "1000-175959"},
+            {},
+            ["SPS2", "SPS3"],
+        ),
+        ({"ScheduledProcedureStepStartTime": "1000-1800"}, {}, ["SPS2", "SPS3", "SPS4"]),
+        ({"ScheduledProcedureStepStartTime": "-0900"}, {}, ["SPS1"]),
+    ],
+)
+def test_sqlite_sql_selects_what_dicom_matching_selects(
+    memory_db: sqlite3.Connection, step: dict[str, str] | None, root: dict[str, str], expected: list[str]
+) -> None:
+    assert run_sqlite(memory_db, step, **root) == expected
+
+
+@pytest.mark.parametrize("name", ["Müller*", "müller^bello", "MÜLLER^BELLO", "Müller^Bello"])
+def test_sqlite_matches_non_ascii_names_ignoring_case(memory_db: sqlite3.Connection, name: str) -> None:
+    """PN matching ignores case for every name, not only ASCII ones (the demo has Müller, García)."""
+    assert run_sqlite(memory_db, PatientName=name) == ["SPS2"]
+
+
+@pytest.mark.parametrize(
+    ("step", "expected"),
+    [
+        # -100000.5 ends at 10:00:00.5 inclusive, so a step at 10:00:00 matches.
+        (
+            {"ScheduledProcedureStepStartDate": "20260105", "ScheduledProcedureStepStartTime": "-100000.5"},
+            ["SPS1", "SPS2"],
+        ),
+        ({"ScheduledProcedureStepStartTime": "-100000.5"}, ["SPS1", "SPS2"]),
+        # 100000.5- starts half a second after 10:00:00, so a step at 10:00:00 does not match.
+        ({"ScheduledProcedureStepStartDate": "20260105", "ScheduledProcedureStepStartTime": "100000.5-"}, []),
+        ({"ScheduledProcedureStepStartTime": "100000.5-"}, ["SPS3", "SPS4", "SPS5"]),
+    ],
+)
+def test_sqlite_fractional_seconds_bounds(
+    memory_db: sqlite3.Connection, step: dict[str, str], expected: list[str]
+) -> None:
+    assert run_sqlite(memory_db, step) == expected
