@@ -10,10 +10,10 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from .answers import build_answer, encode
 from .config import Settings
 from .contract import COLUMNS, REQUIRED_COLUMNS
 from .db import Database, DatabaseError
+from .encoder import AnswerEncoder, shape_of
 from .query import WorklistQuery, needs_recheck, parse_query, read_identifier, recheck
 from .sqlrender import SqlRenderer
 
@@ -52,6 +52,7 @@ class WorklistService:
             session_sql=session.split(";"),
         )
         self._columns: tuple[str, ...] | None = None
+        self._encoders: dict[tuple, AnswerEncoder] = {}
 
     def columns(self) -> tuple[str, ...]:
         """The contract's columns that the view really has, discovered once per process."""
@@ -70,6 +71,16 @@ class WorklistService:
                 log.info("the view has no column(s) %s: those keys are returned empty", ", ".join(absent))
         return self._columns
 
+    def _encoder_for(self, query: WorklistQuery, columns: tuple[str, ...]) -> AnswerEncoder:
+        """The compiled answer writer for this query's shape, built once and then reused."""
+        key = (shape_of(query), columns)
+        encoder = self._encoders.get(key)
+        if encoder is None:
+            if len(self._encoders) >= 256:
+                self._encoders.clear()
+            encoder = self._encoders[key] = AnswerEncoder(query, columns)
+        return encoder
+
     def find(self, raw_identifier: bytes) -> FindResult:
         """Answer one C-FIND identifier. Raises QueryError or DatabaseError with a readable text."""
         started = time.perf_counter()
@@ -78,7 +89,11 @@ class WorklistService:
         usable = [f for f in query.filters if f.column in columns]
         ignored = [f.column for f in query.filters if f.column not in columns]
         limit = self.settings.limit_answers
-        rendered = self.renderer.render(columns, usable, limit + 1)
+        encoder = self._encoder_for(query, columns)
+        rechecks = [f for f in usable if needs_recheck(f, self.settings.dialect)]
+        selected = list(encoder.columns) or ["ScheduledProcedureStepID"]
+        selected += [f.column for f in rechecks if f.column not in selected]
+        rendered = self.renderer.render(selected, usable, limit + 1)
         try:
             result = self.database.fetch(rendered.sql, rendered.params)
         except DatabaseError as error:
@@ -86,11 +101,12 @@ class WorklistService:
                 self._columns = None  # the view changed under us: discover its columns again.
             raise
         incomplete = len(result.rows) > limit
-        rows = [dict(zip(columns, row, strict=True)) for row in result.rows]
-        rechecks = [f for f in usable if needs_recheck(f, self.settings.dialect)]
+        rows = result.rows
         if rechecks:
-            rows = [row for row in rows if all(recheck(f, row[f.column]) for f in rechecks)]
-        answers = [encode(build_answer(query, row)) for row in rows[:limit]]
+            where = {f: selected.index(f.column) for f in rechecks}
+            rows = [row for row in rows if all(recheck(f, row[i]) for f, i in where.items())]
+        encode_row = encoder.encode
+        answers = [encode_row(row) for row in rows[:limit]]
         return FindResult(
             query=query,
             answers=answers,
