@@ -207,8 +207,12 @@ class AnswerEncoder:
 def shape_of(query: WorklistQuery) -> tuple:
     """What the answers' layout depends on: each requested element's tag and VR, and the step item's."""
     step = query.step_requested
-    step_shape = None if step is None else tuple((e.tag, e.VR) for e in step)
-    return tuple((e.tag, e.VR) for e in query.identifier), step_shape
+    return _element_shape(query.identifier), None if step is None else _element_shape(step)
+
+
+def _element_shape(dataset: Dataset) -> tuple:
+    """Tags and VRs, read without converting values (pydicom's conversion is the slow part)."""
+    return tuple((tag, dataset.get_item(tag, keep_deferred=True).VR) for tag in sorted(dataset.keys()))
 
 
 def _cut(keyword: str, vr: str, text: str, limit: int) -> str:

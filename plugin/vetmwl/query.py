@@ -15,6 +15,7 @@ from io import BytesIO
 
 import pydicom
 from pydicom.charset import python_encoding
+from pydicom.datadict import tag_for_keyword
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
@@ -222,33 +223,49 @@ def _start_filter(step: Dataset) -> Filter | None:
     return Range(START_DATETIME, start, end)
 
 
+def _has_value(element: object) -> bool:
+    """Whether a raw or converted element carries a value, without converting it (that is slow)."""
+    return bool(getattr(element, "value", None))
+
+
+def _filters_of(dataset: Dataset, keywords: dict[int, str]) -> list[Filter]:
+    """Filters for the non-empty elements of ``dataset`` whose tags are in ``keywords``.
+
+    Empty elements (most of a query) are only requested, never matched, so they are skipped
+    before pydicom converts them: parsing is most of a small query's cost.
+    """
+    filters = []
+    for tag in dataset.keys():  # noqa: SIM118 - iterating the dataset would convert every element
+        keyword = keywords.get(tag)
+        if keyword and _has_value(dataset.get_item(tag, keep_deferred=True)):
+            found = _value_filter(keyword, dataset)
+            if found:
+                filters.append(found)
+    return filters
+
+
+_ROOT_MATCHED = {tag_for_keyword(k): k for k in contract.ROOT_KEYWORDS - _NEVER_MATCHED if tag_for_keyword(k)}
+_STEP_MATCHED = {tag_for_keyword(k): k for k in contract.STEP_KEYWORDS - {START_DATE, START_TIME} if tag_for_keyword(k)}
+_SPS_TAG = tag_for_keyword(SPS_SEQUENCE)
+
+
 def parse_query(identifier: Dataset) -> WorklistQuery:
     """Turn the identifier into filters; raise :class:`QueryError` when it cannot be matched."""
     _check_character_set(identifier)
     if "QueryRetrieveLevel" in identifier:
         del identifier.QueryRetrieveLevel  # not part of a worklist query; some modalities send it.
-    filters: list[Filter] = []
     step_requested: Dataset | None = None
     try:
-        for element in identifier:
-            keyword = element.keyword
-            if keyword == SPS_SEQUENCE:
-                items = element.value or []
-                if len(items) > 1:
-                    raise QueryError("the Scheduled Procedure Step Sequence holds more than one item")
-                step_requested = items[0] if items else Dataset()
-                for step_element in step_requested:
-                    if step_element.keyword in contract.STEP_KEYWORDS - {START_DATE, START_TIME}:
-                        found = _value_filter(step_element.keyword, step_requested)
-                        if found:
-                            filters.append(found)
-                start = _start_filter(step_requested)
-                if start:
-                    filters.append(start)
-            elif keyword in contract.ROOT_KEYWORDS and keyword not in _NEVER_MATCHED:
-                found = _value_filter(keyword, identifier)
-                if found:
-                    filters.append(found)
+        filters = _filters_of(identifier, _ROOT_MATCHED)
+        if _SPS_TAG in identifier:
+            items = identifier[_SPS_TAG].value or []
+            if len(items) > 1:
+                raise QueryError("the Scheduled Procedure Step Sequence holds more than one item")
+            step_requested = items[0] if items else Dataset()
+            filters += _filters_of(step_requested, _STEP_MATCHED)
+            start = _start_filter(step_requested)
+            if start:
+                filters.append(start)
     except (UnicodeDecodeError, LookupError) as exc:
         raise QueryError(f"a value in the query cannot be decoded with its character set ({exc})") from exc
     return WorklistQuery(identifier=identifier, filters=tuple(filters), step_requested=step_requested)
