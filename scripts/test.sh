@@ -6,6 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --dev
 source scripts/env.sh
-.venv/bin/ruff check plugin tests
-.venv/bin/ruff format --check plugin tests
+.venv/bin/ruff check plugin tests bench
+.venv/bin/ruff format --check plugin tests bench
 exec .venv/bin/python -m pytest -ra "$@"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import struct
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -35,6 +36,9 @@ _ITEM = struct.pack("<HHI", 0xFFFE, 0xE000, 0)[:4]
 _UID_SOURCES = ("StudyInstanceUID", "AccessionNumber", "RequestedProcedureID", "PatientID", "ScheduledProcedureStepID")
 
 Formatter = Callable[[Sequence[Any]], str]
+#: Encoded answers by (encoder, row); about 40 MB at most with typical answers of 600-800 bytes.
+ANSWER_CACHE_SIZE = 50_000
+_ANSWERS: OrderedDict[tuple, bytes] = OrderedDict()
 
 
 def _header(tag: int, vr: str) -> bytes:
@@ -195,6 +199,22 @@ class AnswerEncoder:
             if len(value) % 2:
                 value += e.pad
             out.append(_long(e.header, value) if e.long else _short(e.header, value))
+
+    def answer(self, row: Sequence[Any]) -> bytes:
+        """:meth:`encode`, remembered by the row's full content.
+
+        Modalities poll the same worklist over and over, so most rows come back unchanged; a
+        changed value is a different key, so the cache can never return a stale answer.
+        """
+        key = (self, tuple(row))
+        cached = _ANSWERS.get(key)
+        if cached is None:
+            cached = _ANSWERS[key] = self.encode(row)
+            if len(_ANSWERS) > ANSWER_CACHE_SIZE:
+                _ANSWERS.popitem(last=False)
+        else:
+            _ANSWERS.move_to_end(key)
+        return cached
 
     def encode(self, row: Sequence[Any]) -> bytes:
         """The answer for one row (a tuple in :attr:`columns` order), ready for Orthanc."""

@@ -105,7 +105,7 @@ class WorklistService:
         if rechecks:
             where = {f: selected.index(f.column) for f in rechecks}
             rows = [row for row in rows if all(recheck(f, row[i]) for f, i in where.items())]
-        encode_row = encoder.encode
+        encode_row = encoder.answer
         answers = [encode_row(row) for row in rows[:limit]]
         return FindResult(
             query=query,

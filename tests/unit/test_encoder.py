@@ -187,3 +187,17 @@ def test_shape_ignores_values_but_not_keys() -> None:
     c = query_for(["PatientName", "PatientID"], ["Modality"])
     assert shape_of(a) == shape_of(b) != shape_of(c)
     assert shape_of(query_for(["PatientName"], [])) != shape_of(query_for(["PatientName"], None))
+
+
+def test_answer_cache_never_returns_a_stale_answer() -> None:
+    query = query_for(["PatientName", "PatientID"], ["Modality"])
+    encoder = AnswerEncoder(query, ALL)
+    row = random_row(random.Random(3))
+    values = [row[c] for c in encoder.columns]
+    first = encoder.answer(values)
+    assert encoder.answer(list(values)) is first  # same content: served from the cache
+    values[encoder.columns.index("PatientName")] = "Changed^Name"
+    changed = encoder.answer(values)
+    assert changed != first and b"Changed^Name" in changed
+    other = AnswerEncoder(query_for(["PatientName"], ["Modality"]), ALL)
+    assert other.answer([row[c] for c in other.columns]) != first  # another shape, another entry
