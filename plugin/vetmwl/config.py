@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,7 +57,38 @@ _KEYS = {
     "QueryTimeout": "query_timeout",
     "ConnectTimeout": "connect_timeout",
     "LimitAnswers": "limit_answers",
+    "PasswordFile": "connection_string",
 }
+_ENVIRONMENT = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _connection_string(section: dict[str, Any], environ: Mapping[str, str]) -> str:
+    """The connection string with ``${VARIABLE}`` taken from the environment and the password,
+    if ``PasswordFile`` is set, read from that file: secrets need not sit in orthanc.json."""
+    text = section.get("ConnectionString")
+    if not isinstance(text, str) or not text.strip():
+        raise ConfigError(f'"{SECTION}.ConnectionString" is missing: give the ODBC connection string')
+
+    def variable(match: re.Match[str]) -> str:
+        if match[1] not in environ:
+            raise ConfigError(
+                f'"{SECTION}.ConnectionString" uses ${{{match[1]}}}, but Orthanc\'s environment has no {match[1]}'
+            )
+        return environ[match[1]]
+
+    text = _ENVIRONMENT.sub(variable, text)
+    password_file = section.get("PasswordFile")
+    if password_file is None:
+        return text
+    if _SECRET.search(text):
+        raise ConfigError(
+            f'"{SECTION}.PasswordFile" and a password in "{SECTION}.ConnectionString" conflict: keep only one'
+        )
+    try:
+        password = Path(password_file).read_text(encoding="utf-8").strip()
+    except (OSError, TypeError) as exc:
+        raise ConfigError(f'"{SECTION}.PasswordFile": cannot read {password_file!r} ({exc})') from None
+    return text.rstrip(";") + ";PWD={" + password.replace("}", "}}") + "};"
 
 
 def _integer(section: dict[str, Any], key: str, default: int, low: int, high: int) -> int:
@@ -65,7 +98,7 @@ def _integer(section: dict[str, Any], key: str, default: int, low: int, high: in
     return value
 
 
-def load_settings(configuration: dict[str, Any]) -> Settings:
+def load_settings(configuration: dict[str, Any], environ: Mapping[str, str] | None = None) -> Settings:
     """Build :class:`Settings` from Orthanc's whole configuration, or raise :class:`ConfigError`."""
     section = configuration.get(SECTION)
     if not isinstance(section, dict):
@@ -76,9 +109,7 @@ def load_settings(configuration: dict[str, Any]) -> Settings:
     unknown = sorted(set(section) - set(_KEYS))
     if unknown:
         raise ConfigError(f'unknown setting(s) in "{SECTION}": {", ".join(unknown)}; known: {", ".join(sorted(_KEYS))}')
-    connection_string = section.get("ConnectionString")
-    if not isinstance(connection_string, str) or not connection_string.strip():
-        raise ConfigError(f'"{SECTION}.ConnectionString" is missing: give the ODBC connection string')
+    connection_string = _connection_string(section, os.environ if environ is None else environ)
     dialect = section.get("Dialect")
     if dialect not in DIALECTS:
         raise ConfigError(f'"{SECTION}.Dialect" must be one of {", ".join(DIALECTS)}, not {dialect!r}')

@@ -36,6 +36,8 @@ class FindResult:
     sql_seconds: float
     total_seconds: float = 0.0
     ignored_keys: list[str] = field(default_factory=list)
+    parse_seconds: float = 0.0
+    build_seconds: float = 0.0
 
 
 class WorklistService:
@@ -85,6 +87,7 @@ class WorklistService:
         """Answer one C-FIND identifier. Raises QueryError or DatabaseError with a readable text."""
         started = time.perf_counter()
         query = parse_query(read_identifier(raw_identifier))
+        parsed = time.perf_counter()
         columns = self.columns()
         usable = [f for f in query.filters if f.column in columns]
         ignored = [f.column for f in query.filters if f.column not in columns]
@@ -100,6 +103,7 @@ class WorklistService:
             if error.sqlstate in _MISSING_COLUMN_STATES:
                 self._columns = None  # the view changed under us: discover its columns again.
             raise
+        fetched = time.perf_counter()
         incomplete = len(result.rows) > limit
         rows = result.rows
         if rechecks:
@@ -107,11 +111,14 @@ class WorklistService:
             rows = [row for row in rows if all(recheck(f, row[i]) for f, i in where.items())]
         encode_row = encoder.answer
         answers = [encode_row(row) for row in rows[:limit]]
+        finished = time.perf_counter()
         return FindResult(
             query=query,
             answers=answers,
             incomplete=incomplete,
             sql_seconds=result.seconds,
-            total_seconds=time.perf_counter() - started,
+            total_seconds=finished - started,
             ignored_keys=ignored,
+            parse_seconds=parsed - started,
+            build_seconds=finished - fetched,
         )

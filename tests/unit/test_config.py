@@ -153,3 +153,38 @@ def test_orthanc_defaults_warn_about_permission_and_encoding() -> None:
     """Orthanc's own defaults (no permission, Latin1) would break the worklist: say both."""
     warnings = orthanc_warnings(configuration())
     assert len(warnings) == 2
+
+
+def _section(**keys: object) -> dict:
+    return {"SqlWorklist": {"Dialect": "postgresql", **keys}}
+
+
+def test_connection_string_takes_secrets_from_the_environment() -> None:
+    settings = load_settings(
+        _section(ConnectionString="Driver={PostgreSQL Unicode};Uid=${DB_USER};Pwd=${DB_PASSWORD};"),
+        environ={"DB_USER": "worklist", "DB_PASSWORD": "s3cret"},
+    )
+    assert settings.connection_string == "Driver={PostgreSQL Unicode};Uid=worklist;Pwd=s3cret;"
+    assert "s3cret" not in settings.summary()
+
+
+def test_missing_environment_variable_is_named() -> None:
+    with pytest.raises(ConfigError, match=r"uses \$\{DB_PASSWORD\}, but Orthanc's environment has no DB_PASSWORD"):
+        load_settings(_section(ConnectionString="Driver=X;Pwd=${DB_PASSWORD}"), environ={})
+
+
+def test_password_file_is_read_and_braced(tmp_path) -> None:
+    secret = tmp_path / "password"
+    secret.write_text("p;a}ss\n")
+    settings = load_settings(_section(ConnectionString="Driver=X;Uid=u", PasswordFile=str(secret)), environ={})
+    assert settings.connection_string == "Driver=X;Uid=u;PWD={p;a}}ss};"
+    assert "p;a" not in settings.summary() and "PWD=***" in settings.summary()
+
+
+def test_password_file_conflicts_with_a_password_in_the_connection_string(tmp_path) -> None:
+    secret = tmp_path / "password"
+    secret.write_text("x")
+    with pytest.raises(ConfigError, match="conflict"):
+        load_settings(_section(ConnectionString="Driver=X;Pwd=y", PasswordFile=str(secret)), environ={})
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_settings(_section(ConnectionString="Driver=X", PasswordFile=str(tmp_path / "nope")), environ={})
