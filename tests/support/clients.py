@@ -65,8 +65,8 @@ def pynetdicom_find(port: int, identifier: Dataset, aec: str = "VETMWL", aet: st
     answers, statuses = [], []
     try:
         for status, answer in assoc.send_c_find(identifier, ModalityWorklistInformationFind):
-            if status is None:
-                raise RuntimeError("no C-FIND response within the DIMSE timeout")
+            if status is None or "Status" not in status:
+                raise RuntimeError("no C-FIND response: the association was aborted, rejected or timed out")
             statuses.append(int(status.Status))
             if answer is not None and int(status.Status) in (0xFF00, 0xFF01):
                 answers.append(answer)
