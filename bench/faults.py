@@ -99,7 +99,8 @@ def main() -> int:
             "table locked for 8 s (slow database)",
             lambda: locker.append(
                 subprocess.Popen(
-                    [*psql, "-c", "BEGIN; LOCK TABLE worklist IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(8); COMMIT;"]
+                    [*psql, "-c", "BEGIN; LOCK TABLE worklist IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(8); COMMIT;"],
+                    stdout=subprocess.DEVNULL,
                 )
             ),
             lambda: locker.pop().wait(),
