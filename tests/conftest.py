@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from support.servers import OrthancServer, PostgresServer
+from support.servers import MariaDBServer, OrthancServer, PostgresServer
 from vetmwl import demo, importer
 
 
@@ -70,6 +70,26 @@ def postgres_db(postgres: PostgresServer, demo_file: Path) -> str:
     return connection
 
 
+@pytest.fixture(scope="session")
+def mariadb() -> Iterator[MariaDBServer]:
+    server = MariaDBServer().init()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.destroy()
+
+
+@pytest.fixture(scope="session")
+def mariadb_db(mariadb: MariaDBServer, demo_file: Path) -> str:
+    """A MariaDB database holding the demo schedule; its ODBC connection string."""
+    mariadb.sql("CREATE DATABASE worklist")
+    connection = mariadb.connection_string("worklist")
+    status = importer.main(["--dialect", "mariadb", "--connection", connection, "--create-schema", str(demo_file)])
+    assert status == 0
+    return connection
+
+
 def plugin_settings(connection: str, dialect: str, **extra: object) -> dict:
     return {"ConnectionString": connection, "Dialect": dialect, "QueryTimeout": 5, **extra}
 
@@ -87,6 +107,16 @@ def sqlite_orthanc(sqlite_db: str, tmp_path_factory: pytest.TempPathFactory) -> 
 @pytest.fixture(scope="session")
 def postgres_orthanc(postgres_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]:
     server = OrthancServer(tmp_path_factory.mktemp("orthanc-pg"), plugin_settings(postgres_db, "postgresql"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def mariadb_orthanc(mariadb_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]:
+    server = OrthancServer(tmp_path_factory.mktemp("orthanc-mariadb"), plugin_settings(mariadb_db, "mariadb"))
     server.start()
     try:
         yield server

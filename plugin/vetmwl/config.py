@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 SECTION = "SqlWorklist"
-DIALECTS = ("mssql", "postgresql", "sqlite")
+DIALECTS = ("mssql", "postgresql", "sqlite", "mariadb")
 DEFAULT_TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "sql" / "queries"
 
 # A plain or schema-qualified SQL identifier; anything else could smuggle SQL into the template.

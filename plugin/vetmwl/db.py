@@ -23,7 +23,7 @@ from .config import mask_secrets
 
 log = logging.getLogger("vetmwl.db")
 
-_TIMEOUT_STATES = {"HYT00", "HYT01", "57014"}
+_TIMEOUT_STATES = {"HYT00", "HYT01", "57014", "HY018"}
 _HINTS = {
     "IM002": "the ODBC driver named in the connection string is not installed "
     "(list installed drivers with: odbcinst -q -d)",
@@ -40,8 +40,15 @@ _HINTS = {
     "HYT00": "the database did not answer within SqlWorklist.QueryTimeout",
     "HYT01": "the database did not answer within SqlWorklist.ConnectTimeout",
     "57014": "the database cancelled the query: it took longer than SqlWorklist.QueryTimeout",
+    "HY018": "the database cancelled the query: it took longer than SqlWorklist.QueryTimeout",
 }
-_UNREACHABLE = ("could not connect", "connection refused", "no route to host", "could not translate host")
+_UNREACHABLE = (
+    "could not connect",
+    "can't connect",
+    "connection refused",
+    "no route to host",
+    "could not translate host",
+)
 
 
 class DatabaseError(RuntimeError):

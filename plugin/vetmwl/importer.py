@@ -1,4 +1,4 @@
-"""Import worklist items from JSON into the reference schema, in any of the three dialects.
+"""Import worklist items from JSON into the reference schema, in any of the dialects.
 
 Each item has the shape of the ``Tags`` of Orthanc's ``POST /worklists/create``: DICOM keywords as
 keys, with ``ScheduledProcedureStepSequence`` holding exactly one item. Every item is validated

@@ -62,7 +62,11 @@ def bind_value(value: object, dialect: str) -> object:
 
     Stored times have whole seconds, so a bound with a fraction is rounded up: ``>= 10:00:00.5``
     and ``>= 10:00:01`` select the same rows, and so do ``< 10:00:00.5`` and ``< 10:00:01``.
+    MariaDB's ODBC driver drops the fraction of a bound date-time (truncating ``>= 10:00:00.5`` to
+    ``>= 10:00:00``), so its bounds are rounded up the same way before the driver sees them.
     """
+    if dialect == "mariadb" and isinstance(value, datetime) and value.microsecond:
+        return value.replace(microsecond=0) + timedelta(seconds=1)
     if dialect == "sqlite":
         if isinstance(value, datetime):
             if value.microsecond:

@@ -1,4 +1,4 @@
-"""The import command, run as a user runs it, against SQLite (ODBC) and a real PostgreSQL."""
+"""The import command, run as a user runs it, against SQLite (ODBC), a real PostgreSQL and a real MariaDB."""
 
 from __future__ import annotations
 
@@ -32,14 +32,18 @@ def count(connection_string: str) -> int:
         return connection.execute("SELECT COUNT(*) FROM worklist").fetchone()[0]
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
 def empty_database(request, tmp_path: Path) -> tuple[str, str]:
     """(dialect, connection string) of a database with the reference schema and no rows."""
+    name = f"import_{tmp_path.name.lower().replace('-', '_')}"[:60]
     if request.param == "sqlite":
         connection = sqlite_connection_string(tmp_path / "import.sqlite")
+    elif request.param == "mariadb":
+        mariadb = request.getfixturevalue("mariadb")
+        mariadb.sql(f"CREATE DATABASE {name}")
+        connection = mariadb.connection_string(name)
     else:
         postgres = request.getfixturevalue("postgres")
-        name = f"import_{tmp_path.name.lower().replace('-', '_')}"[:60]
         postgres.psql(f"CREATE DATABASE {name}")
         connection = postgres.connection_string(name)
     done = run_import("--dialect", request.param, "--connection", connection, "--create-schema", "-", stdin="[]")

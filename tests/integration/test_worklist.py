@@ -12,7 +12,7 @@ from pydicom.dataset import Dataset
 
 from support.clients import echo, findscu, pynetdicom_find
 
-BACKENDS = ["sqlite", "postgres"]
+BACKENDS = ["sqlite", "postgres", "mariadb"]
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

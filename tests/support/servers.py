@@ -181,3 +181,118 @@ class PostgresServer:
     def destroy(self) -> None:
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class MariaDBServer:
+    """A MariaDB server of the tests' own: temporary data folder and socket, 127.0.0.1, a free port.
+
+    Like PostgreSQL it refuses to run as root, so as root it runs as the mysql user. ``--no-defaults``
+    keeps Debian's /etc/mysql (socket in /run/mysqld, port 3306) out of it, so it never meets a
+    system MariaDB; it also leaves the server's character set at latin1, so the reference schema
+    has to bring utf8mb4 itself.
+    """
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="vetmwl-mariadb-"))
+        self.data = self.dir / "data"
+        self.socket = self.dir / "mysqld.sock"
+        self.log_path = self.dir / "server.log"
+        self.as_root = os.geteuid() == 0
+        if self.as_root:
+            shutil.chown(self.dir, "mysql", "mysql")
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def _user(self) -> list[str]:
+        return ["--user=mysql"] if self.as_root else []
+
+    def init(self) -> MariaDBServer:
+        subprocess.run(
+            [
+                "mariadb-install-db",
+                "--no-defaults",
+                *self._user(),
+                f"--datadir={self.data}",
+                "--auth-root-authentication-method=normal",
+                "--skip-test-db",
+            ],
+            check=True,
+            capture_output=True,
+            cwd=self.dir,
+        )
+        return self
+
+    def start(self, timeout: float = 30) -> None:
+        self.process = subprocess.Popen(
+            [
+                "mariadbd",
+                "--no-defaults",
+                *self._user(),
+                f"--datadir={self.data}",
+                f"--socket={self.socket}",
+                f"--port={self.port}",
+                "--bind-address=127.0.0.1",
+                f"--pid-file={self.dir / 'mysqld.pid'}",
+                f"--log-error={self.log_path}",
+                "--innodb-flush-log-at-trx-commit=0",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=self.dir,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"mariadbd exited with {self.process.returncode}:\n{self.log()[-3000:]}")
+            if self._client("SELECT 1", check=False).returncode == 0:
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"MariaDB did not start within {timeout}s:\n{self.log()[-3000:]}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()  # a clean shutdown, as systemctl stop would do
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def _client(self, sql: str, database: str = "", check: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [
+                "mariadb",
+                "--no-defaults",
+                "--default-character-set=utf8mb4",
+                f"--socket={self.socket}",
+                "--user=root",
+                "--batch",
+                "--skip-column-names",
+                "-e",
+                sql,
+                *([database] if database else []),
+            ],
+            check=check,
+            capture_output=True,
+            text=True,
+        )
+
+    def sql(self, sql: str, database: str = "") -> str:
+        """Run ``sql`` as root through the server's socket; the rows as tab-separated text."""
+        done = self._client(sql, database, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"mariadb client failed on {sql!r}: {done.stderr.strip()}")
+        return done.stdout
+
+    def connection_string(self, database: str, user: str = "root", password: str = "") -> str:
+        return (
+            f"Driver={{MariaDB Unicode}};Server=127.0.0.1;Port={self.port};Database={database};"
+            f"Uid={user};Pwd={password};"
+        )
+
+    def destroy(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)

@@ -201,7 +201,7 @@ def test_main_refuses_a_file_with_bad_items_before_connecting(tmp_path, capsys: 
     assert "nothing imported: 1 of 2 item(s) are invalid" in err
 
 
-@pytest.mark.parametrize("dialect", ["sqlite", "postgresql", "mssql"])
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql", "mssql", "mariadb"])
 def test_schema_statements_have_no_comments(dialect: str) -> None:
     statements = importer.schema_statements(dialect)
     assert statements[0].upper().startswith("CREATE TABLE")

@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 import pytest
 import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.mysql import MySQL
 
 from unit.helpers import identifier
 from vetmwl import importer
@@ -28,8 +29,16 @@ from vetmwl.query import (
 )
 from vetmwl.sqlrender import SqlRenderer, bind_value, like_pattern
 
-DIALECTS = ("sqlite", "postgresql", "mssql")
-SQLGLOT_DIALECT = {"sqlite": "sqlite", "postgresql": "postgres", "mssql": "tsql"}
+
+class MariaDBNoBackslashEscapes(MySQL):
+    """MySQL as our MariaDB session sets it up: ``NO_BACKSLASH_ESCAPES``, so ``'\\'`` is one backslash."""
+
+    class Tokenizer(MySQL.Tokenizer):
+        STRING_ESCAPES = ["'"]  # noqa: RUF012 (overrides sqlglot's class attribute)
+
+
+DIALECTS = ("sqlite", "postgresql", "mssql", "mariadb")
+SQLGLOT_DIALECT = {"sqlite": "sqlite", "postgresql": "postgres", "mssql": "tsql", "mariadb": MariaDBNoBackslashEscapes}
 ALL_COLUMNS = tuple(c.name for c in COLUMNS)
 INJECTION = "x'; DROP TABLE worklist; --"
 
@@ -85,8 +94,8 @@ def check_sql(sql: str, dialect: str) -> list[exp.Expression]:
     text = numbered(sql) if dialect == "mssql" else sql
     statements = [s for s in sqlglot.parse(text, read=read, error_level=sqlglot.ErrorLevel.RAISE) if s is not None]
     assert statements, f"no statement in {sql!r}"
-    if dialect == "mssql":
-        # sqlglot keeps statements it does not understand as an opaque Command; T-SQL must parse fully.
+    if dialect in ("mssql", "mariadb"):
+        # sqlglot keeps statements it does not understand as an opaque Command; these must parse fully.
         assert not any(isinstance(s, exp.Command) for s in statements), sql
     return statements
 
@@ -96,6 +105,14 @@ def test_check_sql_fails_on_invalid_tsql() -> None:
     for broken in ("SELECT a FROM w WHERE", "SELECT a FROM w WHERE a = = ?", "SELECT TOP (5 a FROM w"):
         with pytest.raises(sqlglot.errors.ParseError):
             check_sql(broken, "mssql")
+
+
+def test_mariadb_check_reads_strings_without_backslash_escapes() -> None:
+    """With backslash escapes (MariaDB's default) ``ESCAPE '\\'`` never ends; our session turns them off."""
+    sql = "SELECT a FROM w WHERE a LIKE ? ESCAPE '\\'"
+    check_sql(sql, "mariadb")
+    with pytest.raises(sqlglot.errors.TokenError):
+        sqlglot.parse(sql, read="mysql", error_level=sqlglot.ErrorLevel.RAISE)
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)
@@ -137,16 +154,19 @@ def test_limit_and_order(dialect: str) -> None:
         assert "TOP" not in sql
 
 
-@pytest.mark.parametrize(("dialect", "column_sql"), [("postgresql", "UPPER(PatientName)"), ("mssql", "PatientName")])
-def test_person_names_fold_case_except_on_sql_server(dialect: str, column_sql: str) -> None:
-    """SQL Server's default collation ignores case, and UPPER() would keep it off the index."""
+@pytest.mark.parametrize(
+    ("dialect", "column_sql"),
+    [("postgresql", "UPPER(PatientName)"), ("mssql", "PatientName"), ("mariadb", "PatientName")],
+)
+def test_person_names_fold_case_except_on_sql_server_and_mariadb(dialect: str, column_sql: str) -> None:
+    """Their case-insensitive collations ignore case, and UPPER() would keep the query off the index."""
     equals = renderer(dialect).render(ALL_COLUMNS, [Equals("PatientName", "Smith^Rex", fold_case=True)], 5)
     like = renderer(dialect).render(ALL_COLUMNS, [Like("PatientName", "smi*", fold_case=True)], 5)
     assert f"WHERE {column_sql} = ?" in equals.sql
     assert f"WHERE {column_sql} LIKE ? ESCAPE '\\'" in like.sql
     assert equals.params == ["SMITH^REX"]
     assert like.params == ["SMI%"]
-    if dialect == "mssql":
+    if column_sql == "PatientName":
         assert "UPPER" not in equals.sql + like.sql
 
 
@@ -219,6 +239,11 @@ def test_like_parameters_are_escaped(dialect: str) -> None:
         (date(2020, 1, 1), "sqlite", "2020-01-01"),
         (datetime(2026, 1, 5, 10, 30, 15), "postgresql", datetime(2026, 1, 5, 10, 30, 15)),
         (date(2020, 1, 1), "mssql", date(2020, 1, 1)),
+        # MariaDB's driver would drop the fraction: whole-second bounds, rounded up like SQLite's.
+        (datetime(2026, 1, 5, 10, 0, 0, 500000), "mariadb", datetime(2026, 1, 5, 10, 0, 1)),
+        (datetime(2026, 1, 5, 23, 59, 59, 1), "mariadb", datetime(2026, 1, 6)),
+        (datetime(2026, 1, 5, 10, 30, 15), "mariadb", datetime(2026, 1, 5, 10, 30, 15)),
+        (date(2020, 1, 1), "mariadb", date(2020, 1, 1)),
         ("DX", "sqlite", "DX"),
         (36000, "sqlite", 36000),
     ],
@@ -232,7 +257,7 @@ def test_sqlite_binds_datetimes_as_iso_text() -> None:
     assert rendered.params == ["DX", "2026-01-05 00:00:00", "2026-01-06 00:00:00", "2018-01-01", "2019-01-01"]
 
 
-@pytest.mark.parametrize("dialect", ["postgresql", "mssql"])
+@pytest.mark.parametrize("dialect", ["postgresql", "mssql", "mariadb"])
 def test_other_dialects_bind_datetime_objects(dialect: str) -> None:
     rendered = renderer(dialect).render(ALL_COLUMNS, FILTER_SETS["modality_and_day"], 5)
     assert rendered.params == ["DX", datetime(2026, 1, 5), datetime(2026, 1, 6)]
@@ -291,15 +316,24 @@ def test_helper_templates_parse(dialect: str, template: str) -> None:
     assert ("LIMIT" in sql) == (dialect != "mssql")
 
 
-@pytest.mark.parametrize(("dialect", "count"), [("sqlite", 0), ("postgresql", 2), ("mssql", 2)])
-def test_session_template_parses(dialect: str, count: int) -> None:
+@pytest.mark.parametrize(
+    ("dialect", "count", "timeout"),
+    [
+        ("sqlite", 0, None),
+        ("postgresql", 2, "statement_timeout = 5000"),
+        ("mssql", 2, "LOCK_TIMEOUT 5000"),
+        # Seconds, 2 s after the plugin's own deadline of QueryTimeout + 1 s (see session.sql.j2).
+        ("mariadb", 3, "max_statement_time = 7"),
+    ],
+)
+def test_session_template_parses(dialect: str, count: int, timeout: str | None) -> None:
     session = renderer(dialect).render_named("session.sql.j2", query_timeout_ms=5000)
     statements = [s for s in session.split(";") if s.strip()]
     assert len(statements) == count
     for statement in statements:
         check_sql(statement, dialect)
-    if count:
-        assert "5000" in session
+    if timeout:
+        assert timeout in session
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)
@@ -354,30 +388,31 @@ def run_sqlite(connection: sqlite3.Connection, step: dict[str, str] | None = Non
     return [row[0] for row in connection.execute(rendered.sql, rendered.params)]
 
 
-@pytest.mark.parametrize(
-    ("step", "root", "expected"),
-    [
-        (None, {"PatientName": "smith*"}, ["SPS1", "SPS5"]),
-        (None, {"PatientName": "SMITH^REX"}, ["SPS1"]),
-        (None, {"PatientName": "100%*"}, ["SPS3"]),  # % is literal, so 1000^Cat must not match
-        (None, {"PatientName": "100?_*"}, ["SPS3"]),  # _ is literal too
-        (None, {"PatientID": "00000?"}, ["SPS1", "SPS2", "SPS3", "SPS4", "SPS5"]),
-        ({"Modality": "DX"}, {}, ["SPS1", "SPS3", "SPS5"]),
-        ({"ScheduledProcedureStepStartDate": "20260105"}, {}, ["SPS1", "SPS2"]),
-        (
-            {"ScheduledProcedureStepStartDate": "20260105-20260107", "ScheduledProcedureStepStartTime": "1000-1800"},
-            {},
-            ["SPS2", "SPS3", "SPS4"],
-        ),
-        (
-            {"ScheduledProcedureStepStartDate": "20260105-20260107", "ScheduledProcedureStepStartTime": "1000-175959"},
-            {},
-            ["SPS2", "SPS3"],
-        ),
-        ({"ScheduledProcedureStepStartTime": "1000-1800"}, {}, ["SPS2", "SPS3", "SPS4"]),
-        ({"ScheduledProcedureStepStartTime": "-0900"}, {}, ["SPS1"]),
-    ],
-)
+#: (SPS step keys, root keys, the SPS IDs of ROWS that DICOM matching selects); test_mariadb.py reuses them.
+MATCHING_CASES = [
+    (None, {"PatientName": "smith*"}, ["SPS1", "SPS5"]),
+    (None, {"PatientName": "SMITH^REX"}, ["SPS1"]),
+    (None, {"PatientName": "100%*"}, ["SPS3"]),  # % is literal, so 1000^Cat must not match
+    (None, {"PatientName": "100?_*"}, ["SPS3"]),  # _ is literal too
+    (None, {"PatientID": "00000?"}, ["SPS1", "SPS2", "SPS3", "SPS4", "SPS5"]),
+    ({"Modality": "DX"}, {}, ["SPS1", "SPS3", "SPS5"]),
+    ({"ScheduledProcedureStepStartDate": "20260105"}, {}, ["SPS1", "SPS2"]),
+    (
+        {"ScheduledProcedureStepStartDate": "20260105-20260107", "ScheduledProcedureStepStartTime": "1000-1800"},
+        {},
+        ["SPS2", "SPS3", "SPS4"],
+    ),
+    (
+        {"ScheduledProcedureStepStartDate": "20260105-20260107", "ScheduledProcedureStepStartTime": "1000-175959"},
+        {},
+        ["SPS2", "SPS3"],
+    ),
+    ({"ScheduledProcedureStepStartTime": "1000-1800"}, {}, ["SPS2", "SPS3", "SPS4"]),
+    ({"ScheduledProcedureStepStartTime": "-0900"}, {}, ["SPS1"]),
+]
+
+
+@pytest.mark.parametrize(("step", "root", "expected"), MATCHING_CASES)
 def test_sqlite_sql_selects_what_dicom_matching_selects(
     memory_db: sqlite3.Connection, step: dict[str, str] | None, root: dict[str, str], expected: list[str]
 ) -> None:
@@ -390,20 +425,21 @@ def test_sqlite_matches_non_ascii_names_ignoring_case(memory_db: sqlite3.Connect
     assert run_sqlite(memory_db, PatientName=name) == ["SPS2"]
 
 
-@pytest.mark.parametrize(
-    ("step", "expected"),
-    [
-        # -100000.5 ends at 10:00:00.5 inclusive, so a step at 10:00:00 matches.
-        (
-            {"ScheduledProcedureStepStartDate": "20260105", "ScheduledProcedureStepStartTime": "-100000.5"},
-            ["SPS1", "SPS2"],
-        ),
-        ({"ScheduledProcedureStepStartTime": "-100000.5"}, ["SPS1", "SPS2"]),
-        # 100000.5- starts half a second after 10:00:00, so a step at 10:00:00 does not match.
-        ({"ScheduledProcedureStepStartDate": "20260105", "ScheduledProcedureStepStartTime": "100000.5-"}, []),
-        ({"ScheduledProcedureStepStartTime": "100000.5-"}, ["SPS3", "SPS4", "SPS5"]),
-    ],
-)
+#: Time bounds with a fraction of a second, against the whole-second times of ROWS.
+FRACTION_CASES = [
+    # -100000.5 ends at 10:00:00.5 inclusive, so a step at 10:00:00 matches.
+    (
+        {"ScheduledProcedureStepStartDate": "20260105", "ScheduledProcedureStepStartTime": "-100000.5"},
+        ["SPS1", "SPS2"],
+    ),
+    ({"ScheduledProcedureStepStartTime": "-100000.5"}, ["SPS1", "SPS2"]),
+    # 100000.5- starts half a second after 10:00:00, so a step at 10:00:00 does not match.
+    ({"ScheduledProcedureStepStartDate": "20260105", "ScheduledProcedureStepStartTime": "100000.5-"}, []),
+    ({"ScheduledProcedureStepStartTime": "100000.5-"}, ["SPS3", "SPS4", "SPS5"]),
+]
+
+
+@pytest.mark.parametrize(("step", "expected"), FRACTION_CASES)
 def test_sqlite_fractional_seconds_bounds(
     memory_db: sqlite3.Connection, step: dict[str, str], expected: list[str]
 ) -> None:

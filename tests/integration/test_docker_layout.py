@@ -1,0 +1,103 @@
+"""The Docker image's layout and configuration, run by Debian's Orthanc instead of the image.
+
+No Docker engine runs here, so the image is never built. This test does the next best thing: it
+puts the files where the Dockerfile's COPY lines put them (under a scratch folder standing for /),
+builds Orthanc's configuration from the ORTHANC__ variables of the Dockerfile and
+docker-compose.yml by the image's documented rule, runs Orthanc with the Dockerfile's PYTHONPATH,
+queries the worklist, and runs the compose healthcheck's command against it. Deliberate
+differences: Orthanc 1.10 instead of the image's, our venv instead of the pip target (the same
+requirements.txt), MariaDB instead of SQL Server (which does not run here), free ports.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from pydicom.dataset import Dataset
+
+from support.clients import pynetdicom_find
+from support.deploy import compose, dockerfile_copies, dockerfile_env, env_file, env_to_configuration, environment
+from support.servers import PYTHON_PLUGIN, REPO, SITE_PACKAGES, free_port
+
+IMAGE_ROOT = "/opt/vetmwl"
+
+
+def stage(root: Path) -> None:
+    """The image's /opt/vetmwl, under ``root``: what the COPY lines copy, and the pip target."""
+    for sources, dest in dockerfile_copies():
+        for source in sources:
+            target = root / dest.lstrip("/")
+            if (REPO / source).is_dir():
+                shutil.copytree(REPO / source, target, ignore=shutil.ignore_patterns("__pycache__"))
+            else:
+                target = target / Path(source).name if dest.endswith("/") else target
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(REPO / source, target)
+    (root / IMAGE_ROOT.lstrip("/") / "site-packages").symlink_to(SITE_PACKAGES)
+
+
+def dx_query() -> Dataset:
+    query = Dataset()
+    query.PatientName = ""
+    step = Dataset()
+    step.Modality = "DX"
+    query.ScheduledProcedureStepSequence = [step]
+    return query
+
+
+def test_image_layout_and_environment_serve_the_worklist(mariadb_db: str, tmp_path: Path) -> None:
+    root = tmp_path / "image"
+    stage(root)
+    staged = str(root / IMAGE_ROOT.lstrip("/"))
+    env = {**dockerfile_env(), **environment(compose()["services"]["orthanc"])}
+    env = {k: v.replace(IMAGE_ROOT, staged) for k, v in env.items()}
+    configuration = env_to_configuration(env)
+    assert configuration["PythonScript"].startswith(staged)
+    # What the image adds by itself (its orthanc-defaults.json), and our deliberate differences.
+    dicom_port, http_port = free_port(), free_port()
+    configuration.update(
+        RemoteAccessAllowed=True,
+        AuthenticationEnabled=True,
+        Plugins=[PYTHON_PLUGIN],  # the image moves only the enabled plugins into its plugin folder
+        StorageDirectory=str(tmp_path / "storage"),
+        IndexDirectory=str(tmp_path / "storage"),
+        DicomPort=dicom_port,
+        HttpPort=http_port,
+    )
+    configuration["SqlWorklist"].update(ConnectionString=mariadb_db, Dialect="mariadb", View="worklist")
+    config_path = tmp_path / "orthanc.json"
+    config_path.write_text(json.dumps(configuration, indent=1))
+
+    process_env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONPATH": env["PYTHONPATH"], "TCP_NODELAY": "1"}
+    log = (tmp_path / "orthanc.log").open("wb")
+    process = subprocess.Popen(["Orthanc", "--verbose", str(config_path)], env=process_env, stdout=log, stderr=log)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert process.poll() is None, (tmp_path / "orthanc.log").read_text()[-3000:]
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", dicom_port), timeout=1):
+                break
+            assert time.monotonic() < deadline, "Orthanc did not open its DICOM port"
+            time.sleep(0.1)
+        result = pynetdicom_find(dicom_port, dx_query(), aec=configuration["DicomAet"])
+        assert result.final_status == 0 and len(result.answers) == 30
+        text = (tmp_path / "orthanc.log").read_text(errors="replace")
+        assert f'Using Python script "sql_worklist_plugin.py" from directory: {staged}/plugin' in text
+        assert "SqlWorklist: version" in text
+
+        # The compose healthcheck's own command, pointed at this Orthanc's port.
+        check = compose()["services"]["orthanc"]["healthcheck"]["test"]
+        command = check[1].replace("localhost:8042", f"localhost:{http_port}")
+        assert subprocess.run(["sh", "-c", command], capture_output=True).returncode == 0
+        wrong = command.replace(env_file()["ORTHANC_ADMIN_PASSWORD"], "not-the-password")
+        assert subprocess.run(["sh", "-c", wrong], capture_output=True).returncode != 0
+    finally:
+        process.kill()  # a throw-away instance: its orderly shutdown would only cost seconds
+        process.wait(timeout=15)
+        log.close()

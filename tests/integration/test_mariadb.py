@@ -1,0 +1,272 @@
+"""MariaDB for real: the session's settings, matching edges, an outage, a restart and a slow view.
+
+The end-to-end worklist tests also run against MariaDB (BACKENDS in test_worklist.py); this file
+covers what is particular to it, through the same code path as the plugin (``vetmwl.db.Database``
+with the rendered session statements), and through Orthanc where a modality would notice.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pydicom.dataset import Dataset
+
+from conftest import plugin_settings
+from support.clients import echo, findscu, pynetdicom_find
+from support.servers import MariaDBServer, OrthancServer
+from unit.helpers import identifier
+from unit.test_sqlrender import FILTER_SETS, FRACTION_CASES, MATCHING_CASES, ROWS
+from vetmwl import importer
+from vetmwl.config import DEFAULT_TEMPLATE_DIR
+from vetmwl.contract import COLUMNS
+from vetmwl.db import Database, DatabaseError
+from vetmwl.query import Like, parse_query
+from vetmwl.sqlrender import SqlRenderer
+
+ALL_COLUMNS = tuple(c.name for c in COLUMNS)
+
+
+def renderer() -> SqlRenderer:
+    return SqlRenderer(DEFAULT_TEMPLATE_DIR, "worklist.sql.j2", "mariadb", "worklist")
+
+
+def database(connection: str, query_timeout: int = 5, session: bool = True) -> Database:
+    """The plugin's own connection class, set up as the service sets it up."""
+    statements = renderer().render_named("session.sql.j2", query_timeout_ms=query_timeout * 1000).split(";")
+    return Database(connection, query_timeout, 5, session_sql=statements if session else ())
+
+
+def fill(mariadb: MariaDBServer, name: str, rows: list[tuple[str, str, str, str, str]]) -> str:
+    """A new database with the reference schema and ``rows``; its connection string."""
+    mariadb.sql(f"CREATE DATABASE {name}")
+    values = ", ".join("(" + ", ".join(f"'{v}'" for v in row) + ")" for row in rows)
+    statements = importer.schema_statements("mariadb")
+    statements.append(
+        "INSERT INTO worklist (ScheduledProcedureStepID, ScheduledProcedureStepStartDateTime, Modality, "
+        f"PatientName, PatientID) VALUES {values}"
+    )
+    mariadb.sql(";\n".join(statements), database=name)
+    return mariadb.connection_string(name)
+
+
+@pytest.fixture(scope="module")
+def edges(mariadb: MariaDBServer) -> Iterator[Database]:
+    """The rows test_sqlrender.py checks SQLite with, in MariaDB."""
+    db = database(fill(mariadb, "edges", ROWS))
+    yield db
+    db.close()
+
+
+def spsids(db: Database, step: dict[str, str] | None = None, **root: str) -> list[str]:
+    query = parse_query(identifier(step, **root))
+    rendered = renderer().render(("ScheduledProcedureStepID",), query.filters, 100)
+    return [row[0] for row in db.fetch(rendered.sql, rendered.params).rows]
+
+
+@pytest.mark.parametrize(("step", "root", "expected"), MATCHING_CASES)
+def test_mariadb_selects_what_dicom_matching_selects(
+    edges: Database, step: dict[str, str] | None, root: dict[str, str], expected: list[str]
+) -> None:
+    assert spsids(edges, step, **root) == expected
+
+
+@pytest.mark.parametrize(("step", "expected"), FRACTION_CASES)
+def test_mariadb_fractional_seconds_bounds(edges: Database, step: dict[str, str], expected: list[str]) -> None:
+    """The driver drops a bound's fraction; bind_value rounds it up first, so these stay right."""
+    assert spsids(edges, step) == expected
+
+
+@pytest.fixture(scope="module")
+def names(mariadb: MariaDBServer) -> Iterator[Database]:
+    """Names that differ in case, in accents, in script, and one with a quote."""
+    rows = [
+        ("N1", "2026-01-05 08:00:00", "DX", "Müller^Bello", "1"),
+        ("N2", "2026-01-05 09:00:00", "DX", "Muller^Max", "2"),
+        ("N3", "2026-01-05 10:00:00", "DX", "山田^ポチ", "3"),
+        ("N4", "2026-01-05 11:00:00", "DX", "O''Connor^Daisy", "4"),
+    ]
+    db = database(fill(mariadb, "names", rows))
+    yield db
+    db.close()
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("müller*", ["N1"]),
+        ("MÜLLER^BELLO", ["N1"]),
+        ("m?ller^bello", ["N1"]),
+        ("m?ller*", ["N1", "N2"]),  # ? is any one character, accented or not
+        ("MULLER*", ["N2"]),  # the collation ignores case, not accents: Muller is another family
+        ("山田^ポチ", ["N3"]),
+        ("山田*", ["N3"]),
+        ("o'connor^daisy", ["N4"]),
+        ("García^Luna", []),
+    ],
+)
+def test_person_names_ignore_case_but_not_accents(names: Database, name: str, expected: list[str]) -> None:
+    assert spsids(names, PatientName=name) == expected
+
+
+@pytest.mark.parametrize("name", sorted(FILTER_SETS))
+def test_every_query_shape_runs(mariadb_db: str, name: str) -> None:
+    """Every shape the renderer produces is SQL that MariaDB runs, with the values bound."""
+    db = database(mariadb_db)
+    try:
+        rendered = renderer().render(ALL_COLUMNS, FILTER_SETS[name], 501)
+        result = db.fetch(rendered.sql, rendered.params)
+        assert [c.lower() for c in result.columns] == [c.lower() for c in ALL_COLUMNS]
+        if name == "none":
+            assert len(result.rows) == 75  # the whole demo schedule
+        if name == "injection":
+            assert result.rows == []
+            assert db.fetch("SELECT COUNT(*) FROM worklist").rows[0][0] == 75
+    finally:
+        db.close()
+
+
+def test_like_escape_needs_the_session(mariadb_db: str) -> None:
+    """``ESCAPE '\\'`` is a syntax error under MariaDB's default sql_mode; the session makes it valid."""
+    rendered = renderer().render(("ScheduledProcedureStepID",), [Like("PatientName", "SMITH*", fold_case=True)], 10)
+    bare = database(mariadb_db, session=False)
+    try:
+        with pytest.raises(DatabaseError) as error:
+            bare.fetch(rendered.sql, rendered.params)
+        assert error.value.sqlstate == "42000"
+    finally:
+        bare.close()
+    db = database(mariadb_db)
+    try:
+        assert db.fetch(rendered.sql, rendered.params).rows
+    finally:
+        db.close()
+
+
+def test_session_is_read_only(mariadb_db: str) -> None:
+    db = database(mariadb_db)
+    try:
+        with pytest.raises(DatabaseError) as error:
+            db.fetch("DELETE FROM worklist")
+        assert error.value.sqlstate == "25006"  # cannot execute statement in a READ ONLY transaction
+        assert db.fetch("SELECT COUNT(*) FROM worklist").rows[0][0] == 75
+    finally:
+        db.close()
+
+
+# -- failures, seen by a modality through Orthanc ------------------------------------------------
+
+
+def broad_query(modality: str = "DX") -> Dataset:
+    """Every DX step of the demo schedule (30 of them), as test_failures.py asks PostgreSQL."""
+    ds = Dataset()
+    ds.PatientName = ""
+    ds.PatientID = ""
+    sps = Dataset()
+    sps.Modality = modality
+    sps.ScheduledProcedureStepStartDate = ""
+    ds.ScheduledProcedureStepSequence = [sps]
+    return ds
+
+
+def is_failure(status: int | None) -> bool:
+    return status is not None and 0xC000 <= status <= 0xCFFF
+
+
+@pytest.fixture(scope="module")
+def own_mariadb(demo_file: Path) -> Iterator[MariaDBServer]:
+    """A MariaDB server for these tests alone, since they stop and restart it."""
+    server = MariaDBServer().init()
+    server.start()
+    server.sql("CREATE DATABASE worklist")
+    connection = server.connection_string("worklist")
+    assert importer.main(["--dialect", "mariadb", "--connection", connection, "--create-schema", str(demo_file)]) == 0
+    try:
+        yield server
+    finally:
+        server.destroy()
+
+
+@pytest.fixture
+def running(own_mariadb: MariaDBServer) -> MariaDBServer:
+    """The module's server, started again if a previous test left it stopped."""
+    if own_mariadb.process is None or own_mariadb.process.poll() is not None:
+        own_mariadb.start()
+    return own_mariadb
+
+
+def test_mariadb_outage_fails_fast_and_recovers_without_restart(running: MariaDBServer, tmp_path) -> None:
+    orthanc = OrthancServer(tmp_path, plugin_settings(running.connection_string("worklist"), "mariadb")).start()
+    try:
+        before = pynetdicom_find(orthanc.dicom_port, broad_query())
+        assert before.final_status == 0 and len(before.answers) == 30
+
+        running.stop()
+        started = time.monotonic()
+        during = pynetdicom_find(orthanc.dicom_port, broad_query())
+        assert time.monotonic() - started < 5
+        assert is_failure(during.final_status) and during.answers == []
+        also = findscu(orthanc.dicom_port, ["PatientName=", "ScheduledProcedureStepSequence[0].Modality=DX"])
+        assert also.final_status == -1 and "Failed" in also.output
+        assert orthanc.alive() and echo(orthanc.dicom_port) == 0
+        log = orthanc.log()
+        assert "the connection to the database server was lost" in log  # the query in flight
+        assert "Can't connect to server on '127.0.0.1'" in log  # the reconnection, in the driver's words
+
+        running.start()
+        after = pynetdicom_find(orthanc.dicom_port, broad_query())
+        assert after.final_status == 0 and len(after.answers) == 30
+    finally:
+        orthanc.stop()
+
+
+def test_mariadb_restart_between_queries_is_invisible(running: MariaDBServer, tmp_path) -> None:
+    """A connection the server dropped while idle is replaced on the same query."""
+    orthanc = OrthancServer(tmp_path, plugin_settings(running.connection_string("worklist"), "mariadb")).start()
+    try:
+        assert pynetdicom_find(orthanc.dicom_port, broad_query()).final_status == 0
+        running.stop()
+        running.start()
+        result = pynetdicom_find(orthanc.dicom_port, broad_query())
+        assert result.final_status == 0 and len(result.answers) == 30
+        assert "reconnecting and retrying once" in orthanc.log()
+    finally:
+        orthanc.stop()
+
+
+def running_view_queries(server: MariaDBServer, view: str) -> int:
+    return int(
+        server.sql(
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+            f"WHERE INFO LIKE '%{view}%' AND INFO NOT LIKE '%PROCESSLIST%'"
+        )
+    )
+
+
+def test_slow_view_fails_at_the_deadline_and_the_server_stops_the_query(running: MariaDBServer, tmp_path) -> None:
+    running.sql(
+        # Slow for each row it reads, but not for the column probe (LIMIT 0), like a real heavy view.
+        "CREATE OR REPLACE VIEW slow_worklist AS SELECT w.* FROM worklist w WHERE SLEEP(0.5) = 0",
+        database="worklist",
+    )
+    settings = plugin_settings(running.connection_string("worklist"), "mariadb", View="slow_worklist", QueryTimeout=1)
+    orthanc = OrthancServer(tmp_path, settings).start()
+    try:
+        started = time.monotonic()
+        result = pynetdicom_find(orthanc.dicom_port, broad_query())
+        assert time.monotonic() - started < 4
+        assert is_failure(result.final_status)
+        assert "did not answer within" in orthanc.log()
+        assert orthanc.alive() and echo(orthanc.dicom_port) == 0
+        # The abandoned query is still running on the server right after the plugin gave up...
+        assert running_view_queries(running, "slow_worklist") == 1
+        # ...until max_statement_time (QueryTimeout + 2 s) stops it, instead of after 30 rows x 0.5 s.
+        deadline = time.monotonic() + 4
+        while running_view_queries(running, "slow_worklist") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert running_view_queries(running, "slow_worklist") == 0
+        assert time.monotonic() - started < 6
+    finally:
+        orthanc.stop()
