@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # Installs what the plugin and its tests need on Debian 12, only what is missing:
-# Orthanc with its Python plugin, dcmtk, unixODBC with the SQLite/PostgreSQL/FreeTDS drivers,
+# Orthanc with its Python plugin, dcmtk, unixODBC with the SQLite/PostgreSQL/FreeTDS/MariaDB drivers,
 # PostgreSQL (for the tests) and a venv built from Debian's /usr/bin/python3 (the one Orthanc embeds).
 # Usage: scripts/setup.sh [--dev]   (--dev adds the test tools to the venv)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(orthanc orthanc-python dcmtk unixodbc libsqliteodbc odbc-postgresql tdsodbc postgresql python3-venv)
+# Headless Chromium and its WebDriver, for the browser test of the Orthanc Explorer page (tests only).
+if [ "${1:-}" = "--dev" ]; then packages+=(chromium chromium-driver); fi
+# MariaDB's ODBC driver (a dialect of the plugin); for the tests a MariaDB server they start on a
+# port of their own (never the system service), and docker-compose (v1) to validate docker/.
+packages+=(odbc-mariadb)
+if [ "${1:-}" = "--dev" ]; then packages+=(mariadb-server docker-compose); fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

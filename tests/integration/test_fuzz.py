@@ -163,14 +163,17 @@ def test_ten_thousand_hostile_queries(fuzz_target) -> None:
     rng = random.Random(20261127)
     statuses: dict[int, int] = {}
     aborted = 0
-    association = Association("127.0.0.1", server.dicom_port, server.aet, timeout=10)
+    unanswered: list[bytes] = []
+    association = Association("127.0.0.1", server.dicom_port, server.aet, timeout=5)
     for n in range(QUERIES):
         query = identifier(rng)
         try:
             _, status = association.find(query)
         except (ConnectionError, OSError):
             aborted += 1  # Orthanc may abort an association over an unreadable identifier
-            association = Association("127.0.0.1", server.dicom_port, server.aet, timeout=10)
+            unanswered.append(query[:300])
+            assert aborted <= 20, f"{aborted} queries got no answer at all, e.g. {unanswered[:3]!r}"
+            association = Association("127.0.0.1", server.dicom_port, server.aet, timeout=5)
             continue
         statuses[status] = statuses.get(status, 0) + 1
         assert status in VALID_STATUSES, f"query {n}: invalid status {status:#06x}: {query[:200]!r}"
@@ -179,7 +182,6 @@ def test_ten_thousand_hostile_queries(fuzz_target) -> None:
     association.release()
     assert server.alive() and echo(server.dicom_port) == 0
     assert hashlib.sha256(database.read_bytes()).hexdigest() == before
-    assert aborted < QUERIES // 100, f"{aborted} associations aborted"
     # Both outcomes must really occur, or the generator is not testing anything.
     assert statuses.get(0x0000, 0) + statuses.get(0xFE00, 0) > QUERIES // 10
     assert sum(c for s, c in statuses.items() if 0xC000 <= s < 0xD000) > QUERIES // 10

@@ -1,0 +1,151 @@
+"""DICOM identifiers for people to read: what a modality asked, and answers as plain JSON.
+
+The worklist page builds the same kind of identifier a modality sends (a DICOM file, as Orthanc
+hands it to the plugin), so it goes through ``WorklistService.find`` exactly like a C-FIND, and it
+reads the encoded answers back into flat dictionaries for the browser.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from functools import lru_cache
+from io import BytesIO
+
+import pydicom
+from pydicom import config
+from pydicom.datadict import dictionary_VR, tag_for_keyword
+from pydicom.dataelem import DataElement
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.multival import MultiValue
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+SPS = "ScheduledProcedureStepSequence"
+#: Modality Worklist Information Model - FIND.
+WORKLIST_FIND = "1.2.840.10008.5.1.4.31"
+#: The keys the worklist page asks for: those of the README's findscu example.
+ROOT_KEYS = (
+    "AccessionNumber",
+    "ReferringPhysicianName",
+    "PatientName",
+    "PatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "PatientWeight",
+    "PatientSpeciesDescription",
+    "PatientBreedDescription",
+    "ResponsiblePerson",
+    "StudyInstanceUID",
+    "RequestedProcedureID",
+    "RequestedProcedureDescription",
+    "StudyDescription",
+)
+STEP_KEYS = (
+    "Modality",
+    "ScheduledStationAETitle",
+    "ScheduledProcedureStepStartDate",
+    "ScheduledProcedureStepStartTime",
+    "ScheduledPerformingPhysicianName",
+    "ScheduledProcedureStepDescription",
+    "ScheduledProcedureStepID",
+)
+#: Keys that shape the answer rather than select it; not shown as matching keys.
+_NOT_MATCHING = frozenset({"SpecificCharacterSet", "QueryRetrieveLevel", "TimezoneOffsetFromUTC"})
+HIDDEN = "<given>"
+
+
+def _put(dataset: Dataset, keyword: str, value: str) -> None:
+    """Set a value without pydicom's checks: judging the query is the service's job, as for a modality's."""
+    tag = tag_for_keyword(keyword)
+    dataset.add(DataElement(tag, dictionary_VR(tag), value, validation_mode=config.IGNORE))
+
+
+def worklist_identifier(date: str = "", station: str = "", modality: str = "") -> bytes:
+    """A C-FIND identifier for one day (a DICOM date or range), station and modality, as file bytes."""
+    root = Dataset()
+    root.SpecificCharacterSet = "ISO_IR 192"
+    for keyword in ROOT_KEYS:
+        _put(root, keyword, "")
+    step = Dataset()
+    values = {"ScheduledProcedureStepStartDate": date, "ScheduledStationAETitle": station, "Modality": modality}
+    for keyword in STEP_KEYS:
+        _put(step, keyword, values.get(keyword, ""))
+    root.ScheduledProcedureStepSequence = [step]
+    root.file_meta = FileMetaDataset()
+    root.file_meta.MediaStorageSOPClassUID = WORKLIST_FIND
+    root.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    root.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    buffer = BytesIO()
+    root.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+def _text(element: DataElement) -> str | None:
+    """The element's value as DICOM text (multiple values joined by ``\\``), None for binary data."""
+    value = element.value
+    if value is None:
+        return ""
+    if isinstance(value, bytes | bytearray):
+        return None
+    if isinstance(value, MultiValue | list | tuple):
+        return "\\".join(str(v) for v in value)
+    return str(value)
+
+
+def _read(raw: bytes) -> Dataset:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return pydicom.dcmread(BytesIO(raw), force=True)
+
+
+def _walk(dataset: Dataset) -> list[tuple[str, str]]:
+    """(keyword, text) of the root and of the first SPS item, in tag order."""
+    pairs: list[tuple[str, str]] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for element in dataset:
+            if element.tag.group == 0x0002 or not element.keyword:
+                continue
+            if element.VR == "SQ":
+                if element.keyword == SPS and element.value:
+                    pairs += _walk(element.value[0])
+                continue
+            text = _text(element)
+            if text is not None:
+                pairs.append((element.keyword, text))
+    return pairs
+
+
+@lru_cache(maxsize=1024)
+def describe_identifier(raw: bytes) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
+    """What a modality asked: (matching keys with their values, the other requested keys).
+
+    Step keys are flattened next to the root keys. Cached, as the query log page asks again and
+    again for the same records. An unreadable identifier gives nothing rather than an error.
+    """
+    try:
+        pairs = _walk(_read(raw))
+    except Exception:
+        return (), ()
+    matching = tuple((k, v) for k, v in pairs if v.strip("* ") and k not in _NOT_MATCHING)
+    requested = tuple(k for k, v in pairs if not v.strip("* ") and k not in _NOT_MATCHING)
+    return matching, requested
+
+
+def answer_fields(raw: bytes) -> dict[str, str]:
+    """One encoded worklist answer as ``{keyword: text}``, step keys flattened next to the root keys."""
+    return {k: v for k, v in _walk(_read(raw)) if k != "SpecificCharacterSet"}
+
+
+@lru_cache(maxsize=512)
+def is_person_name(keyword: str) -> bool:
+    """Whether the keyword's VR is PN (cached: the INFO line of every C-FIND asks)."""
+    try:
+        return dictionary_VR(keyword) == "PN"
+    except (KeyError, ValueError):
+        return False
+
+
+def mask_person_names(keys: Mapping[str, object]) -> dict[str, object]:
+    """The keys with every person name (patient, owner, physician) replaced, for the INFO log."""
+    return {k: HIDDEN if is_person_name(k) else v for k, v in keys.items()}

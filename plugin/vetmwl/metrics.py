@@ -1,0 +1,148 @@
+"""Counters and a latency histogram of the worklist C-FINDs, rendered as Prometheus text.
+
+Kept by hand rather than with a metrics library: the C-FIND path only bumps a few integers under
+a lock, and the text format (version 0.0.4) is small enough to write directly.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from .querylog import STATUSES
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+#: Upper bounds (seconds) of the C-FIND latency buckets: from a fast local query to the timeout.
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+#: Where the plugin talks to the database; each may count errors.
+ORIGINS = ("cfind", "rest", "health")
+
+
+Sample = tuple[str, Mapping[str, str], float]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The metrics at one moment."""
+
+    queries: dict[str, int]
+    buckets: tuple[int, ...]
+    seconds_sum: float
+    count: int
+    answers: int
+    incomplete: int
+    database_errors: dict[str, int]
+
+
+def _label_value(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _labels(labels: Mapping[str, str]) -> str:
+    if not labels:
+        return ""
+    return "{" + ",".join(f'{key}="{_label_value(str(value))}"' for key, value in labels.items()) + "}"
+
+
+def _number(value: float) -> str:
+    return repr(float(value)) if isinstance(value, float) else str(value)
+
+
+class Metrics:
+    """What the plugin counts: C-FINDs by outcome, their latency and answers, database errors."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._queries = dict.fromkeys(STATUSES, 0)
+        self._buckets = [0] * len(BUCKETS)
+        self._seconds_sum = 0.0
+        self._count = 0
+        self._answers = 0
+        self._incomplete = 0
+        self._database_errors = dict.fromkeys(ORIGINS, 0)
+
+    def observe_cfind(self, status: str, seconds: float, answers: int = 0, incomplete: bool = False) -> None:
+        """Count one C-FIND; cheap enough for the callback Orthanc runs under its global lock."""
+        index = bisect.bisect_left(BUCKETS, seconds)
+        with self._lock:
+            self._queries[status] += 1
+            if index < len(BUCKETS):
+                self._buckets[index] += 1
+            self._seconds_sum += seconds
+            self._count += 1
+            self._answers += answers
+            self._incomplete += int(incomplete)
+
+    def database_error(self, origin: str) -> None:
+        """Count one database error seen by the C-FIND path, the REST worklist or the health probe."""
+        with self._lock:
+            self._database_errors[origin] += 1
+
+    def snapshot(self) -> Snapshot:
+        """The current values, copied under the lock (for rendering and tests)."""
+        with self._lock:
+            return Snapshot(
+                queries=dict(self._queries),
+                buckets=tuple(self._buckets),
+                seconds_sum=self._seconds_sum,
+                count=self._count,
+                answers=self._answers,
+                incomplete=self._incomplete,
+                database_errors=dict(self._database_errors),
+            )
+
+    def render(self, info: Mapping[str, str] | None = None) -> str:
+        """The metrics in Prometheus text exposition format 0.0.4."""
+        data = self.snapshot()
+        lines: list[str] = []
+
+        def family(name: str, kind: str, help_text: str, samples: list[Sample]) -> None:
+            lines.append(f"# HELP {name} {help_text}")
+            lines.append(f"# TYPE {name} {kind}")
+            lines.extend(f"{sample}{_labels(labels)} {_number(value)}" for sample, labels, value in samples)
+
+        family(
+            "vetmwl_cfind_queries_total",
+            "counter",
+            "Worklist C-FIND queries by outcome (ok, refused as malformed, failed).",
+            [("vetmwl_cfind_queries_total", {"status": s}, data.queries[s]) for s in STATUSES],
+        )
+        histogram: list[Sample] = []
+        cumulative = 0
+        for bound, count in zip(BUCKETS, data.buckets, strict=True):
+            cumulative += count
+            histogram.append(("vetmwl_cfind_duration_seconds_bucket", {"le": _number(bound)}, cumulative))
+        histogram += [
+            ("vetmwl_cfind_duration_seconds_bucket", {"le": "+Inf"}, data.count),
+            ("vetmwl_cfind_duration_seconds_sum", {}, data.seconds_sum),
+            ("vetmwl_cfind_duration_seconds_count", {}, data.count),
+        ]
+        family(
+            "vetmwl_cfind_duration_seconds",
+            "histogram",
+            "Time the plugin took to answer a worklist C-FIND, in seconds.",
+            histogram,
+        )
+        family(
+            "vetmwl_cfind_answers_total",
+            "counter",
+            "Worklist answers sent to modalities.",
+            [("vetmwl_cfind_answers_total", {}, data.answers)],
+        )
+        family(
+            "vetmwl_cfind_incomplete_total",
+            "counter",
+            "C-FINDs cut at SqlWorklist.LimitAnswers and marked incomplete.",
+            [("vetmwl_cfind_incomplete_total", {}, data.incomplete)],
+        )
+        family(
+            "vetmwl_database_errors_total",
+            "counter",
+            "Database errors, by where the plugin met them (cfind, rest worklist, health probe).",
+            [("vetmwl_database_errors_total", {"origin": o}, data.database_errors[o]) for o in ORIGINS],
+        )
+        if info is not None:
+            family("vetmwl_info", "gauge", "The plugin's version and configuration.", [("vetmwl_info", info, 1)])
+        return "\n".join(lines) + "\n"

@@ -1,0 +1,325 @@
+"""The REST handlers, without Orthanc: a real service over the demo SQLite file (ODBC, no server)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from datetime import date, datetime
+from typing import Any
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from vetmwl import __version__
+from vetmwl.config import Settings
+from vetmwl.db import DatabaseError, FetchResult
+from vetmwl.identifiers import worklist_identifier
+from vetmwl.metrics import Metrics
+from vetmwl.querylog import QueryLog
+from vetmwl.rest import PREFIX, Response, RestApi
+from vetmwl.service import WorklistService
+
+SPS = "ScheduledProcedureStepSequence"
+
+
+@pytest.fixture
+def services() -> Iterator[list[WorklistService]]:
+    created: list[WorklistService] = []
+    yield created
+    for service in created:
+        service.database.close()
+
+
+def make_api(services: list[WorklistService], connection: str, **settings: Any) -> RestApi:
+    service = WorklistService(Settings(connection_string=connection, dialect="sqlite", **settings))
+    services.append(service)
+    return RestApi(service, QueryLog(), Metrics(), orthanc_version=lambda: "1.10.1")
+
+
+def body(response: Response) -> Any:
+    assert response.content_type.startswith("application/json")
+    return json.loads(response.body)
+
+
+def get(api: RestApi, path: str, **args: str) -> Response:
+    return api.handle("GET", path, args)
+
+
+def step(item: dict) -> dict:
+    return item[SPS][0]
+
+
+def todays(items: list[dict], today: date, **match: str) -> list[dict]:
+    chosen = [
+        i
+        for i in items
+        if step(i)["ScheduledProcedureStepStartDate"] == f"{today:%Y%m%d}"
+        and all(step(i)[k] == v for k, v in match.items())
+    ]
+    return sorted(
+        chosen, key=lambda i: (step(i)["ScheduledProcedureStepStartTime"], step(i)["ScheduledProcedureStepID"])
+    )
+
+
+# -- /worklist --------------------------------------------------------------------------------------
+def test_worklist_defaults_to_today_and_matches_the_schedule(
+    sqlite_db: str, demo_items: list[dict], today: date, services: list[WorklistService]
+) -> None:
+    api = make_api(services, sqlite_db)
+    response = get(api, "/worklist", modality="dx")
+    assert response.status == 200
+    data = body(response)
+    want = todays(demo_items, today, Modality="DX")
+    assert len(want) >= 4
+    assert data["count"] == len(want)
+    assert data["date"] == f"{today:%Y%m%d}" and data["modality"] == "DX"
+    assert data["keys"] == {"Modality": "DX", "ScheduledProcedureStepStartDate": f"{today:%Y%m%d}"}
+    assert [i["ScheduledProcedureStepID"] for i in data["items"]] == [step(i)["ScheduledProcedureStepID"] for i in want]
+    for got, item in zip(data["items"], want, strict=True):
+        assert got["PatientName"] == item["PatientName"]
+        assert got["PatientSpeciesDescription"] == item["PatientSpeciesDescription"]
+        assert got["ScheduledStationAETitle"] == step(item)["ScheduledStationAETitle"]
+        assert got["StudyInstanceUID"].startswith("2.25.")
+    assert data["incomplete"] is False
+    assert data["sql_ms"] >= 0 and data["total_ms"] >= data["sql_ms"]
+
+
+def test_worklist_by_station_over_all_days(
+    sqlite_db: str, demo_items: list[dict], services: list[WorklistService]
+) -> None:
+    api = make_api(services, sqlite_db)
+    data = body(get(api, "/worklist", date="", station="US_ROOM1"))
+    want = [i for i in demo_items if step(i)["ScheduledStationAETitle"] == "US_ROOM1"]
+    assert len(want) > 5
+    assert data["keys"] == {"ScheduledStationAETitle": "US_ROOM1"}
+    assert sorted(i["ScheduledProcedureStepID"] for i in data["items"]) == sorted(
+        step(i)["ScheduledProcedureStepID"] for i in want
+    )
+    assert len({i["ScheduledProcedureStepStartDate"] for i in data["items"]}) == 5
+
+
+def test_worklist_limit_marks_incomplete(sqlite_db: str, services: list[WorklistService]) -> None:
+    api = make_api(services, sqlite_db, limit_answers=3)
+    data = body(get(api, "/worklist", date=""))
+    assert data["count"] == 3 and data["incomplete"] is True
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        ({"date": "today"}, "date must be YYYYMMDD"),
+        ({"date": "2026-11-27"}, "date must be YYYYMMDD"),
+        ({"date": "20261345"}, "'20261345' is not a real calendar date"),  # said by the service itself
+        ({"date": "20261127-20261101"}, "ends before it starts"),
+        ({"station": "A_VERY_LONG_STATION_NAME"}, "station must be an AE title"),
+        ({"station": "DX\\CR"}, "station must be an AE title"),
+        ({"modality": "D-X"}, "modality must be a code"),
+    ],
+)
+def test_worklist_refuses_bad_parameters(
+    sqlite_db: str, services: list[WorklistService], args: dict[str, str], words: str
+) -> None:
+    response = get(make_api(services, sqlite_db), "/worklist", **args)
+    assert response.status == 400
+    data = body(response)
+    assert data["status"] == "refused"
+    assert words in data["error"]
+
+
+def test_worklist_database_error_is_503_and_counted(sqlite_db: str, services: list[WorklistService]) -> None:
+    api = make_api(services, sqlite_db, view="no_such_view")
+    response = get(api, "/worklist")
+    assert response.status == 503
+    data = body(response)
+    assert data["status"] == "failed"
+    assert "no_such_view" in data["error"]
+    assert api.metrics.snapshot().database_errors == {"cfind": 0, "rest": 1, "health": 0}
+
+
+def test_worklist_waits_for_a_running_cfind(sqlite_db: str, services: list[WorklistService]) -> None:
+    """The page and the C-FIND callback share a lock, so service.find never runs twice at once."""
+    lock = threading.Lock()
+    service = WorklistService(Settings(connection_string=sqlite_db, dialect="sqlite"))
+    services.append(service)
+    api = RestApi(service, QueryLog(), Metrics(), lock=lock)
+    done: list[Response] = []
+    with lock:
+        worker = threading.Thread(target=lambda: done.append(get(api, "/worklist")))
+        worker.start()
+        time.sleep(0.3)
+        assert done == []
+    worker.join(10)
+    assert done and done[0].status == 200
+
+
+def test_unconfigured_plugin_says_why(sqlite_db: str) -> None:
+    api = RestApi(None, QueryLog(), Metrics(), config_error='"SqlWorklist.Dialect" must be one of ...')
+    worklist = get(api, "/worklist")
+    assert worklist.status == 503
+    assert "not configured" in body(worklist)["error"]
+    health = get(api, "/health")
+    assert health.status == 503
+    data = body(health)
+    assert data["status"] == "degraded"
+    assert '"SqlWorklist.Dialect" must be one of' in data["problems"][0]
+    assert 'dialect="unconfigured"' in get(api, "/metrics").body.decode()
+
+
+# -- /health ----------------------------------------------------------------------------------------
+def test_health_ok_with_latency_versions_and_masked_password(sqlite_db: str, services: list[WorklistService]) -> None:
+    api = make_api(services, sqlite_db.replace("Database=", "PWD=s3cret;Database="))
+    response = get(api, "/health")
+    assert response.status == 200
+    assert b"s3cret" not in response.body
+    data = body(response)
+    assert data["status"] == "ok" and data["problems"] == []
+    assert data["database"]["reachable"] is True
+    assert 0 < data["database"]["probe_ms"] < 5000
+    assert data["plugin"]["version"] == __version__
+    assert data["orthanc"]["version"] == "1.10.1"
+    assert data["configuration"]["dialect"] == "sqlite"
+    assert "PWD=***" in data["configuration"]["connection_string"]
+    assert "PWD=***" in data["summary"]
+    assert "AE titles only" in data["calling_address"]
+
+
+class SwitchableDatabase:
+    """Stands in for vetmwl.db.Database: answers the probe, or fails like an unreachable server."""
+
+    def __init__(self) -> None:
+        self.down = False
+        self.probes = 0
+
+    def fetch(self, sql: str, params: object = (), max_rows: int | None = None) -> FetchResult:
+        self.probes += 1
+        if self.down:
+            raise DatabaseError("the database server cannot be reached: check that it runs", "08001")
+        return FetchResult(("ScheduledProcedureStepID",), [("SPS1",)], 0.001)
+
+    def close(self) -> None:
+        pass
+
+
+def orthanc_unreachable() -> str:
+    raise RuntimeError("Orthanc's REST API did not answer")
+
+
+def test_health_turns_degraded_and_back_logging_each_change_once(caplog: pytest.LogCaptureFixture) -> None:
+    database = SwitchableDatabase()
+    service = WorklistService(Settings(connection_string="Driver=x", dialect="sqlite"), database=database)
+    api = RestApi(service, QueryLog(), Metrics(), orthanc_version=orthanc_unreachable)
+    caplog.set_level(logging.INFO, logger="vetmwl")
+
+    assert get(api, "/health").status == 200
+    database.down = True
+    for _ in range(3):
+        response = get(api, "/health")
+        assert response.status == 503
+    data = body(response)
+    assert data["problems"] == ["the database server cannot be reached: check that it runs"]
+    assert data["database"]["reachable"] is False
+    assert data["database"]["error"] == data["problems"][0]
+    assert data["orthanc"]["version"] == "unknown"
+    database.down = False
+    assert get(api, "/health").status == 200
+
+    changes = [r for r in caplog.records if r.name == "vetmwl.rest"]
+    assert [r.levelname for r in changes] == ["WARNING", "WARNING"]
+    assert "degraded: the database server cannot be reached" in changes[0].getMessage()
+    assert "answers again" in changes[1].getMessage()
+    assert api.metrics.snapshot().database_errors["health"] == 3
+    assert database.probes == 5
+
+
+def test_health_probe_of_a_missing_view_is_degraded(sqlite_db: str, services: list[WorklistService]) -> None:
+    response = get(make_api(services, sqlite_db, view="no_such_view"), "/health")
+    assert response.status == 503
+    assert "no_such_view" in body(response)["problems"][0]
+
+
+# -- /queries ---------------------------------------------------------------------------------------
+def test_queries_decode_what_the_modality_asked() -> None:
+    querylog = QueryLog()
+    api = RestApi(None, querylog, Metrics())
+    querylog.record(
+        time=1_800_000_000.0,
+        calling_aet="DX_ROOM1",
+        called_aet="VETMWL",
+        status="ok",
+        answers=6,
+        seconds=0.01234,
+        sql_seconds=0.0021,
+        identifier=worklist_identifier("20261127", "", "DX"),
+    )
+    querylog.record(
+        time=1_800_000_001.0,
+        calling_aet="US_ROOM1",
+        called_aet="VETMWL",
+        status="refused",
+        seconds=0.001,
+        error="'2026-13-45' is neither a single value nor a range",
+        identifier=worklist_identifier("2026-13-45", "", ""),
+    )
+    data = body(get(api, "/queries"))
+    assert data["capacity"] == querylog.capacity and data["total"] == 2
+    newest, oldest = data["queries"]
+    assert (newest["seq"], newest["calling_aet"], newest["status"]) == (2, "US_ROOM1", "refused")
+    assert newest["error"] == "'2026-13-45' is neither a single value nor a range"
+    assert newest["keys"] == {"ScheduledProcedureStepStartDate": "2026-13-45"}
+    assert newest["sql_ms"] is None
+    assert oldest["keys"] == {"Modality": "DX", "ScheduledProcedureStepStartDate": "20261127"}
+    assert "PatientName" in oldest["requested"]
+    assert (oldest["answers"], oldest["ms"], oldest["sql_ms"]) == (6, 12.3, 2.1)
+    assert oldest["calling_address"] is None and oldest["called_aet"] == "VETMWL"
+    assert datetime.fromisoformat(oldest["time"]).timestamp() == 1_800_000_000.0
+
+    assert [q["seq"] for q in body(get(api, "/queries", since="1"))["queries"]] == [2]
+    assert [q["seq"] for q in body(get(api, "/queries", limit="1"))["queries"]] == [2]
+    assert get(api, "/queries", since="x").status == 400
+
+
+# -- /metrics, /app, routing --------------------------------------------------------------------------
+def test_metrics_route_is_prometheus_text() -> None:
+    metrics = Metrics()
+    metrics.observe_cfind("ok", 0.01, answers=3)
+    response = get(RestApi(None, QueryLog(), metrics), "/metrics")
+    assert response.status == 200
+    assert response.content_type.startswith("text/plain; version=0.0.4")
+    families = {f.name: f for f in text_string_to_metric_families(response.body.decode())}
+    assert families["vetmwl_cfind_answers"].samples[0].value == 3
+
+
+@pytest.mark.parametrize(
+    ("name", "content_type", "words"),
+    [
+        ("index.html", "text/html", b"worklist.js"),
+        ("worklist.js", "application/javascript", b"../queries"),
+        ("worklist.css", "text/css", b".vetmwl-table"),
+    ],
+)
+def test_page_files_are_served(name: str, content_type: str, words: bytes) -> None:
+    response = get(RestApi(None, QueryLog(), Metrics()), f"/app/{name}")
+    assert response.status == 200
+    assert response.content_type.startswith(content_type)
+    assert words in response.body
+
+
+@pytest.mark.parametrize("name", ["../rest.py", "..", "%2e%2e/rest.py", ".hidden.js", "sub/index.html", "nothing.html"])
+def test_nothing_else_is_served(name: str) -> None:
+    assert get(RestApi(None, QueryLog(), Metrics()), f"/app/{name}").status == 404
+
+
+@pytest.mark.parametrize("path", ["", "/", "/app", "/app/"])
+def test_the_prefix_redirects_to_the_page(path: str) -> None:
+    response = get(RestApi(None, QueryLog(), Metrics()), path)
+    assert (response.status, response.location) == (301, f"{PREFIX}/app/index.html")
+
+
+def test_only_get_and_known_routes() -> None:
+    api = RestApi(None, QueryLog(), Metrics())
+    response = api.handle("POST", "/queries", {})
+    assert (response.status, response.allow) == (405, "GET")
+    assert get(api, "/nothing").status == 404
