@@ -6,13 +6,22 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
+
+from .charset import CODECS, LATIN1, UTF8
 
 SECTION = "SqlWorklist"
 DIALECTS = ("mssql", "postgresql", "sqlite", "mariadb")
 DEFAULT_TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "sql" / "queries"
 
+#: SPS statuses offered when a query does not ask for one (mwl-spec §4 pitfall 10).
+DEFAULT_STATUSES = ("SCHEDULED", "ARRIVED", "READY")
+# A CS value (PS3.5 Table 6.2-1): upper-case letters, digits, space and underscore, 16 at most.
+_CS = re.compile(r"^[A-Z0-9_ ]{1,16}$")
+# An AE title: 16 characters at most, no backslash or control characters, not only spaces.
+_AE = re.compile(r"^[^\\\x00-\x1f]{1,16}$")
 # A plain or schema-qualified SQL identifier; anything else could smuggle SQL into the template.
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}(\.[A-Za-z_][A-Za-z0-9_]{0,127}){0,2}$")
 # An ODBC value is either plain up to ';' or braced, where '}}' stands for a literal '}'.
@@ -29,6 +38,28 @@ def mask_secrets(connection_string: str) -> str:
 
 
 @dataclass(frozen=True)
+class AeOptions:
+    """What one calling AE title gets: answer character set, own-station restriction, modality
+    aliases and offered statuses. The section's top-level keys are the defaults for every AE."""
+
+    character_set: str = UTF8
+    restrict_to_own_station: bool = False
+    #: (asked modality, the modalities it matches), e.g. (("DX", ("DX", "CR")),)
+    modality_aliases: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    statuses: tuple[str, ...] = DEFAULT_STATUSES
+
+    def aliases_of(self, modality: str) -> tuple[str, ...] | None:
+        return dict(self.modality_aliases).get(modality)
+
+    def summary(self) -> str:
+        aliases = ",".join(f"{k}={'+'.join(v)}" for k, v in self.modality_aliases) or "none"
+        return (
+            f"charset={self.character_set!r} own_station={self.restrict_to_own_station} "
+            f"aliases={aliases} statuses={'+'.join(self.statuses)}"
+        )
+
+
+@dataclass(frozen=True)
 class Settings:
     connection_string: str
     dialect: str
@@ -38,13 +69,28 @@ class Settings:
     query_timeout: int = 5
     connect_timeout: int = 5
     limit_answers: int = 500
+    defaults: AeOptions = field(default_factory=AeOptions)
+    #: (calling AE title, its options), for the AEs listed in "Modalities".
+    modalities: tuple[tuple[str, AeOptions], ...] = ()
+
+    @cached_property
+    def _by_aet(self) -> dict[str, AeOptions]:
+        return dict(self.modalities)
+
+    def options_for(self, calling_aet: str | None) -> AeOptions:
+        """The options of a calling AE title (surrounding spaces ignored), else the defaults."""
+        if calling_aet is None:
+            return self.defaults
+        return self._by_aet.get(calling_aet.strip(), self.defaults)
 
     def summary(self) -> str:
         """One log line describing the configuration, password masked."""
+        listed = "".join(f" [{aet}: {options.summary()}]" for aet, options in self.modalities)
         return (
             f"dialect={self.dialect} view={self.view} template={self.template} "
             f"query_timeout={self.query_timeout}s connect_timeout={self.connect_timeout}s "
-            f"limit_answers={self.limit_answers} connection={mask_secrets(self.connection_string)!r}"
+            f"limit_answers={self.limit_answers} connection={mask_secrets(self.connection_string)!r} "
+            f"defaults: {self.defaults.summary()}{listed}"
         )
 
 
@@ -58,7 +104,14 @@ _KEYS = {
     "ConnectTimeout": "connect_timeout",
     "LimitAnswers": "limit_answers",
     "PasswordFile": "connection_string",
+    "CharacterSet": "defaults",
+    "RestrictToOwnStation": "defaults",
+    "ModalityAliases": "defaults",
+    "Statuses": "defaults",
+    "Modalities": "modalities",
 }
+#: The keys of one entry of "Modalities" (and the defaults they override).
+_AE_KEYS = ("CharacterSet", "RestrictToOwnStation", "ModalityAliases", "Statuses")
 _ENVIRONMENT = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -98,6 +151,72 @@ def _integer(section: dict[str, Any], key: str, default: int, low: int, high: in
     return value
 
 
+def _cs_list(value: Any, where: str) -> tuple[str, ...]:
+    """A non-empty list of distinct CS values."""
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and _CS.match(v) for v in value):
+        raise ConfigError(
+            f'"{where}" must be a non-empty list of codes such as "SCHEDULED" or "DX" '
+            f"(upper case, 16 characters at most), not {value!r}"
+        )
+    if len(set(value)) != len(value):
+        raise ConfigError(f'"{where}" names a value twice: {value!r}')
+    return tuple(value)
+
+
+def _ae_options(entry: dict[str, Any], where: str, defaults: AeOptions) -> AeOptions:
+    """Options from a section (the defaults) or one "Modalities" entry; absent keys inherit ``defaults``."""
+    character_set = entry.get("CharacterSet", defaults.character_set)
+    if character_set not in CODECS:
+        raise ConfigError(
+            f'"{where}CharacterSet" must be "{UTF8}" (UTF-8) or "{LATIN1}" (Latin-1, transliterated), '
+            f"not {character_set!r}"
+        )
+    restrict = entry.get("RestrictToOwnStation", defaults.restrict_to_own_station)
+    if not isinstance(restrict, bool):
+        raise ConfigError(f'"{where}RestrictToOwnStation" must be true or false, not {restrict!r}')
+    statuses = _cs_list(entry["Statuses"], f"{where}Statuses") if "Statuses" in entry else defaults.statuses
+    aliases = defaults.modality_aliases
+    if "ModalityAliases" in entry:
+        table = entry["ModalityAliases"]
+        if not isinstance(table, dict):
+            raise ConfigError(f'"{where}ModalityAliases" must be an object such as {{"DX": ["DX", "CR"]}}')
+        pairs = []
+        for modality, matched in table.items():
+            if not _CS.match(modality):
+                raise ConfigError(f'"{where}ModalityAliases": {modality!r} is not a modality code such as DX')
+            listed = _cs_list(matched, f"{where}ModalityAliases.{modality}")
+            if modality not in listed:
+                raise ConfigError(
+                    f'"{where}ModalityAliases.{modality}" must include {modality} itself: {listed!r} would make '
+                    f"a query for {modality} miss the steps scheduled as {modality}"
+                )
+            pairs.append((modality, listed))
+        aliases = tuple(pairs)
+    return AeOptions(character_set, restrict, aliases, statuses)
+
+
+def _modalities(section: dict[str, Any], defaults: AeOptions) -> tuple[tuple[str, AeOptions], ...]:
+    table = section.get("Modalities", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f'"{SECTION}.Modalities" must be an object with one entry per calling AE title')
+    found: dict[str, AeOptions] = {}
+    for aet, entry in table.items():
+        where = f"{SECTION}.Modalities.{aet}."
+        if not isinstance(aet, str) or not _AE.match(aet) or not aet.strip():
+            raise ConfigError(f'"{SECTION}.Modalities": {aet!r} is not an AE title (1 to 16 characters, no backslash)')
+        if not isinstance(entry, dict):
+            raise ConfigError(f'"{where[:-1]}" must be an object with some of {", ".join(_AE_KEYS)}')
+        unknown = sorted(set(entry) - set(_AE_KEYS))
+        if unknown:
+            raise ConfigError(
+                f'unknown setting(s) in "{where[:-1]}": {", ".join(unknown)}; known: {", ".join(_AE_KEYS)}'
+            )
+        if aet.strip() in found:
+            raise ConfigError(f'"{SECTION}.Modalities" lists the AE title {aet.strip()!r} twice')
+        found[aet.strip()] = _ae_options(entry, where, defaults)
+    return tuple(found.items())
+
+
 def load_settings(configuration: dict[str, Any], environ: Mapping[str, str] | None = None) -> Settings:
     """Build :class:`Settings` from Orthanc's whole configuration, or raise :class:`ConfigError`."""
     section = configuration.get(SECTION)
@@ -118,6 +237,8 @@ def load_settings(configuration: dict[str, Any], environ: Mapping[str, str] | No
         raise ConfigError(
             f'"{SECTION}.View" must be a table or view name such as worklist or dbo.worklist, not {view!r}'
         )
+    defaults = _ae_options(section, f"{SECTION}.", AeOptions())
+    modalities = _modalities(section, defaults)
     template_dir = Path(section.get("TemplateDirectory", DEFAULT_TEMPLATE_DIR))
     template = section.get("Template", Settings.template)
     if not isinstance(template, str) or not (template_dir / template).is_file():
@@ -131,6 +252,8 @@ def load_settings(configuration: dict[str, Any], environ: Mapping[str, str] | No
         query_timeout=_integer(section, "QueryTimeout", Settings.query_timeout, 1, 300),
         connect_timeout=_integer(section, "ConnectTimeout", Settings.connect_timeout, 1, 300),
         limit_answers=_integer(section, "LimitAnswers", Settings.limit_answers, 1, 100_000),
+        defaults=defaults,
+        modalities=modalities,
     )
 
 
@@ -153,6 +276,44 @@ def orthanc_warnings(configuration: dict[str, Any]) -> list[str]:
             'neither "DicomAlwaysAllowFindWorklist" nor any modality\'s "AllowFindWorklist" is true: '
             "Orthanc will refuse every worklist query"
         )
-    if configuration.get("DefaultEncoding", "Latin1") != "Utf8":
-        warnings.append('"DefaultEncoding" is not "Utf8": names outside Latin-1 (e.g. Japanese) are lost in answers')
+    warnings += _encoding_warnings(configuration)
     return warnings
+
+
+def _character_sets(configuration: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    """The default and per-AE answer character sets as configured (read leniently, for warnings)."""
+    section = configuration.get(SECTION)
+    section = section if isinstance(section, dict) else {}
+    default = section.get("CharacterSet", UTF8)
+    listed = section.get("Modalities")
+    per_ae = {
+        str(aet): entry["CharacterSet"]
+        for aet, entry in (listed.items() if isinstance(listed, dict) else [])
+        if isinstance(entry, dict) and "CharacterSet" in entry
+    }
+    return default, per_ae
+
+
+def _encoding_warnings(configuration: dict[str, Any]) -> list[str]:
+    """Orthanc re-encodes every worklist answer in its DefaultEncoding, whatever the plugin wrote
+    (see README "Character sets"); say when that defeats the configured character sets."""
+    encoding = configuration.get("DefaultEncoding", "Latin1")
+    default, per_ae = _character_sets(configuration)
+    if encoding == "Utf8":
+        latin1 = [a for a, c in per_ae.items() if c == LATIN1] + (["all other AEs"] if default == LATIN1 else [])
+        if latin1:
+            return [
+                f'"CharacterSet": "{LATIN1}" is set for {", ".join(latin1)}, but "DefaultEncoding" is "Utf8": Orthanc '
+                "re-encodes every answer in UTF-8 (ISO_IR 192), so those devices get the transliterated text in UTF-8; "
+                'set "DefaultEncoding": "Latin1" for a Latin-1-only device'
+            ]
+        return []
+    if encoding == "Latin1" and default == LATIN1:
+        utf8 = [a for a, c in per_ae.items() if c == UTF8]
+        if utf8:
+            return [
+                f'"CharacterSet": "{UTF8}" is set for {", ".join(utf8)}, but "DefaultEncoding" is "Latin1": Orthanc '
+                "re-encodes every answer in Latin-1 and drops the characters Latin-1 lacks"
+            ]
+        return []
+    return ['"DefaultEncoding" is not "Utf8": names outside Latin-1 (e.g. Japanese) are lost in answers']

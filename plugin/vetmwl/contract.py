@@ -12,10 +12,12 @@ from enum import Enum
 
 
 class Level(Enum):
-    """Where an attribute lives in the answer: the dataset root or the single SPS item."""
+    """Where an attribute lives in the answer: the dataset root, the single SPS item, or (``ITEM``)
+    inside the item of a veterinary code sequence, which the column fills but never names."""
 
     ROOT = "root"
     STEP = "step"
+    ITEM = "item"
 
 
 class Kind(Enum):
@@ -65,7 +67,17 @@ COLUMNS: tuple[Column, ...] = (
     Column("PatientSex", Level.ROOT),
     Column("PatientWeight", Level.ROOT, Kind.DECIMAL),
     Column("PatientSpeciesDescription", Level.ROOT),
+    Column("PatientSpeciesCodeValue", Level.ITEM),
+    Column("PatientSpeciesCodingSchemeDesignator", Level.ITEM),
+    Column("PatientSpeciesCodeMeaning", Level.ITEM),
     Column("PatientBreedDescription", Level.ROOT),
+    Column("PatientBreedCodeValue", Level.ITEM),
+    Column("PatientBreedCodingSchemeDesignator", Level.ITEM),
+    Column("PatientBreedCodeMeaning", Level.ITEM),
+    Column("BreedRegistrationNumber", Level.ITEM),
+    Column("BreedRegistryCodeValue", Level.ITEM),
+    Column("BreedRegistryCodingSchemeDesignator", Level.ITEM),
+    Column("BreedRegistryCodeMeaning", Level.ITEM),
     Column("PatientSexNeutered", Level.ROOT),
     Column("ResponsiblePerson", Level.ROOT),
     Column("ResponsibleOrganization", Level.ROOT),
@@ -84,3 +96,30 @@ STEP_KEYWORDS: frozenset[str] = frozenset(
     {c.name for c in COLUMNS if c.level is Level.STEP} - {START_DATETIME} | {START_DATE, START_TIME}
 )
 ROOT_KEYWORDS: frozenset[str] = frozenset(c.name for c in COLUMNS if c.level is Level.ROOT) | {"ResponsiblePersonRole"}
+
+
+@dataclass(frozen=True)
+class CodeColumns:
+    """The three columns of one coded value (PS3.3 Table 8.8-1: Code Value, Coding Scheme Designator,
+    Code Meaning). A code is taken from them only when all three have a value."""
+
+    value: str
+    scheme: str
+    meaning: str
+
+
+SPECIES_CODE = CodeColumns(
+    "PatientSpeciesCodeValue", "PatientSpeciesCodingSchemeDesignator", "PatientSpeciesCodeMeaning"
+)
+BREED_CODE = CodeColumns("PatientBreedCodeValue", "PatientBreedCodingSchemeDesignator", "PatientBreedCodeMeaning")
+REGISTRY_CODE = CodeColumns("BreedRegistryCodeValue", "BreedRegistryCodingSchemeDesignator", "BreedRegistryCodeMeaning")
+REGISTRATION_NUMBER = "BreedRegistrationNumber"
+
+SPECIES_SEQUENCE = "PatientSpeciesCodeSequence"
+BREED_SEQUENCE = "PatientBreedCodeSequence"
+REGISTRATION_SEQUENCE = "BreedRegistrationSequence"
+REGISTRY_SEQUENCE = "BreedRegistryCodeSequence"
+#: Root sequences answered from ITEM columns (and, for species and breed, derived from the descriptions).
+CODE_SEQUENCES: frozenset[str] = frozenset({SPECIES_SEQUENCE, BREED_SEQUENCE, REGISTRATION_SEQUENCE})
+#: Every root keyword an answer can carry a value for: columns, derived keys and code sequences.
+ANSWERED_ROOT_KEYWORDS: frozenset[str] = ROOT_KEYWORDS | CODE_SEQUENCES

@@ -2,7 +2,8 @@
 
 The schedule is deterministic for a given start day, so the demo and the tests agree on it. It
 spreads dogs, cats, horses, a rabbit and a ferret over four stations (DX, CR, US, CT) for several
-days, with owners' names in several languages.
+days, with owners' names in several languages and scripts (Latin, Greek, Cyrillic, Japanese), and
+a few species, breed and breed registry codes as a practice system would give them.
 
 Usage: ``python -m vetmwl.demo [--start YYYY-MM-DD] [--days 5] > items.json``
 """
@@ -38,13 +39,13 @@ ANIMALS = [
         "447",
     ),
     ("Nguyen", "Coco", "Oryctolagus cuniculus", "Holland Lop", "F", "ALTERED", "20230301", "1.6"),
-    ("Kowalski", "Burek", "Canis lupus familiaris", "Mixed breed", "M", "ALTERED", "20181111", "22"),
+    ("Иванов", "Шарик", "Canis lupus familiaris", "Mixed breed", "M", "ALTERED", "20181111", "22"),
     ("Andersson", "Sigge", "Felis catus", "Siamese", "M", "ALTERED", "20190905", "4.9"),
     ("Taylor", "Bandit", "Mustela putorius furo", "", "M", "ALTERED", "20220614", "1.1"),
     ("Davis", "Rocky", "Canis lupus familiaris", "French Bulldog", "M", "UNALTERED", "20210228", "12.6"),
-    ("Fernández", "Canela", "Canis lupus familiaris", "Dachshund", "F", "ALTERED", "20170307", "8.8"),
+    ("Fernández", "Canela", "Canis lupus familiaris", "Pachón Navarro", "F", "ALTERED", "20170307", "24.5"),
     ("Wilson", "Shadow", "Felis catus", "Domestic Longhair", "M", "ALTERED", "20110118", "5.5"),
-    ("Papadopoulos", "Argos", "Canis lupus familiaris", "Greyhound", "M", "ALTERED", "20190429", "31"),
+    ("Παπαδόπουλος", "Άργος", "Canis lupus familiaris", "Greyhound", "M", "ALTERED", "20190429", "31"),
     (
         "Martin",
         "Pepper",
@@ -56,6 +57,32 @@ ANIMALS = [
         "8.2",
     ),
 ]
+
+#: Codes the practice system gives for some animals, by pet name; the plugin derives the others'
+#: species and breed codes from the descriptions. 109200^DCM is CID 7481's American Kennel Club
+#: (its code meaning is spelled so in PS3.16).
+CODES: dict[str, dict] = {
+    "Rex": {
+        "BreedRegistrationSequence": [
+            {
+                "BreedRegistrationNumber": "SR12345601",
+                "BreedRegistryCodeSequence": [
+                    {"CodeValue": "109200", "CodingSchemeDesignator": "DCM", "CodeMeaning": "America Kennel Club"}
+                ],
+            }
+        ]
+    },
+    "Шарик": {
+        "PatientBreedCodeSequence": [
+            {"CodeValue": "132619000", "CodingSchemeDesignator": "SCT", "CodeMeaning": "Mixed breed dog"}
+        ]
+    },
+    "Coco": {
+        "PatientSpeciesCodeSequence": [
+            {"CodeValue": "36571002", "CodingSchemeDesignator": "SCT", "CodeMeaning": "Oryctolagus cuniculus"}
+        ]
+    },
+}
 
 # modality: (station AE title, station name, location, procedures, items per day)
 STATIONS = {
@@ -111,6 +138,9 @@ STATIONS = {
 VETS = ["Carter^Emily^^Dr", "Okafor^James^^Dr", "Lindqvist^Anna^^Dr", "Moreau^Julien^^Dr"]
 TECHNICIANS = ["Hughes^Sam", "Patel^Priya", "Kim^Jae"]
 CLINIC = "Riverside Veterinary Clinic"
+#: Step statuses in turn: mostly SCHEDULED, some ARRIVED or READY, some unknown (NULL, which the
+#: plugin treats as SCHEDULED). All are offered by default, so every step is in the worklist.
+STATUSES = ["SCHEDULED", "SCHEDULED", "ARRIVED", "SCHEDULED", "READY", "SCHEDULED", None]
 
 
 def schedule(start: date, days: int = 5) -> list[dict]:
@@ -146,6 +176,7 @@ def schedule(start: date, days: int = 5) -> list[dict]:
                         "StudyDescription": code,
                         "RequestedProcedurePriority": "STAT" if rng.random() < 0.1 else "ROUTINE",
                         "ReferringPhysicianName": VETS[rng.randrange(len(VETS))],
+                        **CODES.get(pet, {}),
                         "ScheduledProcedureStepSequence": [
                             {
                                 "Modality": modality,
@@ -157,7 +188,7 @@ def schedule(start: date, days: int = 5) -> list[dict]:
                                 "ScheduledProcedureStepID": f"SPS{serial:05d}",
                                 "ScheduledProcedureStepDescription": description,
                                 "ScheduledPerformingPhysicianName": TECHNICIANS[serial % len(TECHNICIANS)],
-                                "ScheduledProcedureStepStatus": "SCHEDULED",
+                                "ScheduledProcedureStepStatus": STATUSES[serial % len(STATUSES)],
                             }
                         ],
                     }

@@ -25,8 +25,26 @@ from pydicom import config as pydicom_config
 from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.valuerep import validate_value
 
+from .codes import CODE_ITEM_KEYWORDS
 from .config import DEFAULT_TEMPLATE_DIR, DIALECTS, IDENTIFIER
-from .contract import COLUMN_BY_NAME, COLUMNS, START_DATE, START_DATETIME, START_TIME, Kind, Level
+from .contract import (
+    BREED_CODE,
+    BREED_SEQUENCE,
+    COLUMN_BY_NAME,
+    COLUMNS,
+    REGISTRATION_NUMBER,
+    REGISTRATION_SEQUENCE,
+    REGISTRY_CODE,
+    REGISTRY_SEQUENCE,
+    SPECIES_CODE,
+    SPECIES_SEQUENCE,
+    START_DATE,
+    START_DATETIME,
+    START_TIME,
+    CodeColumns,
+    Kind,
+    Level,
+)
 from .dicomtime import ValueFormatError, parse_date, parse_time_span
 from .sqlrender import SqlRenderer, bind_value
 
@@ -37,6 +55,8 @@ _IGNORED = {"SpecificCharacterSet", "ResponsiblePersonRole"}
 _ROOT = {c.name for c in COLUMNS if c.level is Level.ROOT}
 _STEP = {c.name for c in COLUMNS if c.level is Level.STEP} - {START_DATETIME} | {START_DATE, START_TIME}
 _REQUIRED = ("PatientName", "PatientID")
+#: Root code sequences and the columns their single item goes to.
+_CODE_SEQUENCES = {SPECIES_SEQUENCE: SPECIES_CODE, BREED_SEQUENCE: BREED_CODE}
 _REQUIRED_STEP = ("ScheduledProcedureStepID", "Modality", START_DATE)
 
 
@@ -69,7 +89,7 @@ def item_to_row(item: Any) -> dict[str, Any]:
     """Validate one JSON item and turn it into a row of the reference table."""
     if not isinstance(item, dict):
         raise ItemError(f"an item must be a JSON object, not {type(item).__name__}")
-    unknown = sorted(set(item) - _ROOT - _IGNORED - {SPS})
+    unknown = sorted(set(item) - _ROOT - _IGNORED - {SPS} - set(_CODE_SEQUENCES) - {REGISTRATION_SEQUENCE})
     if unknown:
         raise ItemError(f"unknown or unsupported key(s): {', '.join(unknown)}")
     steps = item.get(SPS)
@@ -87,9 +107,15 @@ def item_to_row(item: Any) -> dict[str, Any]:
             raise ItemError(f"{SPS}: {keyword} is required")
 
     row: dict[str, Any] = {}
+    for keyword, columns in _CODE_SEQUENCES.items():
+        if keyword in item:
+            row.update(_code_columns(keyword, _single_item(keyword, item[keyword]), columns))
+    if REGISTRATION_SEQUENCE in item:
+        row.update(_registration_columns(_single_item(REGISTRATION_SEQUENCE, item[REGISTRATION_SEQUENCE])))
     for source in (item, step):
         for keyword, value in source.items():
-            if keyword in _IGNORED or keyword == SPS or keyword in (START_DATE, START_TIME):
+            skipped = (SPS, REGISTRATION_SEQUENCE, START_DATE, START_TIME, *_CODE_SEQUENCES)
+            if keyword in _IGNORED or keyword in skipped:
                 continue
             if value is None or value == "":
                 row[keyword] = None
@@ -117,6 +143,45 @@ def item_to_row(item: Any) -> dict[str, Any]:
     start = datetime.combine(day, datetime.min.time())
     row[START_DATETIME] = start + offset if offset else start
     return row
+
+
+def _single_item(keyword: str, value: Any) -> dict[str, Any] | None:
+    """The one item of a code or registration sequence; None for an empty list (no code)."""
+    if value is None or value == []:
+        return None
+    if not isinstance(value, list) or len(value) != 1 or not isinstance(value[0], dict):
+        raise ItemError(f"{keyword} must be a list holding at most one object")
+    return value[0]
+
+
+def _code_columns(keyword: str, code: dict[str, Any] | None, columns: CodeColumns) -> dict[str, Any]:
+    """A code item (CodeValue, CodingSchemeDesignator, CodeMeaning: all three) as its three columns."""
+    if code is None:
+        return {columns.value: None, columns.scheme: None, columns.meaning: None}
+    unknown = sorted(set(code) - set(CODE_ITEM_KEYWORDS))
+    if unknown:
+        raise ItemError(f"{keyword}: unknown or unsupported key(s): {', '.join(unknown)}")
+    missing = [k for k in CODE_ITEM_KEYWORDS if not str(code.get(k) or "").strip()]
+    if missing:
+        raise ItemError(
+            f"{keyword}: a code needs CodeValue, CodingSchemeDesignator and CodeMeaning; {missing[0]} is missing"
+        )
+    texts = [_check_vr(k, code[k]) for k in CODE_ITEM_KEYWORDS]
+    return dict(zip((columns.value, columns.scheme, columns.meaning), texts, strict=True))
+
+
+def _registration_columns(registration: dict[str, Any] | None) -> dict[str, Any]:
+    """A Breed Registration Sequence item: the number, and the registry's code if given."""
+    if registration is None:
+        return {REGISTRATION_NUMBER: None} | _code_columns(REGISTRY_SEQUENCE, None, REGISTRY_CODE)
+    unknown = sorted(set(registration) - {REGISTRATION_NUMBER, REGISTRY_SEQUENCE})
+    if unknown:
+        raise ItemError(f"{REGISTRATION_SEQUENCE}: unknown or unsupported key(s): {', '.join(unknown)}")
+    if not str(registration.get(REGISTRATION_NUMBER) or "").strip():
+        raise ItemError(f"{REGISTRATION_SEQUENCE}: {REGISTRATION_NUMBER} is required")
+    number = _check_vr(REGISTRATION_NUMBER, registration[REGISTRATION_NUMBER])
+    registry = _single_item(REGISTRY_SEQUENCE, registration.get(REGISTRY_SEQUENCE))
+    return {REGISTRATION_NUMBER: number} | _code_columns(REGISTRY_SEQUENCE, registry, REGISTRY_CODE)
 
 
 def read_items(text: str) -> list[Any]:

@@ -105,7 +105,7 @@ def make_callback(
 
         try:
             with lock:
-                result = service.find(raw)
+                result = service.find(raw, issuer_aet)
             handing_over = time.perf_counter()
             for answer in result.answers:
                 answers.WorklistAddAnswer(query, answer)

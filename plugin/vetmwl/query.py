@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from io import BytesIO
 
@@ -22,6 +23,7 @@ from pydicom.errors import InvalidDicomError
 from . import contract
 from .contract import COLUMN_BY_NAME, START_DATE, START_DATETIME, START_TIME, Kind
 from .dicomtime import ValueFormatError, date_interval, datetime_interval
+from .studyuid import UID_ROOT, UID_SOURCES, effective_study_uid
 
 SPS_SEQUENCE = "ScheduledProcedureStepSequence"
 PN_COLUMNS = frozenset(
@@ -34,6 +36,12 @@ PN_COLUMNS = frozenset(
 )
 #: Keys that are never matched (PS3.4 K.6-1a, and 0008,0052 some modalities send by mistake).
 _NEVER_MATCHED = frozenset({"SpecificCharacterSet", "TimezoneOffsetFromUTC", "QueryRetrieveLevel"})
+STATUS = "ScheduledProcedureStepStatus"
+STUDY_UID = "StudyInstanceUID"
+#: A step whose status is unknown (NULL or empty) is SCHEDULED: offered, matched and answered as such.
+UNKNOWN_STATUS = "SCHEDULED"
+#: VRs whose leading spaces are significant (PS3.5 6.2): only trailing padding is removed.
+_KEEP_LEADING = frozenset({"LT", "ST", "UT"})
 
 
 class QueryError(ValueError):
@@ -42,10 +50,13 @@ class QueryError(ValueError):
 
 @dataclass(frozen=True)
 class Equals:
+    """Single value matching. ``or_unknown``: rows whose column is NULL or empty match too."""
+
     column: str
     value: str
     fold_case: bool = False
     kind: str = "equals"
+    or_unknown: bool = False
 
     def params(self) -> list[object]:
         return [self.value.upper() if self.fold_case else self.value]
@@ -59,6 +70,7 @@ class Like:
     pattern: str
     fold_case: bool = False
     kind: str = "like"
+    or_unknown: bool = False
 
     def params(self) -> list[object]:
         return [self.pattern.upper() if self.fold_case else self.pattern]
@@ -93,9 +105,12 @@ class TimeOfDay:
 
 @dataclass(frozen=True)
 class InList:
+    """List matching (List of UID; also the offered statuses and modality aliases)."""
+
     column: str
     values: tuple[str, ...]
     kind: str = "in_list"
+    or_unknown: bool = False
 
     def params(self) -> list[object]:
         return list(self.values)
@@ -112,15 +127,44 @@ def person_name_matches(pattern: str, value: object) -> bool:
     return re.fullmatch(regex, str(value).strip(), re.IGNORECASE | re.DOTALL) is not None
 
 
+def text_matches(f: Filter, value: object) -> bool:
+    """Whether a text filter selects ``value``, decided in Python exactly as the SQL decides it."""
+    if value is None or str(value).strip() == "":
+        return bool(getattr(f, "or_unknown", False))
+    text = str(value).strip()
+    if isinstance(f, InList):
+        return text in f.values
+    if isinstance(f, Equals | Like):
+        pattern = f.pattern if isinstance(f, Like) else f.value
+        if f.fold_case:
+            return person_name_matches(pattern, text)
+        if isinstance(f, Equals):
+            return text == pattern
+        regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+        return re.fullmatch(regex, text, re.DOTALL) is not None
+    return False
+
+
 def needs_recheck(f: Filter, dialect: str) -> bool:
-    """Whether SQL alone cannot decide this filter (non-ASCII case folding on SQLite)."""
+    """Whether SQL alone cannot decide this filter: non-ASCII case folding on SQLite, and Study
+    Instance UIDs that may be derived (SQL selects the rows without a stored UID as candidates)."""
+    if isinstance(f, InList) and f.column == STUDY_UID:
+        return f.or_unknown
     if dialect != "sqlite" or not isinstance(f, Like | Equals) or not f.fold_case:
         return False
     return not (f.pattern if isinstance(f, Like) else f.value).isascii()
 
 
-def recheck(f: Like | Equals, value: object) -> bool:
-    return person_name_matches(f.pattern if isinstance(f, Like) else f.value, value)
+def recheck_columns(f: Filter) -> tuple[str, ...]:
+    """The columns :func:`recheck` reads."""
+    return (STUDY_UID, *UID_SOURCES) if f.column == STUDY_UID else (f.column,)
+
+
+def recheck(f: Filter, row: Mapping[str, object]) -> bool:
+    """The Python half of a filter that :func:`needs_recheck`: does this row really match?"""
+    if f.column == STUDY_UID and isinstance(f, InList):
+        return effective_study_uid(row) in f.values
+    return text_matches(f, row.get(f.column))
 
 
 @dataclass(frozen=True)
@@ -165,13 +209,24 @@ def _check_character_set(dataset: Dataset) -> None:
 
 
 def _text(dataset: Dataset, keyword: str) -> str:
-    """An element's value as text, decoded with the query's character set; '' when empty."""
-    value = dataset.get(keyword)
+    """An element's value as text, decoded with the query's character set; '' when empty.
+
+    Padding goes as PS3.5 6.2 says: spaces at both ends of most text VRs, only trailing ones for
+    LT, ST and UT (their leading spaces are significant), and NUL or spaces around a UID.
+    """
+    if keyword not in dataset:
+        return ""
+    element = dataset[keyword]  # the element, for its VR (Dataset.get would give the value)
+    value = element.value
     if value is None:
         return ""
-    if isinstance(value, pydicom.multival.MultiValue):
-        return "\\".join(str(v) for v in value)
-    return str(value).strip()
+    text = "\\".join(str(v) for v in value) if isinstance(value, pydicom.multival.MultiValue) else str(value)
+    vr = element.VR
+    if vr in _KEEP_LEADING:
+        return text.rstrip(" ")
+    if vr == "UI":
+        return text.strip("\0 ")
+    return text.strip(" ")
 
 
 def _is_universal(value: str, person_name: bool) -> bool:
@@ -191,15 +246,34 @@ def _text_filter(column: str, value: str) -> Filter | None:
     return Equals(column, value, fold_case=person_name)
 
 
+def _uid_filter(value: str) -> Filter | None:
+    """List of UID matching (a single UID is a list of one). UIDs take no wildcards; ``*`` alone
+    is universal. A UID the plugin may have derived (``2.25.``) also selects the rows without a
+    stored UID, which the service then checks in Python (see :func:`recheck`)."""
+    uids = tuple(dict.fromkeys(u.strip("\0 ") for u in value.split("\\") if u.strip("\0 ")))
+    if not uids or uids == ("*",):
+        return None
+    return InList(STUDY_UID, uids, or_unknown=any(u.startswith(UID_ROOT) for u in uids))
+
+
+def _status_filter(value: str) -> Filter | None:
+    """SPS Status: a key that selects SCHEDULED also selects the steps whose status is unknown."""
+    found = _text_filter(STATUS, value)
+    if found is not None and text_matches(found, UNKNOWN_STATUS):
+        return replace(found, or_unknown=True)
+    return found
+
+
 def _value_filter(keyword: str, dataset: Dataset) -> Filter | None:
     column = COLUMN_BY_NAME.get(keyword)
     if column is None or keyword == START_DATETIME:
         return None
     value = _text(dataset, keyword)
     if column.kind is Kind.TEXT:
-        if keyword == "StudyInstanceUID" and "\\" in value:
-            uids = tuple(u.strip("\0 ") for u in value.split("\\") if u.strip("\0 "))
-            return InList(column.name, uids) if uids else None
+        if keyword == STUDY_UID:
+            return _uid_filter(value)
+        if keyword == STATUS:
+            return _status_filter(value)
         return _text_filter(column.name, value)
     if column.kind is Kind.DATE and value:
         try:

@@ -16,13 +16,13 @@ import re
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .config import Settings, mask_secrets
+from .config import AeOptions, Settings, mask_secrets
 from .db import DatabaseError
 from .identifiers import answer_fields, describe_identifier, worklist_identifier
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
@@ -83,8 +83,19 @@ def configuration_summary(settings: Settings) -> dict[str, Any]:
             value = mask_secrets(value)
         elif isinstance(value, Path):
             value = str(value)
+        elif isinstance(value, AeOptions):
+            value = _options_json(value)
+        elif f.name == "modalities":
+            value = {aet: _options_json(options) for aet, options in value}
         summary[f.name] = value
     return summary
+
+
+def _options_json(options: AeOptions) -> dict[str, Any]:
+    data = asdict(options)
+    data["modality_aliases"] = {asked: list(matched) for asked, matched in options.modality_aliases}
+    data["statuses"] = list(options.statuses)
+    return data
 
 
 def _iso(timestamp: float) -> str:
@@ -168,16 +179,19 @@ class RestApi:
         day = f"{self._today():%Y%m%d}" if day is None else day.strip()
         station = args.get("station", "").strip()
         modality = args.get("modality", "").strip().upper()
+        calling_aet = args.get("aet", "").strip()
         if not _DATE.match(day):
             return error_response(400, "refused", f"date must be YYYYMMDD or a range YYYYMMDD-YYYYMMDD, not {day!r}")
         if not _STATION.match(station):
             return error_response(400, "refused", f"station must be an AE title (up to 16 characters), not {station!r}")
         if not _MODALITY.match(modality):
             return error_response(400, "refused", f"modality must be a code such as DX or US, not {modality!r}")
+        if not _STATION.match(calling_aet):
+            return error_response(400, "refused", f"aet must be an AE title (up to 16 characters), not {calling_aet!r}")
         raw = worklist_identifier(day, station, modality)
         try:
             with self._lock:
-                result = self.service.find(raw)
+                result = self.service.find(raw, calling_aet or None)
         except QueryError as error:
             return error_response(400, "refused", str(error))
         except DatabaseError as error:
@@ -191,6 +205,7 @@ class RestApi:
                 "date": day,
                 "station": station,
                 "modality": modality,
+                "aet": calling_aet,
                 "keys": dict(matching),
                 "count": len(result.answers),
                 "incomplete": result.incomplete,

@@ -14,12 +14,28 @@ from .config import Settings
 from .contract import COLUMNS, REQUIRED_COLUMNS
 from .db import Database, DatabaseError
 from .encoder import AnswerEncoder, shape_of
-from .query import WorklistQuery, needs_recheck, parse_query, read_identifier, recheck
+from .policy import MODALITY, apply_options
+from .query import (
+    STATUS,
+    STUDY_UID,
+    UNKNOWN_STATUS,
+    Filter,
+    WorklistQuery,
+    needs_recheck,
+    parse_query,
+    read_identifier,
+    recheck,
+    recheck_columns,
+    text_matches,
+)
 from .sqlrender import SqlRenderer
 
 log = logging.getLogger("vetmwl.service")
 
 _MISSING_COLUMN_STATES = {"42S22", "42703"}
+#: Rows read at most for a query whose last word is Python's (see query.needs_recheck): SQL then
+#: selects candidates, so its LIMIT must leave room for the ones Python turns down.
+RECHECK_SCAN_ROWS = 10_000
 
 
 class ViewError(DatabaseError):
@@ -73,42 +89,72 @@ class WorklistService:
                 log.info("the view has no column(s) %s: those keys are returned empty", ", ".join(absent))
         return self._columns
 
-    def _encoder_for(self, query: WorklistQuery, columns: tuple[str, ...]) -> AnswerEncoder:
+    def _encoder_for(self, query: WorklistQuery, columns: tuple[str, ...], character_set: str) -> AnswerEncoder:
         """The compiled answer writer for this query's shape, built once and then reused."""
-        key = (shape_of(query), columns)
+        key = (shape_of(query), columns, character_set)
         encoder = self._encoders.get(key)
         if encoder is None:
             if len(self._encoders) >= 256:
                 self._encoders.clear()
-            encoder = self._encoders[key] = AnswerEncoder(query, columns)
+            encoder = self._encoders[key] = AnswerEncoder(query, columns, character_set)
         return encoder
 
-    def find(self, raw_identifier: bytes) -> FindResult:
-        """Answer one C-FIND identifier. Raises QueryError or DatabaseError with a readable text."""
+    def _split(self, filters: tuple[Filter, ...], columns: tuple[str, ...]) -> tuple[list, list, list[str], bool]:
+        """(SQL filters, Python-only filters, ignored keys, whether nothing can match).
+
+        A key on a column the view lacks cannot be matched and is ignored, except two whose value
+        the plugin knows without the column: every Study Instance UID is then derived (checked in
+        Python), and every status is unknown, so SCHEDULED.
+        """
+        usable, local, ignored, nothing = [], [], [], False
+        for f in filters:
+            if f.column in columns:
+                usable.append(f)
+            elif f.column == STUDY_UID:
+                local.append(f)
+            elif f.column == STATUS:
+                nothing = nothing or not text_matches(f, UNKNOWN_STATUS)
+            else:
+                ignored.append(f.column)
+        return usable, local, ignored, nothing
+
+    def find(self, raw_identifier: bytes, calling_aet: str | None = None) -> FindResult:
+        """Answer one C-FIND identifier from ``calling_aet`` (its options apply; None: the defaults).
+
+        Raises QueryError or DatabaseError with a readable text.
+        """
         started = time.perf_counter()
         query = parse_query(read_identifier(raw_identifier))
         parsed = time.perf_counter()
+        options = self.settings.options_for(calling_aet)
+        policy = apply_options(query.filters, options, calling_aet)
         columns = self.columns()
-        usable = [f for f in query.filters if f.column in columns]
-        ignored = [f.column for f in query.filters if f.column not in columns]
+        usable, local, ignored, nothing = self._split(policy.filters, columns)
         limit = self.settings.limit_answers
-        encoder = self._encoder_for(query, columns)
-        rechecks = [f for f in usable if needs_recheck(f, self.settings.dialect)]
+        encoder = self._encoder_for(query, columns, options.character_set)
+        rechecks = [f for f in usable if needs_recheck(f, self.settings.dialect)] + local
         selected = list(encoder.columns) or ["ScheduledProcedureStepID"]
-        selected += [f.column for f in rechecks if f.column not in selected]
-        rendered = self.renderer.render(selected, usable, limit + 1)
+        for f in rechecks:
+            selected += [c for c in recheck_columns(f) if c in columns and c not in selected]
+        fetch = max(limit, RECHECK_SCAN_ROWS) + 1 if rechecks else limit + 1
+        rendered = self.renderer.render(selected, usable, fetch)
+        rows: list = []
+        sql_seconds = 0.0
         try:
-            result = self.database.fetch(rendered.sql, rendered.params)
+            if not nothing:
+                result = self.database.fetch(rendered.sql, rendered.params)
+                rows, sql_seconds = result.rows, result.seconds
         except DatabaseError as error:
             if error.sqlstate in _MISSING_COLUMN_STATES:
                 self._columns = None  # the view changed under us: discover its columns again.
             raise
         fetched = time.perf_counter()
-        incomplete = len(result.rows) > limit
-        rows = result.rows
+        incomplete = len(rows) >= fetch
         if rechecks:
-            where = {f: selected.index(f.column) for f in rechecks}
-            rows = [row for row in rows if all(recheck(f, row[i]) for f, i in where.items())]
+            rows = [row for row in rows if all(recheck(f, dict(zip(selected, row, strict=False))) for f in rechecks)]
+            incomplete = incomplete or len(rows) > limit
+        if policy.answered_modality and MODALITY in encoder.columns:
+            rows = _answering_modality(rows, encoder.columns.index(MODALITY), policy.answered_modality)
         encode_row = encoder.answer
         answers = [encode_row(row) for row in rows[:limit]]
         finished = time.perf_counter()
@@ -116,9 +162,20 @@ class WorklistService:
             query=query,
             answers=answers,
             incomplete=incomplete,
-            sql_seconds=result.seconds,
+            sql_seconds=sql_seconds,
             total_seconds=finished - started,
             ignored_keys=ignored,
             parse_seconds=parsed - started,
             build_seconds=finished - fetched,
         )
+
+
+def _answering_modality(rows: list, index: int, modality: str) -> list:
+    """Rows found through a modality alias, with the asked modality in place of the stored one."""
+    out = []
+    for row in rows:
+        if row[index] != modality:
+            row = list(row)
+            row[index] = modality
+        out.append(tuple(row))
+    return out

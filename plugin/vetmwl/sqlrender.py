@@ -40,6 +40,12 @@ def like_pattern(dicom_pattern: str, dialect: str) -> str:
     return "".join(out)
 
 
+def glob_pattern(dicom_pattern: str) -> str:
+    """DICOM ``*``/``?`` as SQLite GLOB, whose own ``*`` and ``?`` mean the same; ``[`` is its only
+    other special character and becomes the one-character class ``[[]``."""
+    return dicom_pattern.replace("[", "[[]")
+
+
 def sqlite_case_insensitive_pattern(f: Like | Equals) -> str:
     """A LIKE pattern for SQLite that never rejects a case-insensitive match.
 
@@ -103,6 +109,8 @@ class SqlRenderer:
             values = f.params()
             if self.dialect == "sqlite" and isinstance(f, Like | Equals) and f.fold_case:
                 values = [sqlite_case_insensitive_pattern(f)]
+            elif self.dialect == "sqlite" and isinstance(f, Like):
+                values = [glob_pattern(f.pattern)]
             elif isinstance(f, Like):
                 values = [like_pattern(str(v), self.dialect) for v in values]
             params.extend(bind_value(v, self.dialect) for v in values)
@@ -119,8 +127,8 @@ def _shape_of(f: Filter) -> Filter:
     """The filter with its values replaced by placeholders of the same presence, for caching."""
     changes = {}
     for fld in fields(f):
-        if fld.name in ("column", "kind", "fold_case"):
-            continue
+        if fld.name in ("column", "kind", "fold_case", "or_unknown"):
+            continue  # these shape the SQL text itself
         value = getattr(f, fld.name)
         if fld.name == "values":
             changes[fld.name] = ("",) * len(value)

@@ -207,7 +207,7 @@ def test_time_range_within_a_day(orthanc, demo_items, today) -> None:
     assert [spsid(a) for a in result.answers] == [step(i)["ScheduledProcedureStepID"] for i in want]
 
 
-def test_empty_step_item_returns_the_whole_step(orthanc, today) -> None:
+def test_empty_step_item_returns_the_whole_step(orthanc, demo_items, today) -> None:
     query = Dataset()
     query.PatientName = "Smith^Rex"
     query.ScheduledProcedureStepSequence = [Dataset()]
@@ -225,7 +225,10 @@ def test_empty_step_item_returns_the_whole_step(orthanc, today) -> None:
         "ScheduledProcedureStepStatus",
     ):
         assert keyword in sps, keyword
-    assert sps.ScheduledProcedureStepStatus == "SCHEDULED"
+    first = expected(demo_items, name=lambda i: i["PatientName"] == "Smith^Rex")[0]
+    assert sps.ScheduledProcedureStepID == step(first)["ScheduledProcedureStepID"]
+    # An unknown (NULL) status is answered as SCHEDULED.
+    assert sps.ScheduledProcedureStepStatus == (step(first)["ScheduledProcedureStepStatus"] or "SCHEDULED")
 
 
 def test_malformed_date_gets_a_failure_status_and_a_clear_log(sqlite_orthanc) -> None:

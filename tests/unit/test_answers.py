@@ -270,3 +270,41 @@ def test_encoded_answer_is_explicit_vr_little_endian() -> None:
     # (0008,0005) CS, then (0010,0020) LO, each with its VR spelled out as Explicit VR does.
     assert raw.startswith(b"\x08\x00\x05\x00CS")
     assert b"\x10\x00\x20\x00LO" in raw
+
+
+def test_unknown_status_is_answered_scheduled() -> None:
+    answer = build_answer(query({"ScheduledProcedureStepStatus": ""}), {**ROW, "ScheduledProcedureStepStatus": None})
+    assert answer.ScheduledProcedureStepSequence[0].ScheduledProcedureStepStatus == "SCHEDULED"
+    arrived = build_answer(
+        query({"ScheduledProcedureStepStatus": ""}), {**ROW, "ScheduledProcedureStepStatus": "ARRIVED"}
+    )
+    assert arrived.ScheduledProcedureStepSequence[0].ScheduledProcedureStepStatus == "ARRIVED"
+
+
+def test_code_sequences_answer_the_requested_item_keys() -> None:
+    asked = Dataset()
+    asked.CodeValue = None
+    asked.CodingSchemeVersion = None
+    answer = build_answer(
+        query(PatientSpeciesCodeSequence=[asked], PatientBreedCodeSequence=[], BreedRegistrationSequence=[]),
+        {**ROW, "PatientBreedDescription": "Beagle"},
+    )
+    (species,) = answer.PatientSpeciesCodeSequence
+    assert species.CodeValue == "448771007"
+    assert species["CodingSchemeVersion"].is_empty and "CodeMeaning" not in species
+    (breed,) = answer.PatientBreedCodeSequence
+    assert (breed.CodeValue, breed.CodingSchemeDesignator, breed.CodeMeaning) == ("44696006", "SCT", "Beagle")
+    assert answer["BreedRegistrationSequence"].VR == "SQ" and len(answer.BreedRegistrationSequence) == 0
+
+
+def test_code_columns_are_never_answered_as_attributes() -> None:
+    """BreedRegistrationNumber is a real keyword, but it belongs inside its sequence's item."""
+    answer = build_answer(query(BreedRegistrationNumber=""), {**ROW, "BreedRegistrationNumber": "SR1"})
+    assert answer["BreedRegistrationNumber"].is_empty
+
+
+def test_latin1_answer(caplog: pytest.LogCaptureFixture) -> None:
+    answer = build_answer(query(PatientName="", ResponsiblePerson=""), ROW, "ISO_IR 100")
+    assert answer.SpecificCharacterSet == "ISO_IR 100"
+    assert str(answer.PatientName) == "??^??"
+    assert decode(encode(answer)).PatientName == "??^??"

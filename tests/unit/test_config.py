@@ -188,3 +188,97 @@ def test_password_file_conflicts_with_a_password_in_the_connection_string(tmp_pa
         load_settings(_section(ConnectionString="Driver=X;Pwd=y", PasswordFile=str(secret)), environ={})
     with pytest.raises(ConfigError, match="cannot read"):
         load_settings(_section(ConnectionString="Driver=X", PasswordFile=str(tmp_path / "nope")), environ={})
+
+
+# -- per-modality options ------------------------------------------------------------------------
+
+
+def test_options_default_to_utf8_no_restriction_no_aliases_and_three_statuses() -> None:
+    settings = load_settings(configuration())
+    for aet in (None, "DX_ROOM1", "ANY"):
+        options = settings.options_for(aet)
+        assert options.character_set == "ISO_IR 192"
+        assert options.restrict_to_own_station is False
+        assert options.modality_aliases == ()
+        assert options.statuses == ("SCHEDULED", "ARRIVED", "READY")
+
+
+def test_section_defaults_and_per_ae_entries_inherit_and_override() -> None:
+    settings = load_settings(
+        configuration(
+            Statuses=["SCHEDULED", "ARRIVED", "READY", "STARTED"],
+            RestrictToOwnStation=True,
+            Modalities={
+                "CR_ROOM2": {"CharacterSet": "ISO_IR 100", "ModalityAliases": {"DX": ["DX", "CR"]}},
+                " US_ROOM1 ": {"RestrictToOwnStation": False, "Statuses": ["SCHEDULED"]},
+            },
+        )
+    )
+    cr = settings.options_for("CR_ROOM2")
+    assert cr.character_set == "ISO_IR 100"
+    assert cr.aliases_of("DX") == ("DX", "CR") and cr.aliases_of("CR") is None
+    assert cr.restrict_to_own_station is True  # inherited from the section
+    assert cr.statuses == ("SCHEDULED", "ARRIVED", "READY", "STARTED")
+    us = settings.options_for("US_ROOM1  ")  # AE titles compare without surrounding spaces
+    assert (us.restrict_to_own_station, us.statuses, us.character_set) == (False, ("SCHEDULED",), "ISO_IR 192")
+    other = settings.options_for("CT_SUITE")
+    assert other == settings.defaults and other.restrict_to_own_station is True
+    assert "CR_ROOM2: charset='ISO_IR 100'" in settings.summary()
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ({"CharacterSet": "ISO_IR 6"}, '"SqlWorklist.CharacterSet" must be "ISO_IR 192"'),
+        ({"CharacterSet": "UTF-8"}, "CharacterSet"),
+        ({"RestrictToOwnStation": "yes"}, "RestrictToOwnStation"),
+        ({"Statuses": []}, "Statuses"),
+        ({"Statuses": "SCHEDULED"}, "Statuses"),
+        ({"Statuses": ["scheduled"]}, "Statuses"),
+        ({"Statuses": ["SCHEDULED", "SCHEDULED"]}, "names a value twice"),
+        ({"ModalityAliases": ["DX", "CR"]}, "ModalityAliases"),
+        ({"ModalityAliases": {"DX": ["CR"]}}, "must include DX itself"),
+        ({"ModalityAliases": {"DX": []}}, "ModalityAliases.DX"),
+        ({"ModalityAliases": {"dx": ["dx"]}}, "is not a modality code"),
+        ({"Modalities": ["CR_ROOM2"]}, "Modalities"),
+        (
+            {"Modalities": {"CR_ROOM2": {"Charset": "ISO_IR 100"}}},
+            'unknown setting(s) in "SqlWorklist.Modalities.CR_ROOM2"',
+        ),
+        ({"Modalities": {"CR_ROOM2": "ISO_IR 100"}}, "must be an object"),
+        ({"Modalities": {"A" * 17: {}}}, "is not an AE title"),
+        ({"Modalities": {"   ": {}}}, "is not an AE title"),
+        ({"Modalities": {"A\\B": {}}}, "is not an AE title"),
+        ({"Modalities": {"CR_ROOM2": {}, "CR_ROOM2 ": {}}}, "twice"),
+        ({"Modalities": {"CR_ROOM2": {"CharacterSet": "ISO_IR 101"}}}, "SqlWorklist.Modalities.CR_ROOM2.CharacterSet"),
+        ({"Modalities": {"CR_ROOM2": {"ModalityAliases": {"CR": ["DX"]}}}}, "must include CR itself"),
+    ],
+)
+def test_conflicting_or_bad_options_are_refused(section: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_settings(configuration(**section))
+    assert message in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "section", "words"),
+    [
+        # Orthanc re-encodes answers in its DefaultEncoding (verified: see README "Character sets").
+        ("Utf8", {"Modalities": {"OLD_CR": {"CharacterSet": "ISO_IR 100"}}}, "OLD_CR, but"),
+        ("Utf8", {"CharacterSet": "ISO_IR 100"}, "all other AEs"),
+        ("Latin1", {"CharacterSet": "ISO_IR 100", "Modalities": {"NEW_US": {"CharacterSet": "ISO_IR 192"}}}, "NEW_US"),
+        ("Latin1", {}, '"DefaultEncoding" is not "Utf8"'),
+    ],
+)
+def test_character_sets_that_orthanc_would_undo_are_warned_about(
+    encoding: str, section: dict[str, Any], words: str
+) -> None:
+    warnings = orthanc_warnings({**GOOD_ORTHANC, **configuration(**section), "DefaultEncoding": encoding})
+    assert len(warnings) == 1
+    assert words in warnings[0]
+
+
+def test_a_latin1_clinic_is_not_warned() -> None:
+    """DefaultEncoding Latin1 with Latin-1 answers (transliterated) is the setup for Latin-1 devices."""
+    config = {**GOOD_ORTHANC, **configuration(CharacterSet="ISO_IR 100"), "DefaultEncoding": "Latin1"}
+    assert orthanc_warnings(config) == []

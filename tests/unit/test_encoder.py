@@ -13,11 +13,17 @@ from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 
 from vetmwl.answers import build_answer, encode
-from vetmwl.contract import COLUMNS
+from vetmwl.charset import LATIN1, UTF8
+from vetmwl.contract import COLUMNS, Level
 from vetmwl.encoder import AnswerEncoder, shape_of
 from vetmwl.query import parse_query
 
 ALL = tuple(c.name for c in COLUMNS)
+REQUIRED = ("ScheduledProcedureStepID", "ScheduledProcedureStepStartDateTime", "Modality", "PatientName", "PatientID")
+#: A view without any of the veterinary code columns: species and breed codes are then derived.
+NO_CODES = tuple(c.name for c in COLUMNS if c.level is not Level.ITEM)
+AVAILABLE = {"all columns": ALL, "required only": REQUIRED, "no code columns": NO_CODES}
+CHARACTER_SETS = [UTF8, LATIN1]
 ROOT_KEYS = [
     "PatientName",
     "PatientID",
@@ -55,7 +61,19 @@ STEP_KEYS = [
     "ScheduledProcedureStepStatus",
     "ScheduledProcedureStepStartDateTime",
 ]
-NAMES = ["Smith^Rex", "Müller^Bello", "山田^ポチ", "García^Luna", "O'Connor^Daisy", "Green Acres Farm^Running on Water"]
+NAMES = [
+    "Smith^Rex",
+    "Müller^Bello",
+    "山田^ポチ",
+    "García^Luna",
+    "O'Connor^Daisy",
+    "Green Acres Farm^Running on Water",
+    "Παπαδόπουλος^Άργος",
+    "Иванов^Шарик",
+    "Dvořák^Łajka",
+]
+SPECIES = ["Canis lupus familiaris", "felis CATUS", "Horse", " Mustela  putorius furo ", "Dragon", "", "Κύων"]
+BREEDS = ["Labrador Retriever", "Mixed breed", "DSH", "Shiba Inu", "Arabian", "Pachón Navarro", ""]
 
 
 def random_row(rng: random.Random) -> dict:
@@ -75,7 +93,7 @@ def random_row(rng: random.Random) -> dict:
         "ScheduledProcedureStepLocation": maybe("Radiology"),
         "ScheduledProcedureStepDescription": maybe(rng.choice(["Thorax, 3 views", "x" * 70, "Ultraschall Bauch"])),
         "ScheduledPerformingPhysicianName": maybe(rng.choice(NAMES)),
-        "ScheduledProcedureStepStatus": maybe("SCHEDULED"),
+        "ScheduledProcedureStepStatus": maybe(rng.choice(["SCHEDULED", "ARRIVED", "", "READY"])),
         "RequestedProcedureID": maybe(f"RP{rng.randrange(1000)}"),
         "RequestedProcedureDescription": maybe("Röntgen Thorax"),
         "RequestedProcedurePriority": maybe("ROUTINE"),
@@ -88,21 +106,48 @@ def random_row(rng: random.Random) -> dict:
         "PatientBirthDate": maybe(date(2015 + rng.randrange(10), rng.randint(1, 12), rng.randint(1, 28))),
         "PatientSex": maybe(rng.choice(["M", "F", "O"])),
         "PatientWeight": maybe(rng.choice([Decimal("4.200"), Decimal("38"), 12.5, 31.0, Decimal("512.125")])),
-        "PatientSpeciesDescription": maybe("Canis lupus familiaris"),
-        "PatientBreedDescription": maybe(""),
+        "PatientSpeciesDescription": maybe(rng.choice(SPECIES)),
+        "PatientSpeciesCodeValue": maybe(rng.choice(["448771007", "L-80700", ""])),
+        "PatientSpeciesCodingSchemeDesignator": maybe(rng.choice(["SCT", "SRT"])),
+        "PatientSpeciesCodeMeaning": maybe(rng.choice(["Canis lupus familiaris", "Canine species"])),
+        "PatientBreedDescription": maybe(rng.choice(BREEDS)),
+        "PatientBreedCodeValue": maybe(rng.choice(["62137007", "132619000"])),
+        "PatientBreedCodingSchemeDesignator": maybe("SCT"),
+        "PatientBreedCodeMeaning": maybe(rng.choice(["Labrador retriever", "Mixed breed dog", "Chien de race mêlée"])),
+        "BreedRegistrationNumber": maybe(rng.choice(["SR12345601", "AKC-" + "9" * 70, "Nº 7"])),
+        "BreedRegistryCodeValue": maybe("109200"),
+        "BreedRegistryCodingSchemeDesignator": maybe("DCM"),
+        "BreedRegistryCodeMeaning": maybe("America Kennel Club"),
         "PatientSexNeutered": maybe(rng.choice(["ALTERED", "UNALTERED"])),
         "ResponsiblePerson": maybe(rng.choice(["Smith", "山田", ""])),
-        "ResponsibleOrganization": maybe("Green Acres Farm"),
+        "ResponsibleOrganization": maybe(rng.choice(["Green Acres Farm", "Ферма Зелёная", "Ŝtato"])),
         "PatientComments": maybe("bites"),
     }
 
 
-def query_for(root: list[str], step: list[str] | None, extra: list[DataElement] = ()) -> object:
+def item(*keywords: str, **sequences: list[Dataset]) -> Dataset:
+    """A requested sequence item: empty keys, and nested sequences."""
+    ds = Dataset()
+    for keyword in keywords:
+        setattr(ds, keyword, None)
+    for keyword, items in sequences.items():
+        setattr(ds, keyword, items)
+    return ds
+
+
+def query_for(
+    root: list[str],
+    step: list[str] | None,
+    extra: list[DataElement] = (),
+    sequences: dict[str, list[Dataset]] | None = None,
+) -> object:
     ds = Dataset()
     for keyword in root:
         setattr(ds, keyword, None)
     for element in extra:
         ds.add(element)
+    for keyword, items in (sequences or {}).items():
+        setattr(ds, keyword, items)
     if step is not None:
         item = Dataset()
         for keyword in step:
@@ -132,27 +177,98 @@ SHAPES = {
     "uid only": (["StudyInstanceUID"], None),
     "charset first": (["SpecificCharacterSet", "AccessionNumber"], ["Modality"]),
 }
+#: Shapes with the veterinary code sequences: zero-length (asks for everything), one empty item
+#: (the same), and items naming some keys, unknown ones and nested sequences included.
+CODE_SHAPES: dict[str, tuple[list[str], list[str] | None, dict[str, list[Dataset]]]] = {
+    "codes, zero-length": (
+        ["PatientName", "PatientSpeciesDescription", "PatientBreedDescription"],
+        ["Modality"],
+        {"PatientSpeciesCodeSequence": [], "PatientBreedCodeSequence": [], "BreedRegistrationSequence": []},
+    ),
+    "codes, empty items": (
+        ["PatientID"],
+        [],
+        {
+            "PatientSpeciesCodeSequence": [Dataset()],
+            "PatientBreedCodeSequence": [Dataset()],
+            "BreedRegistrationSequence": [Dataset()],
+        },
+    ),
+    "codes, some keys": (
+        ["PatientName", "ResponsibleOrganization"],
+        None,
+        {
+            "PatientSpeciesCodeSequence": [item("CodeValue", "CodeMeaning")],
+            "PatientBreedCodeSequence": [item("CodingSchemeDesignator", "CodingSchemeVersion", "LongCodeValue")],
+            "BreedRegistrationSequence": [
+                item("BreedRegistrationNumber", BreedRegistryCodeSequence=[item("CodeValue", "CodeMeaning")])
+            ],
+        },
+    ),
+    "registration, odd keys": (
+        ["PatientName"],
+        ["ScheduledProcedureStepStatus"],
+        {
+            "BreedRegistrationSequence": [
+                item("PatientName", BreedRegistryCodeSequence=[], ReferencedStudySequence=[])
+            ],
+            "PatientBreedCodeSequence": [item("CodeMeaning", EquivalentCodeSequence=[])],
+        },
+    ),
+    "registry code only": (
+        [],
+        None,
+        {"BreedRegistrationSequence": [item(BreedRegistryCodeSequence=[Dataset()])]},
+    ),
+}
 
 
-@pytest.mark.parametrize("shape", SHAPES)
-@pytest.mark.parametrize("available", ["all columns", "required only"])
-def test_fast_writer_matches_pydicom_byte_for_byte(shape: str, available: str) -> None:
-    root, step = SHAPES[shape]
-    query = query_for(root, step)
-    columns = (
-        ALL
-        if available == "all columns"
-        else ("ScheduledProcedureStepID", "ScheduledProcedureStepStartDateTime", "Modality", "PatientName", "PatientID")
-    )
-    encoder = AnswerEncoder(query, columns)
+def _compare(query: object, columns: tuple[str, ...], character_set: str, seed: str, rows: int = 200) -> None:
+    encoder = AnswerEncoder(query, columns, character_set)
     assert set(encoder.columns) <= set(columns)
-    rng = random.Random(f"{shape}/{available}")
-    for _ in range(200):
+    rng = random.Random(seed)
+    for _ in range(rows):
         full = random_row(rng)
         row = {name: full[name] for name in columns}
         fast = encoder.encode(tuple(row[name] for name in encoder.columns))
-        reference = encode(build_answer(query, row))
-        assert fast == reference
+        reference = encode(build_answer(query, row, character_set))
+        assert fast == reference, row
+
+
+@pytest.mark.parametrize("character_set", CHARACTER_SETS)
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("available", AVAILABLE)
+def test_fast_writer_matches_pydicom_byte_for_byte(shape: str, available: str, character_set: str) -> None:
+    root, step = SHAPES[shape]
+    _compare(query_for(root, step), AVAILABLE[available], character_set, f"{shape}/{available}/{character_set}")
+
+
+@pytest.mark.parametrize("character_set", CHARACTER_SETS)
+@pytest.mark.parametrize("shape", CODE_SHAPES)
+@pytest.mark.parametrize("available", AVAILABLE)
+def test_fast_writer_matches_pydicom_for_veterinary_codes(shape: str, available: str, character_set: str) -> None:
+    root, step, sequences = CODE_SHAPES[shape]
+    query = query_for(root, step, sequences=sequences)
+    _compare(query, AVAILABLE[available], character_set, f"{shape}/{available}/{character_set}", rows=300)
+
+
+def test_code_shapes_write_codes_and_empty_sequences() -> None:
+    """The random rows really produce both outcomes: a code item and a zero-item sequence."""
+    root, step, sequences = CODE_SHAPES["codes, zero-length"]
+    query = query_for(root, step, sequences=sequences)
+    encoder = AnswerEncoder(query, ALL)
+    rng = random.Random(7)
+    lengths = {
+        "PatientSpeciesCodeSequence": set(),
+        "PatientBreedCodeSequence": set(),
+        "BreedRegistrationSequence": set(),
+    }
+    for _ in range(200):
+        full = random_row(rng)
+        decoded = pydicom.dcmread(BytesIO(encoder.encode(tuple(full[c] for c in encoder.columns))), force=True)
+        for keyword, seen in lengths.items():
+            seen.add(len(decoded[keyword].value))
+    assert all(seen == {0, 1} for seen in lengths.values()), lengths
 
 
 def test_sequences_private_and_unknown_elements_are_returned_empty() -> None:
@@ -180,6 +296,33 @@ def test_answer_decodes_with_utf8_names() -> None:
     assert decoded.ResponsiblePersonRole == "OWNER"
 
 
+def test_latin1_answer_is_transliterated_and_declared() -> None:
+    query = query_for(["PatientName", "ResponsiblePerson", "ResponsibleOrganization"], ["Modality"])
+    encoder = AnswerEncoder(query, ALL, LATIN1)
+    row = random_row(random.Random(2)) | {
+        "PatientName": "Dvořák^Müller",
+        "ResponsiblePerson": "Иванов",
+        "ResponsibleOrganization": "山田 Farm",
+    }
+    raw = encoder.encode(tuple(row[c] for c in encoder.columns))
+    assert "Dvorák^Müller".encode("latin-1") in raw
+    decoded = pydicom.dcmread(BytesIO(raw), force=True)
+    assert decoded.SpecificCharacterSet == "ISO_IR 100"
+    assert str(decoded.PatientName) == "Dvorák^Müller"
+    assert str(decoded.ResponsiblePerson) == "??????"
+    assert decoded.ResponsibleOrganization == "?? Farm"
+
+
+def test_answer_cache_keeps_character_sets_apart() -> None:
+    query = query_for(["PatientName"], ["Modality"])
+    row = random_row(random.Random(4)) | {"PatientName": "Dvořák^Rex"}
+    utf8, latin1 = AnswerEncoder(query, ALL, UTF8), AnswerEncoder(query, ALL, LATIN1)
+    first = utf8.answer([row[c] for c in utf8.columns])
+    second = latin1.answer([row[c] for c in latin1.columns])
+    assert "Dvořák".encode() in first and b"ISO_IR 192" in first
+    assert "Dvorák".encode("latin-1") in second and b"ISO_IR 100" in second
+
+
 def test_shape_ignores_values_but_not_keys() -> None:
     a = query_for(["PatientName"], ["Modality"])
     b = query_for(["PatientName"], ["Modality"])
@@ -187,6 +330,11 @@ def test_shape_ignores_values_but_not_keys() -> None:
     c = query_for(["PatientName", "PatientID"], ["Modality"])
     assert shape_of(a) == shape_of(b) != shape_of(c)
     assert shape_of(query_for(["PatientName"], [])) != shape_of(query_for(["PatientName"], None))
+    # The keys asked for inside a code sequence's item shape the answer too.
+    zero = query_for(["PatientName"], None, sequences={"PatientSpeciesCodeSequence": []})
+    some = query_for(["PatientName"], None, sequences={"PatientSpeciesCodeSequence": [item("CodeValue")]})
+    other = query_for(["PatientName"], None, sequences={"PatientSpeciesCodeSequence": [item("CodeMeaning")]})
+    assert len({shape_of(zero), shape_of(some), shape_of(other)}) == 3
 
 
 def test_answer_cache_never_returns_a_stale_answer() -> None:

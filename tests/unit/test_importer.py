@@ -206,3 +206,53 @@ def test_schema_statements_have_no_comments(dialect: str) -> None:
     statements = importer.schema_statements(dialect)
     assert statements[0].upper().startswith("CREATE TABLE")
     assert all(not line.lstrip().startswith("--") for s in statements for line in s.splitlines())
+
+
+CODE = {"CodeValue": "448771007", "CodingSchemeDesignator": "SCT", "CodeMeaning": "Canis lupus familiaris"}
+REGISTRY = {"CodeValue": "109200", "CodingSchemeDesignator": "DCM", "CodeMeaning": "America Kennel Club"}
+
+
+def test_code_sequences_become_their_columns() -> None:
+    item = good_item()
+    item.update(
+        PatientSpeciesCodeSequence=[CODE],
+        PatientBreedCodeSequence=[],
+        BreedRegistrationSequence=[{"BreedRegistrationNumber": "SR1", "BreedRegistryCodeSequence": [REGISTRY]}],
+    )
+    row = item_to_row(item)
+    assert (row["PatientSpeciesCodeValue"], row["PatientSpeciesCodingSchemeDesignator"]) == ("448771007", "SCT")
+    assert row["PatientSpeciesCodeMeaning"] == "Canis lupus familiaris"
+    assert row["PatientBreedCodeValue"] is None and row["PatientBreedCodeMeaning"] is None
+    assert row["BreedRegistrationNumber"] == "SR1"
+    assert (row["BreedRegistryCodeValue"], row["BreedRegistryCodeMeaning"]) == ("109200", "America Kennel Club")
+
+
+def test_demo_gives_some_codes() -> None:
+    rows = [item_to_row(i) for i in ITEMS]
+    assert any(r.get("BreedRegistrationNumber") for r in rows)
+    assert any(r.get("PatientSpeciesCodeValue") for r in rows)
+    assert any(r.get("PatientBreedCodeValue") for r in rows)
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"PatientSpeciesCodeSequence": [CODE, CODE]}, "PatientSpeciesCodeSequence must be a list holding at most one"),
+        ({"PatientSpeciesCodeSequence": CODE}, "at most one object"),
+        ({"PatientBreedCodeSequence": [{"CodeValue": "1", "CodingSchemeDesignator": "SCT"}]}, "CodeMeaning is missing"),
+        ({"PatientBreedCodeSequence": [CODE | {"CodingSchemeVersion": "1"}]}, "unknown or unsupported key(s)"),
+        ({"PatientBreedCodeSequence": [CODE | {"CodeValue": "1" * 17}]}, "CodeValue"),
+        (
+            {"BreedRegistrationSequence": [{"BreedRegistryCodeSequence": [REGISTRY]}]},
+            "BreedRegistrationNumber is required",
+        ),
+        ({"BreedRegistrationSequence": [{"BreedRegistrationNumber": "1", "Foo": 1}]}, "unknown or unsupported"),
+        ({"PatientSpeciesCodeValue": "448771007"}, "unknown or unsupported key(s): PatientSpeciesCodeValue"),
+    ],
+)
+def test_bad_code_sequences_are_refused(change: dict[str, Any], reason: str) -> None:
+    item = good_item()
+    item.update(change)
+    with pytest.raises(ItemError) as error:
+        item_to_row(item)
+    assert reason in str(error.value)

@@ -10,6 +10,7 @@ import pytest
 from unit.helpers import file_bytes, identifier
 from vetmwl.contract import START_DATETIME
 from vetmwl.query import (
+    STATUS,
     Equals,
     InList,
     Like,
@@ -19,7 +20,10 @@ from vetmwl.query import (
     WorklistQuery,
     parse_query,
     read_identifier,
+    recheck,
+    text_matches,
 )
+from vetmwl.studyuid import derived_study_uid
 
 
 def parse(step: dict[str, Any] | list[dict[str, Any]] | None = None, **root: Any) -> WorklistQuery:
@@ -73,8 +77,20 @@ def test_universal_step_values_are_no_filter(step: dict[str, str]) -> None:
         ({"PatientID": "0000?1"}, Like("PatientID", "0000?1")),
         ({"AccessionNumber": "2601*"}, Like("AccessionNumber", "2601*")),
         ({"PatientSpeciesDescription": "Felis catus"}, Equals("PatientSpeciesDescription", "Felis catus")),
-        ({"StudyInstanceUID": "1.2.3"}, Equals("StudyInstanceUID", "1.2.3")),
+        ({"StudyInstanceUID": "1.2.3"}, InList("StudyInstanceUID", ("1.2.3",))),
         ({"StudyInstanceUID": ["1.2.3", "1.2.4"]}, InList("StudyInstanceUID", ("1.2.3", "1.2.4"))),
+        # A UID the plugin may have derived also selects rows without a stored UID (checked in Python).
+        ({"StudyInstanceUID": "2.25.1234"}, InList("StudyInstanceUID", ("2.25.1234",), or_unknown=True)),
+        ({"StudyInstanceUID": ["1.2.3", "2.25.9"]}, InList("StudyInstanceUID", ("1.2.3", "2.25.9"), or_unknown=True)),
+        ({"PatientSex": "F"}, Equals("PatientSex", "F")),
+        ({"PatientSexNeutered": "ALTERED"}, Equals("PatientSexNeutered", "ALTERED")),
+        ({"PatientSpeciesDescription": "Felis*"}, Like("PatientSpeciesDescription", "Felis*")),
+        ({"PatientBreedDescription": "Pach?n*"}, Like("PatientBreedDescription", "Pach?n*")),
+        ({"RequestedProcedureID": "RP00007"}, Equals("RequestedProcedureID", "RP00007")),
+        ({"RequestedProcedureID": "RP0000?"}, Like("RequestedProcedureID", "RP0000?")),
+        ({"PatientBirthDate": "20180304"}, Range("PatientBirthDate", date(2018, 3, 4), date(2018, 3, 5))),
+        ({"PatientBirthDate": "20180101-"}, Range("PatientBirthDate", date(2018, 1, 1), None)),
+        ({"ReferringPhysicianName": "carter^emily^^dr"}, Equals("ReferringPhysicianName", "carter^emily^^dr", True)),
         ({"StudyInstanceUID": "1.2.3\\1.2.4\\1.2.5"}, InList("StudyInstanceUID", ("1.2.3", "1.2.4", "1.2.5"))),
         ({"PatientBirthDate": "20180101-20181231"}, Range("PatientBirthDate", date(2018, 1, 1), date(2019, 1, 1))),
         ({"PatientBirthDate": "-20180101"}, Range("PatientBirthDate", None, date(2018, 1, 2))),
@@ -97,6 +113,13 @@ def test_case_is_folded_only_for_person_names() -> None:
         ({"Modality": "DX"}, Equals("Modality", "DX")),
         ({"ScheduledStationAETitle": "DX_ROOM*"}, Like("ScheduledStationAETitle", "DX_ROOM*")),
         ({"ScheduledProcedureStepID": "SPS00001"}, Equals("ScheduledProcedureStepID", "SPS00001")),
+        ({"ScheduledProcedureStepID": "SPS0000*"}, Like("ScheduledProcedureStepID", "SPS0000*")),
+        ({"ScheduledPerformingPhysicianName": "Kim^Jae"}, Equals("ScheduledPerformingPhysicianName", "Kim^Jae", True)),
+        # An unknown status is SCHEDULED, so a key that selects SCHEDULED selects those steps too.
+        ({"ScheduledProcedureStepStatus": "SCHEDULED"}, Equals(STATUS, "SCHEDULED", or_unknown=True)),
+        ({"ScheduledProcedureStepStatus": "SCHED*"}, Like(STATUS, "SCHED*", or_unknown=True)),
+        ({"ScheduledProcedureStepStatus": "ARRIVED"}, Equals(STATUS, "ARRIVED")),
+        ({"ScheduledProcedureStepStatus": "?????"}, Like(STATUS, "?????")),
         (
             {"ScheduledPerformingPhysicianName": "patel*"},
             Like("ScheduledPerformingPhysicianName", "patel*", fold_case=True),
@@ -244,3 +267,73 @@ def test_read_identifier_drops_the_file_meta() -> None:
     dataset = read_identifier(file_bytes(identifier(PatientID="X")))
     assert dataset.PatientID == "X"
     assert len(dataset.file_meta) == 0
+
+
+@pytest.mark.parametrize(
+    ("root", "expected"),
+    [
+        # PS3.5 6.2: spaces around SH, LO, CS, PN are padding; LT keeps its leading spaces.
+        ({"PatientID": "  000001  "}, Equals("PatientID", "000001")),
+        ({"AccessionNumber": " 2601* "}, Like("AccessionNumber", "2601*")),
+        ({"PatientSex": "F "}, Equals("PatientSex", "F")),
+        ({"PatientName": " Smith^Rex^^ "}, Equals("PatientName", "Smith^Rex", fold_case=True)),
+        ({"PatientComments": "  bites*  "}, Like("PatientComments", "  bites*")),
+        ({"StudyInstanceUID": "1.2.3\0"}, InList("StudyInstanceUID", ("1.2.3",))),
+        ({"StudyInstanceUID": "*"}, None),
+    ],
+)
+def test_padding_is_removed_as_each_vr_says(root: dict[str, str], expected: object) -> None:
+    assert parse(**root).filters == (() if expected is None else (expected,))
+
+
+@pytest.mark.parametrize(
+    ("f", "value", "matches"),
+    [
+        (Equals(STATUS, "SCHEDULED", or_unknown=True), None, True),
+        (Equals(STATUS, "SCHEDULED", or_unknown=True), "", True),
+        (Equals(STATUS, "ARRIVED"), None, False),
+        (Like("PatientBreedDescription", "Pach?n*"), "Pachón Navarro", True),  # ? is one character
+        (Like("PatientBreedDescription", "Pach??n*"), "Pachón Navarro", False),  # not one byte
+        (Like("AccessionNumber", "ab*"), "AB1", False),  # case-sensitive outside PN
+        (Like("PatientName", "m?ller*", fold_case=True), "Müller^Bello", True),
+        (InList("Modality", ("DX", "CR")), "CR", True),
+        (InList("Modality", ("DX", "CR")), "US", False),
+    ],
+)
+def test_text_matches_decides_like_the_sql(f: object, value: str | None, matches: bool) -> None:
+    assert text_matches(f, value) is matches
+
+
+def test_recheck_matches_stored_and_derived_study_uids() -> None:
+    order = {
+        "AccessionNumber": "A1",
+        "RequestedProcedureID": "RP1",
+        "PatientID": "P1",
+        "ScheduledProcedureStepID": "S1",
+    }
+    derived = derived_study_uid(order)
+    wanted = InList("StudyInstanceUID", (derived, "1.2.3"), or_unknown=True)
+    assert recheck(wanted, order | {"StudyInstanceUID": None})
+    assert recheck(wanted, order | {"StudyInstanceUID": ""})
+    assert recheck(wanted, order | {"StudyInstanceUID": "1.2.3"})
+    assert not recheck(wanted, order | {"StudyInstanceUID": "1.2.4"})
+    assert not recheck(wanted, order | {"AccessionNumber": "A2", "StudyInstanceUID": None})
+    # A stored UID wins: the derived one no longer selects the row.
+    assert not recheck(wanted, order | {"StudyInstanceUID": "1.9.9"})
+
+
+@pytest.mark.parametrize(
+    ("charset", "name", "encoding"),
+    [
+        ("ISO_IR 100", "Müller*", "latin-1"),
+        ("ISO_IR 192", "山田^ポチ", "utf-8"),
+        ("ISO_IR 144", "Иванов^Шарик", "iso8859-5"),
+        ("ISO_IR 126", "Παπαδόπουλος*", "iso8859-7"),
+        ("ISO_IR 101", "Dvořák*", "iso8859-2"),
+    ],
+)
+def test_single_byte_and_utf8_queries_are_decoded(charset: str, name: str, encoding: str) -> None:
+    raw = file_bytes(identifier(SpecificCharacterSet=charset, PatientName=name))
+    assert name.encode(encoding) in raw  # really sent in that character set
+    (found,) = parse_query(read_identifier(raw)).filters
+    assert (found.pattern if isinstance(found, Like) else found.value) == name

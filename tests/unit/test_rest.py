@@ -323,3 +323,18 @@ def test_only_get_and_known_routes() -> None:
     response = api.handle("POST", "/queries", {})
     assert (response.status, response.allow) == (405, "GET")
     assert get(api, "/nothing").status == 404
+
+
+def test_worklist_answers_as_the_named_calling_ae(sqlite_db: str, services: list[WorklistService]) -> None:
+    """?aet= applies that AE's options: here its own station only, and Latin-1 text."""
+    from vetmwl.config import AeOptions
+
+    options = AeOptions(character_set="ISO_IR 100", restrict_to_own_station=True)
+    api = make_api(services, sqlite_db, modalities=(("CR_ROOM2", options),))
+    data = body(get(api, "/worklist", date="", aet="CR_ROOM2"))
+    assert data["aet"] == "CR_ROOM2" and data["count"] > 0
+    assert {i["ScheduledStationAETitle"] for i in data["items"]} == {"CR_ROOM2"}
+    assert all(i["PatientName"].encode("latin-1") for i in data["items"])
+    everyone = body(get(api, "/worklist", date=""))
+    assert everyone["count"] > data["count"]
+    assert get(api, "/worklist", aet="A\\B").status == 400

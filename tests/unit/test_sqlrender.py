@@ -57,6 +57,19 @@ FILTER_SETS: dict[str, list[Filter]] = {
     "time_from": [TimeOfDay(START_DATETIME, timedelta(0), None)],
     "time_until": [TimeOfDay(START_DATETIME, None, timedelta(hours=12))],
     "one_uid": [InList("StudyInstanceUID", ("1.2.3",))],
+    "derived_uid": [InList("StudyInstanceUID", ("2.25.1", "1.2.3"), or_unknown=True)],
+    "offered_statuses": [InList("ScheduledProcedureStepStatus", ("SCHEDULED", "ARRIVED", "READY"), or_unknown=True)],
+    "status_scheduled": [Equals("ScheduledProcedureStepStatus", "SCHEDULED", or_unknown=True)],
+    "status_like": [Like("ScheduledProcedureStepStatus", "SCHED*", or_unknown=True)],
+    "modality_aliases": [InList("Modality", ("DX", "CR")), Equals("ScheduledStationAETitle", "CR_ROOM2")],
+    "vet_keys": [
+        Like("PatientSpeciesDescription", "Felis*"),
+        Like("PatientBreedDescription", "Pach?n*"),
+        Equals("RequestedProcedureID", "RP00001"),
+        Like("ScheduledProcedureStepID", "SPS0000?"),
+        Like("ScheduledPerformingPhysicianName", "kim*", fold_case=True),
+        Range("PatientBirthDate", date(2018, 3, 4), date(2018, 3, 5)),
+    ],
     "three_uids": [InList("StudyInstanceUID", ("1.2.3", "1.2.4", "1.2.5"))],
     "injection": [
         Equals("AccessionNumber", INJECTION),
@@ -73,6 +86,8 @@ FILTER_SETS: dict[str, list[Filter]] = {
         Range("PatientBirthDate", None, date(2020, 1, 1)),
         TimeOfDay(START_DATETIME, timedelta(hours=10), timedelta(hours=18, minutes=1)),
         InList("StudyInstanceUID", ("1.2.3", "1.2.4")),
+        InList("ScheduledProcedureStepStatus", ("SCHEDULED", "ARRIVED"), or_unknown=True),
+        InList("Modality", ("DX", "CR")),
     ],
 }
 
@@ -139,7 +154,8 @@ def test_injection_travels_only_as_parameters(dialect: str) -> None:
     assert INJECTION in rendered.params
     # The PN value: case-folded, or on SQLite a literal LIKE pattern (its LIKE ignores ASCII case).
     assert (INJECTION if dialect == "sqlite" else INJECTION.upper()) in rendered.params
-    assert any(isinstance(p, str) and "DROP TABLE" in p and p.endswith("%") for p in rendered.params)
+    wildcard = "*" if dialect == "sqlite" else "%"  # SQLite matches other than PN with GLOB
+    assert any(isinstance(p, str) and "DROP TABLE" in p and p.endswith(wildcard) for p in rendered.params)
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)
@@ -204,7 +220,7 @@ def test_person_name_matches_in_python(pattern: str, value: str | None, matches:
 def test_non_person_names_never_fold_case(dialect: str) -> None:
     rendered = renderer(dialect).render(ALL_COLUMNS, [Like("AccessionNumber", "ab*")], 5)
     assert "UPPER" not in rendered.sql
-    assert rendered.params == ["ab%"]
+    assert rendered.params == (["ab*"] if dialect == "sqlite" else ["ab%"])
 
 
 @pytest.mark.parametrize(
@@ -225,10 +241,17 @@ def test_like_pattern_escapes_sql_wildcards(pattern: str, dialect: str, expected
     assert like_pattern(pattern, dialect) == expected
 
 
-@pytest.mark.parametrize("dialect", DIALECTS)
+@pytest.mark.parametrize("dialect", ["postgresql", "mssql", "mariadb"])
 def test_like_parameters_are_escaped(dialect: str) -> None:
     rendered = renderer(dialect).render(ALL_COLUMNS, [Like("PatientID", "1_0%*")], 5)
     assert rendered.params == ["1\\_0\\%%"]
+
+
+def test_sqlite_wildcards_outside_person_names_use_glob() -> None:
+    """SQLite's LIKE would ignore ASCII case; GLOB does not, and takes DICOM's * and ? as they are."""
+    rendered = renderer("sqlite").render(ALL_COLUMNS, [Like("PatientID", "1_0%*[x]?")], 5)
+    assert "WHERE PatientID GLOB ?" in rendered.sql
+    assert rendered.params == ["1_0%*[[]x]?"]
 
 
 @pytest.mark.parametrize(
@@ -395,6 +418,9 @@ MATCHING_CASES = [
     (None, {"PatientName": "100%*"}, ["SPS3"]),  # % is literal, so 1000^Cat must not match
     (None, {"PatientName": "100?_*"}, ["SPS3"]),  # _ is literal too
     (None, {"PatientID": "00000?"}, ["SPS1", "SPS2", "SPS3", "SPS4", "SPS5"]),
+    (None, {"PatientID": "00000[?"}, []),  # [ is literal in DICOM (GLOB and T-SQL LIKE would not say so)
+    ({"Modality": "d?"}, {}, []),  # wildcard matching is case-sensitive outside PN
+    ({"Modality": "D?"}, {}, ["SPS1", "SPS3", "SPS5"]),
     ({"Modality": "DX"}, {}, ["SPS1", "SPS3", "SPS5"]),
     ({"ScheduledProcedureStepStartDate": "20260105"}, {}, ["SPS1", "SPS2"]),
     (
@@ -444,3 +470,70 @@ def test_sqlite_fractional_seconds_bounds(
     memory_db: sqlite3.Connection, step: dict[str, str], expected: list[str]
 ) -> None:
     assert run_sqlite(memory_db, step) == expected
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_or_unknown_widens_a_condition_to_null_and_empty(dialect: str) -> None:
+    """Unknown statuses count as SCHEDULED; rows without a stored UID are candidates for a derived one."""
+    rendered = renderer(dialect).render(ALL_COLUMNS, FILTER_SETS["offered_statuses"] + FILTER_SETS["one_uid"], 5)
+    column = "ScheduledProcedureStepStatus"
+    assert f"({column} IN (?, ?, ?) OR {column} IS NULL OR {column} = '')" in rendered.sql
+    assert "StudyInstanceUID IN (?)\n" in rendered.sql + "\n"  # without or_unknown: exactly as before
+    assert rendered.params == ["SCHEDULED", "ARRIVED", "READY", "1.2.3"]
+
+
+def test_or_unknown_is_part_of_the_shape() -> None:
+    """Two filters differing only in or_unknown render different SQL, never one cached text for both."""
+    r = renderer("sqlite")
+    plain = r.render(ALL_COLUMNS, [Equals("ScheduledProcedureStepStatus", "ARRIVED")], 5).sql
+    wide = r.render(ALL_COLUMNS, [Equals("ScheduledProcedureStepStatus", "SCHEDULED", or_unknown=True)], 5).sql
+    assert "IS NULL" in wide and "IS NULL" not in plain
+
+
+STATUS_ROWS = [
+    # (SPS ID, status, stored Study Instance UID, breed)
+    ("S1", "SCHEDULED", "1.2.3", "Pachón Navarro"),
+    ("S2", None, None, "Pachon Navarro"),
+    ("S3", "", "", "Pachóón Navarro"),
+    ("S4", "ARRIVED", "2.25.1", "PACHÓN NAVARRO"),
+    ("S5", "STARTED", "1.2.4", None),
+]
+
+
+@pytest.fixture(scope="module")
+def status_db() -> Iterator[sqlite3.Connection]:
+    connection = sqlite3.connect(":memory:")
+    for statement in importer.schema_statements("sqlite"):
+        connection.execute(statement)
+    connection.executemany(
+        "INSERT INTO worklist (ScheduledProcedureStepID, ScheduledProcedureStepStartDateTime, Modality, PatientName, "
+        "PatientID, ScheduledProcedureStepStatus, StudyInstanceUID, PatientBreedDescription) "
+        "VALUES (?, '2026-01-05 08:00:00', 'DX', 'A^B', '1', ?, ?, ?)",
+        STATUS_ROWS,
+    )
+    yield connection
+    connection.close()
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        (FILTER_SETS["offered_statuses"], ["S1", "S2", "S3", "S4"]),
+        ([InList("ScheduledProcedureStepStatus", ("ARRIVED", "STARTED"))], ["S4", "S5"]),
+        (FILTER_SETS["status_scheduled"], ["S1", "S2", "S3"]),
+        (FILTER_SETS["status_like"], ["S1", "S2", "S3"]),
+        ([Equals("ScheduledProcedureStepStatus", "STARTED")], ["S5"]),
+        # Candidates for a derived UID: the stored matches and every row without a UID.
+        (FILTER_SETS["derived_uid"], ["S1", "S2", "S3", "S4"]),
+        ([InList("StudyInstanceUID", ("2.25.1",))], ["S4"]),
+        # ? is one character, not one byte (ó is two bytes in UTF-8), and case-sensitive outside PN.
+        ([Like("PatientBreedDescription", "Pach?n*")], ["S1", "S2"]),
+        ([Like("PatientBreedDescription", "PACH?N*")], ["S4"]),
+        ([Like("PatientBreedDescription", "Pach??n*")], ["S3"]),
+    ],
+)
+def test_sqlite_or_unknown_and_character_wildcards(
+    status_db: sqlite3.Connection, filters: list[Filter], expected: list[str]
+) -> None:
+    rendered = renderer("sqlite").render(("ScheduledProcedureStepID",), filters, 100)
+    assert [row[0] for row in status_db.execute(rendered.sql, rendered.params)] == expected

@@ -226,3 +226,15 @@ def test_non_ascii_names_match_ignoring_case_on_sqlite(
     assert expected
     answers = find(callback, {"Modality": ""}, PatientName="Müller*", SpecificCharacterSet="ISO_IR 192")
     assert len(answers.added) == len(expected)
+
+
+def test_the_calling_ae_title_reaches_the_service(sqlite_db: str, today: date, services: list[WorklistService]) -> None:
+    """Per-AE options follow Orthanc's issuer AE title: DX_ROOM1 (the caller in find()) gets Latin-1."""
+    orthanc = FakeOrthanc(orthanc_config(sqlite_db, Modalities={"DX_ROOM1": {"CharacterSet": "ISO_IR 100"}}))
+    callback = start(orthanc, services)
+    answers = find(callback, dx_query(today), PatientName="")
+    assert answers.added
+    assert {pydicom.dcmread(BytesIO(a), force=True).SpecificCharacterSet for a in answers.added} == {"ISO_IR 100"}
+    other = FakeAnswers()
+    callback(other, FakeQuery(file_bytes(identifier(dx_query(today), PatientName=""))), "CT_SUITE", "VETMWL")
+    assert {pydicom.dcmread(BytesIO(a), force=True).SpecificCharacterSet for a in other.added} == {"ISO_IR 192"}

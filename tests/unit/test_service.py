@@ -1,0 +1,203 @@
+"""The service with per-AE options, veterinary codes and derived UIDs, over the demo SQLite file (ODBC)."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from collections.abc import Iterator
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+import pydicom
+import pytest
+from pydicom.dataset import Dataset
+
+from unit.helpers import file_bytes, identifier
+from vetmwl.config import load_settings
+from vetmwl.contract import COLUMNS
+from vetmwl.service import WorklistService
+from vetmwl.studyuid import derived_study_uid
+
+SPS = "ScheduledProcedureStepSequence"
+STEP_KEYS = {
+    "Modality": "",
+    "ScheduledStationAETitle": "",
+    "ScheduledProcedureStepID": "",
+    "ScheduledProcedureStepStatus": "",
+}
+
+
+@pytest.fixture
+def services() -> Iterator[list[WorklistService]]:
+    created: list[WorklistService] = []
+    yield created
+    for service in created:
+        service.database.close()
+
+
+def make(services: list[WorklistService], connection: str, **section: Any) -> WorklistService:
+    settings = load_settings({"SqlWorklist": {"ConnectionString": connection, "Dialect": "sqlite", **section}})
+    service = WorklistService(settings)
+    services.append(service)
+    return service
+
+
+def find(service: WorklistService, step: dict[str, Any] | None = None, aet: str | None = None, **root: Any) -> list:
+    step = STEP_KEYS | (step or {})
+    root = {
+        "SpecificCharacterSet": "ISO_IR 192",
+        "PatientName": "",
+        "StudyInstanceUID": "",
+        "AccessionNumber": "",
+    } | root
+    result = service.find(file_bytes(identifier(step, **root)), aet)
+    return [pydicom.dcmread(BytesIO(a), force=True) for a in result.answers]
+
+
+def sps(answer: Dataset) -> Dataset:
+    return answer[SPS][0]
+
+
+def ids(answers: list[Dataset]) -> set[str]:
+    return {sps(a).ScheduledProcedureStepID for a in answers}
+
+
+def want(items: list[dict], **conditions: Any) -> set[str]:
+    return {
+        i[SPS][0]["ScheduledProcedureStepID"] for i in items if all(cond(i, i[SPS][0]) for cond in conditions.values())
+    }
+
+
+def test_default_statuses_offer_every_demo_step(sqlite_db: str, demo_items: list[dict], services: list) -> None:
+    answers = find(make(services, sqlite_db))
+    assert ids(answers) == want(demo_items)
+    assert {sps(a).ScheduledProcedureStepStatus for a in answers} == {"SCHEDULED", "ARRIVED", "READY"}
+    # The demo's unknown (NULL) statuses are answered as SCHEDULED.
+    unknown = want(demo_items, null=lambda i, s: s["ScheduledProcedureStepStatus"] is None)
+    assert unknown and all(sps(a).ScheduledProcedureStepStatus == "SCHEDULED" for a in answers if spsid(a) in unknown)
+
+
+def spsid(answer: Dataset) -> str:
+    return sps(answer).ScheduledProcedureStepID
+
+
+def test_statuses_per_ae(sqlite_db: str, demo_items: list[dict], services: list) -> None:
+    service = make(
+        services, sqlite_db, Modalities={"STRICT": {"Statuses": ["SCHEDULED"]}, "LATE": {"Statuses": ["READY"]}}
+    )
+    scheduled = want(demo_items, s=lambda i, s: s["ScheduledProcedureStepStatus"] in ("SCHEDULED", None))
+    assert ids(find(service, aet="STRICT")) == scheduled
+    assert ids(find(service, aet="LATE")) == want(
+        demo_items, s=lambda i, s: s["ScheduledProcedureStepStatus"] == "READY"
+    )
+    assert ids(find(service, aet="OTHER")) == want(demo_items)
+
+
+@pytest.mark.parametrize(
+    ("status", "matches"),
+    [
+        ("ARRIVED", ("ARRIVED",)),
+        ("SCHEDULED", ("SCHEDULED", None)),
+        ("READY", ("READY",)),
+        ("*", ("SCHEDULED", "ARRIVED", "READY", None)),
+    ],
+)
+def test_matching_on_status(
+    sqlite_db: str, demo_items: list[dict], services: list, status: str, matches: tuple
+) -> None:
+    answers = find(make(services, sqlite_db), {"ScheduledProcedureStepStatus": status})
+    assert ids(answers) == want(demo_items, s=lambda i, s: s["ScheduledProcedureStepStatus"] in matches)
+
+
+def test_restrict_to_own_station(sqlite_db: str, demo_items: list[dict], services: list) -> None:
+    service = make(services, sqlite_db, Modalities={"CR_ROOM2": {"RestrictToOwnStation": True}})
+    own = find(service, aet="CR_ROOM2")
+    assert ids(own) == want(demo_items, st=lambda i, s: s["ScheduledStationAETitle"] == "CR_ROOM2")
+    named = find(service, {"ScheduledStationAETitle": "US_ROOM1"}, aet="CR_ROOM2")
+    assert ids(named) == want(demo_items, st=lambda i, s: s["ScheduledStationAETitle"] == "US_ROOM1")
+    assert ids(find(service, aet="DX_ROOM1")) == want(demo_items)  # not restricted
+
+
+def test_modality_alias_answers_the_asked_modality(sqlite_db: str, demo_items: list[dict], services: list) -> None:
+    service = make(services, sqlite_db, Modalities={"CR_ROOM2": {"ModalityAliases": {"DX": ["DX", "CR"]}}})
+    answers = find(service, {"Modality": "DX"}, aet="CR_ROOM2")
+    assert ids(answers) == want(demo_items, m=lambda i, s: s["Modality"] in ("DX", "CR"))
+    assert {sps(a).Modality for a in answers} == {"DX"}
+    assert ids(find(service, {"Modality": "DX"}, aet="DX_ROOM1")) == want(
+        demo_items, m=lambda i, s: s["Modality"] == "DX"
+    )
+    plain_cr = find(service, {"Modality": "CR"}, aet="CR_ROOM2")
+    assert {sps(a).Modality for a in plain_cr} == {"CR"}
+
+
+def test_latin1_ae_gets_transliterated_iso_ir_100(sqlite_db: str, services: list) -> None:
+    service = make(services, sqlite_db, Modalities={"OLD_CR": {"CharacterSet": "ISO_IR 100"}})
+    latin1 = find(service, aet="OLD_CR", PatientName="Παπαδόπουλος*")
+    assert latin1 and all(a.SpecificCharacterSet == "ISO_IR 100" for a in latin1)
+    assert {str(a.PatientName) for a in latin1} == {"????????????^?????"}
+    utf8 = find(service, aet="NEW_US", PatientName="Müller*")
+    assert {(a.SpecificCharacterSet, str(a.PatientName)) for a in utf8} == {("ISO_IR 192", "Müller^Bello")}
+    kept = find(service, aet="OLD_CR", PatientName="Müller*")
+    assert {(a.SpecificCharacterSet, str(a.PatientName)) for a in kept} == {("ISO_IR 100", "Müller^Bello")}
+
+
+def test_derived_study_uid_matches(sqlite_db: str, demo_items: list[dict], services: list) -> None:
+    service = make(services, sqlite_db)
+    order = demo_items[9]
+    uid = derived_study_uid({**order, **order[SPS][0]})
+    answers = find(service, StudyInstanceUID=uid)
+    assert [a.AccessionNumber for a in answers] == [order["AccessionNumber"]]
+    assert answers[0].StudyInstanceUID == uid
+    other = demo_items[20]
+    both = find(service, StudyInstanceUID=[uid, derived_study_uid({**other, **other[SPS][0]}), "1.2.3"])
+    assert {a.AccessionNumber for a in both} == {order["AccessionNumber"], other["AccessionNumber"]}
+    assert find(service, StudyInstanceUID="2.25.1") == []
+
+
+@pytest.fixture
+def bare_view(sqlite_db: str, tmp_path: Path) -> str:
+    """A copy of the demo file with a view lacking Study Instance UID, status and the code columns."""
+    source = Path(sqlite_db.split("Database=", 1)[1])
+    copy = tmp_path / "bare.sqlite"
+    shutil.copy(source, copy)
+    kept = [c.name for c in COLUMNS if c.name not in ("StudyInstanceUID", "ScheduledProcedureStepStatus")]
+    kept = [c for c in kept if "Code" not in c and "Registr" not in c]
+    with sqlite3.connect(copy) as connection:
+        connection.execute(f"CREATE VIEW bare AS SELECT {', '.join(kept)} FROM worklist")
+    return f"Driver=SQLite3;Database={copy}"
+
+
+def test_view_without_uid_and_status_columns(bare_view: str, demo_items: list[dict], services: list) -> None:
+    """Every UID is then derived (and still matched), every status SCHEDULED, every code derived."""
+    service = make(services, bare_view, View="bare")
+    order = demo_items[3]
+    uid = derived_study_uid({**order, **order[SPS][0]})
+    answers = find(service, StudyInstanceUID=uid)
+    assert [a.AccessionNumber for a in answers] == [order["AccessionNumber"]]
+    assert {sps(a).ScheduledProcedureStepStatus for a in find(service)} == {"SCHEDULED"}
+    assert len(find(service, {"ScheduledProcedureStepStatus": "SCHEDULED"})) == len(demo_items)
+    assert find(service, {"ScheduledProcedureStepStatus": "ARRIVED"}) == []
+    strict = make(services, bare_view, View="bare", Statuses=["ARRIVED"])
+    assert find(strict) == []
+
+
+def test_veterinary_code_sequences_from_the_demo(sqlite_db: str, demo_items: list[dict], services: list) -> None:
+    service = make(services, sqlite_db)
+    vet = {"PatientSpeciesCodeSequence": [], "PatientBreedCodeSequence": [], "BreedRegistrationSequence": []}
+    rex = find(service, PatientName="Smith^Rex", **vet)[0]
+    assert [(c.CodeValue, c.CodingSchemeDesignator, c.CodeMeaning) for c in rex.PatientSpeciesCodeSequence] == [
+        ("448771007", "SCT", "Canis lupus familiaris")
+    ]
+    assert [c.CodeValue for c in rex.PatientBreedCodeSequence] == ["62137007"]  # Labrador, derived
+    (registration,) = rex.BreedRegistrationSequence
+    assert registration.BreedRegistrationNumber == "SR12345601"
+    assert [(c.CodeValue, c.CodingSchemeDesignator) for c in registration.BreedRegistryCodeSequence] == [
+        ("109200", "DCM")
+    ]
+    shiba = find(service, PatientName="山田^ポチ", **vet)[0]
+    assert [c.CodeValue for c in shiba.PatientSpeciesCodeSequence] == ["448771007"]
+    assert len(shiba.PatientBreedCodeSequence) == 0  # Shiba Inu: not in the table, present and empty
+    assert len(shiba.BreedRegistrationSequence) == 0
+    ferret = find(service, PatientName="Taylor^Bandit", **vet)[0]
+    assert [c.CodeValue for c in ferret.PatientSpeciesCodeSequence] == ["449310008"]
