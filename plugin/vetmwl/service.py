@@ -71,6 +71,7 @@ class WorklistService:
         )
         self._columns: tuple[str, ...] | None = None
         self._encoders: dict[tuple, AnswerEncoder] = {}
+        self._prepared: dict[tuple, Prepared] = {}
 
     def columns(self) -> tuple[str, ...]:
         """The contract's columns that the view really has, discovered once per process."""
@@ -118,17 +119,20 @@ class WorklistService:
                 ignored.append(f.column)
         return usable, local, ignored, nothing
 
-    def find(self, raw_identifier: bytes, calling_aet: str | None = None) -> FindResult:
-        """Answer one C-FIND identifier from ``calling_aet`` (its options apply; None: the defaults).
+    def _prepare(self, raw_identifier: bytes, calling_aet: str | None) -> Prepared:
+        """Everything about a query that does not depend on the data, remembered per identifier.
 
-        Raises QueryError or DatabaseError with a readable text.
+        Modalities poll with the same identifier over and over; parsing it, applying the calling
+        AE's options, compiling the answer writer and rendering the SQL is then done once.
         """
-        started = time.perf_counter()
+        columns = self.columns()
+        key = (identifier_bytes(raw_identifier), calling_aet, columns)
+        prepared = self._prepared.get(key)
+        if prepared is not None:
+            return prepared
         query = parse_query(read_identifier(raw_identifier))
-        parsed = time.perf_counter()
         options = self.settings.options_for(calling_aet)
         policy = apply_options(query.filters, options, calling_aet)
-        columns = self.columns()
         usable, local, ignored, nothing = self._split(policy.filters, columns)
         limit = self.settings.limit_answers
         encoder = self._encoder_for(query, columns, options.character_set)
@@ -138,36 +142,90 @@ class WorklistService:
             selected += [c for c in recheck_columns(f) if c in columns and c not in selected]
         fetch = max(limit, RECHECK_SCAN_ROWS) + 1 if rechecks else limit + 1
         rendered = self.renderer.render(selected, usable, fetch)
+        prepared = Prepared(
+            query,
+            policy.answered_modality,
+            ignored,
+            nothing,
+            encoder,
+            rechecks,
+            selected,
+            fetch,
+            rendered.sql,
+            tuple(rendered.params),
+        )
+        if len(self._prepared) >= 1024:
+            self._prepared.clear()
+        self._prepared[key] = prepared
+        return prepared
+
+    def find(self, raw_identifier: bytes, calling_aet: str | None = None) -> FindResult:
+        """Answer one C-FIND identifier from ``calling_aet`` (its options apply; None: the defaults).
+
+        Raises QueryError or DatabaseError with a readable text.
+        """
+        started = time.perf_counter()
+        p = self._prepare(raw_identifier, calling_aet)
+        parsed = time.perf_counter()
+        limit = self.settings.limit_answers
         rows: list = []
         sql_seconds = 0.0
         try:
-            if not nothing:
-                result = self.database.fetch(rendered.sql, rendered.params)
+            if not p.nothing:
+                result = self.database.fetch(p.sql, p.params)
                 rows, sql_seconds = result.rows, result.seconds
         except DatabaseError as error:
             if error.sqlstate in _MISSING_COLUMN_STATES:
                 self._columns = None  # the view changed under us: discover its columns again.
             raise
         fetched = time.perf_counter()
-        incomplete = len(rows) >= fetch
-        if rechecks:
-            rows = [row for row in rows if all(recheck(f, dict(zip(selected, row, strict=False))) for f in rechecks)]
+        incomplete = len(rows) >= p.fetch
+        if p.rechecks:
+            rows = [
+                row for row in rows if all(recheck(f, dict(zip(p.selected, row, strict=False))) for f in p.rechecks)
+            ]
             incomplete = incomplete or len(rows) > limit
-        if policy.answered_modality and MODALITY in encoder.columns:
-            rows = _answering_modality(rows, encoder.columns.index(MODALITY), policy.answered_modality)
-        encode_row = encoder.answer
+        if p.answered_modality and MODALITY in p.encoder.columns:
+            rows = _answering_modality(rows, p.encoder.columns.index(MODALITY), p.answered_modality)
+        encode_row = p.encoder.answer
         answers = [encode_row(row) for row in rows[:limit]]
         finished = time.perf_counter()
         return FindResult(
-            query=query,
+            query=p.query,
             answers=answers,
             incomplete=incomplete,
             sql_seconds=sql_seconds,
             total_seconds=finished - started,
-            ignored_keys=ignored,
+            ignored_keys=p.ignored,
             parse_seconds=parsed - started,
             build_seconds=finished - fetched,
         )
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A query made ready to run: filters after the AE's options, SQL, answer writer."""
+
+    query: WorklistQuery
+    answered_modality: str | None
+    ignored: list[str]
+    nothing: bool
+    encoder: AnswerEncoder
+    rechecks: list
+    selected: list[str]
+    fetch: int
+    sql: str
+    params: tuple
+
+
+def identifier_bytes(raw: bytes) -> bytes:
+    """The dataset part of the DICOM file Orthanc hands over, without preamble and file meta.
+
+    The file meta may differ between two identical queries, so it is no part of the cache key.
+    """
+    if len(raw) >= 144 and raw[128:132] == b"DICM" and raw[132:136] == b"\x02\x00\x00\x00" and raw[136:138] == b"UL":
+        return raw[144 + int.from_bytes(raw[140:144], "little") :]
+    return raw
 
 
 def _answering_modality(rows: list, index: int, modality: str) -> list:

@@ -201,3 +201,25 @@ def test_veterinary_code_sequences_from_the_demo(sqlite_db: str, demo_items: lis
     assert len(shiba.BreedRegistrationSequence) == 0
     ferret = find(service, PatientName="Taylor^Bandit", **vet)[0]
     assert [c.CodeValue for c in ferret.PatientSpeciesCodeSequence] == ["449310008"]
+
+
+def test_a_repeated_identifier_is_prepared_once(services: list[WorklistService], sqlite_db: str) -> None:
+    """Polling modalities send the same identifier again: parsing, options and SQL are reused."""
+    from vetmwl.service import identifier_bytes
+
+    service = make(services, sqlite_db, Modalities={"DX_ROOM1": {"RestrictToOwnStation": True}})
+    query = identifier(STEP_KEYS, PatientName="")
+    first, second = file_bytes(query), file_bytes(query)  # two files: different meta, same dataset
+    assert first != second or identifier_bytes(first) == identifier_bytes(second)
+    assert identifier_bytes(first) == identifier_bytes(second) and len(identifier_bytes(first)) < len(first)
+    prepared = service._prepare(first, None)
+    assert service._prepare(second, None) is prepared
+    own_station = service._prepare(first, "DX_ROOM1")
+    assert own_station is not prepared  # the calling AE's options are part of the key
+    assert (
+        "ScheduledStationAETitle" in own_station.sql and "ScheduledStationAETitle" not in prepared.sql.split("WHERE")[1]
+    )
+    everyone = service.find(first)
+    mine = service.find(first, "DX_ROOM1")
+    assert len(mine.answers) < len(everyone.answers)
+    assert identifier_bytes(b"not a file") == b"not a file"
