@@ -1,0 +1,543 @@
+"""The conformance table: each query, the PS3.4 rule it exercises, and every known difference.
+
+A difference is declared per side (``ours``, ``orthanc``: Orthanc's own matcher, ``dcmtk``:
+wlmscpfs) with the rule that decides it and the verdict: ``WRONG`` (the standard says otherwise)
+or ``CHOICE`` (the standard leaves it to the SCP). ``emptied=True`` marks answers of ours that
+arrived with an empty step item because Orthanc re-checked them with its own matcher.
+"""
+
+from __future__ import annotations
+
+from conformance.compare import CHOICE, EMPTY_ITEM, WRONG, ZERO_LENGTH, Diff, Query
+
+SV = "C.2.2.2.1 single value"
+UID = "C.2.2.2.2 list of UID"
+UNIVERSAL = "C.2.2.2.3 universal"
+WILDCARD = "C.2.2.2.4 wildcard"
+RANGE = "C.2.2.2.5 range"
+SEQUENCE = "C.2.2.2.6 sequence matching"
+COMBINED = "K.6-1 combined date-time (0040,0003 remark)"
+PN_CASE = "C.2.2.2.1.1 PN case-insensitive (declared, K.6.1.3.2)"
+PADDING = "PS3.5 6.2 padding spaces not significant"
+UNKNOWN = "K.2.2.1.1.1 unknown value never matches"
+OPTIONAL = "K.2.2.1.1.2 optional key not supported"
+TM_SINGLE = "C.2.2.2.1.3 DA/TM single value by meaning"
+TM_RANGE = "C.2.2.2.5.2 TM range by value"
+CHARACTERS = "C.2.2.2.4 wildcards match characters, not bytes"
+CHARSET = "K.4.1.1.3.1 query Specific Character Set"
+
+UID_1001 = "1.2.826.0.1.3680043.10.1386.1001"
+UID_1005 = "1.2.826.0.1.3680043.10.1386.1005"
+UID_1025 = "1.2.826.0.1.3680043.10.1386.1025"
+UID_1039 = "1.2.826.0.1.3680043.10.1386.1039"
+
+DATE = "ScheduledProcedureStepStartDate"
+TIME = "ScheduledProcedureStepStartTime"
+
+# Known behaviours, reused by many rows.
+DCMTK_PN_CASE = Diff(PN_CASE, "wlmscpfs matches PN case-sensitively; the standard leaves case to the SCP", CHOICE)
+ORTHANC_NEEDS_ATTRIBUTE = Diff(
+    UNIVERSAL, "Orthanc's matcher needs the attribute present even for '*', so items without a value are lost", WRONG
+)
+ORTHANC_SEPARATE = Diff(COMBINED, "Orthanc matches the date and the time separately, on each day", WRONG)
+ORTHANC_BYTES = Diff(
+    CHARACTERS, "Orthanc's '?' stands for one byte, so it cannot match a multi-byte UTF-8 character", WRONG
+)
+
+
+def orthanc_tm_strings(rule: str = TM_RANGE) -> Diff:
+    """Orthanc's matcher compares TM values as strings."""
+    return Diff(rule, "Orthanc compares TM as strings: '08' < '0800', '083000' > '0830'")
+
+
+def orthanc_recheck(rule: str = TM_RANGE) -> Diff:
+    """Our answers whose step item Orthanc's re-check emptied (README, Known limits)."""
+    return Diff(
+        rule,
+        "Orthanc re-checks our answers' step items with its own matcher (TM as strings, date and time apart) "
+        "and empties those it rejects; our reduced-precision bounds also cover their whole minute or hour",
+        emptied=True,
+    )
+
+
+def importer_rounds(rule: str = TM_RANGE) -> Diff:
+    """Our bug: a stored start time with a fraction of a second is rounded up to the next second."""
+    return Diff(
+        rule,
+        "ours wrong: the importer stores 083015.123456 as 08:30:16 on SQLite (sqlrender.bind_value rounds a "
+        "stored fraction up, as it does for query bounds)",
+    )
+
+
+def dcmtk_single_value_only(key: str) -> Diff:
+    """wlmscpfs reads wildcards literally in keys that Table K.6-1 matches by single value only."""
+    return Diff(WILDCARD, f"wlmscpfs reads '*' and '?' literally in {key} (single value only in K.6-1)", CHOICE)
+
+
+def dcmtk_ignores(key: str) -> Diff:
+    """wlmscpfs does not match this optional key: it ignores it, as K.2.2.1.1.2 allows."""
+    return Diff(OPTIONAL, f"wlmscpfs does not support matching on {key} and ignores it", CHOICE)
+
+
+QUERIES: list[Query] = [
+    # Universal matching
+    Query("univ-no-keys", UNIVERSAL),
+    Query("univ-empty-name", UNIVERSAL, {"PatientName": ""}),
+    Query("univ-star-name", UNIVERSAL, {"PatientName": "*"}),
+    Query("univ-star-id", UNIVERSAL, {"PatientID": "*"}),
+    Query(
+        "univ-star-station",
+        UNIVERSAL,
+        step={"ScheduledStationAETitle": "*"},
+        diffs={"orthanc": ORTHANC_NEEDS_ATTRIBUTE},
+    ),
+    Query("univ-star-accession", UNIVERSAL, {"AccessionNumber": "*"}, diffs={"orthanc": ORTHANC_NEEDS_ATTRIBUTE}),
+    Query(
+        "univ-star-physician",
+        UNIVERSAL,
+        step={"ScheduledPerformingPhysicianName": "*"},
+        diffs={"orthanc": ORTHANC_NEEDS_ATTRIBUTE},
+    ),
+    Query(
+        "univ-caret-referring",
+        UNIVERSAL,
+        {"ReferringPhysicianName": "^"},
+        diffs={"orthanc": Diff(PADDING, "Orthanc reads '^' literally; without its trailing delimiter it is empty")},
+    ),
+    Query("univ-star-caret-name", WILDCARD, {"PatientName": "*^*"}),
+    Query(
+        "univ-star-caret-referring",
+        WILDCARD,
+        {"ReferringPhysicianName": "*^*"},
+        diffs={
+            "ours": Diff(
+                WILDCARD,
+                "ours treats PN keys of only '*' and '^' as universal (devices send them for 'any'), so items "
+                "without a value come too; PN wildcard matching is the SCP's to define (C.2.2.2.4)",
+                CHOICE,
+            )
+        },
+    ),
+    Query(
+        "univ-star-caret-responsible",
+        WILDCARD,
+        {"ResponsiblePerson": "*^*"},
+        diffs={
+            "ours": Diff(
+                WILDCARD,
+                "ours treats PN keys of only '*' and '^' as universal (devices send them for 'any'), so items "
+                "without a value come too; PN wildcard matching is the SCP's to define (C.2.2.2.4)",
+                CHOICE,
+            )
+        },
+    ),
+    # Sequence matching
+    Query(
+        "seq-empty-item",
+        SEQUENCE,
+        {"PatientName": "Smith^Rex"},
+        step=EMPTY_ITEM,
+        diffs={"dcmtk": DCMTK_PN_CASE},
+        choice=PN_CASE,
+    ),
+    Query("seq-zero-length", SEQUENCE, {"PatientID": "000123"}, step=ZERO_LENGTH),
+    Query("seq-two-keys", SEQUENCE, step={"Modality": "CT", "ScheduledStationAETitle": "CT_SUITE"}),
+    Query("seq-keys-disagree", SEQUENCE, step={"Modality": "CT", "ScheduledStationAETitle": "DX_ROOM1"}),
+    # Single value matching on text
+    Query("sv-modality-dx", SV, step={"Modality": "DX"}),
+    Query("sv-modality-us", SV, step={"Modality": "US"}),
+    Query("sv-modality-mr", SV, step={"Modality": "MR"}),
+    Query(
+        "sv-modality-lower",
+        SV,
+        step={"Modality": "dx"},
+        diffs={"dcmtk": Diff(SV, "wlmscpfs refuses 'dx' (not a valid CS value) with status A900", CHOICE)},
+    ),
+    Query("sv-station-dx", SV, step={"ScheduledStationAETitle": "DX_ROOM1"}),
+    Query("sv-station-us", SV, step={"ScheduledStationAETitle": "US_ROOM1"}),
+    Query("sv-station-us-lower", SV, step={"ScheduledStationAETitle": "us_room1"}),
+    Query(
+        "sv-station-padded",
+        PADDING,
+        step={"ScheduledStationAETitle": " CT_SUITE"},
+        diffs={
+            "ours": Diff(
+                PADDING,
+                "our SQL trims the key, but Orthanc's re-check of our step items does not and empties them",
+                emptied=True,
+            ),
+            "orthanc": Diff(PADDING, "Orthanc does not trim the key's leading space"),
+        },
+    ),
+    Query("sv-id-000123", SV, {"PatientID": "000123"}),
+    Query("sv-id-123", SV, {"PatientID": "123"}),
+    Query(
+        "sv-id-0042",
+        PADDING,
+        {"PatientID": "0042"},
+        diffs={"orthanc": Diff(PADDING, "Orthanc does not trim the stored ' 0042 '")},
+    ),
+    Query("sv-id-42", SV, {"PatientID": "42"}),
+    Query("sv-id-padded-query", PADDING, {"PatientID": " 0042"}),
+    Query("sv-id-inner-space", SV, {"PatientID": "AB 12"}),
+    Query("sv-id-no-space", SV, {"PatientID": "AB12"}),
+    Query("sv-id-zeros", SV, {"PatientID": "000000"}),
+    Query("sv-accession", SV, {"AccessionNumber": "ACC1001"}),
+    Query("sv-accession-zeros", SV, {"AccessionNumber": "000077"}),
+    Query("sv-accession-77", SV, {"AccessionNumber": "77"}),
+    Query("sv-requested-procedure", SV, {"RequestedProcedureID": "RP1028"}),
+    Query("sv-sps-id-zeros", SV, step={"ScheduledProcedureStepID": "0001"}, diffs={"dcmtk": dcmtk_ignores("SPS ID")}),
+    Query("sv-sps-id-1", SV, step={"ScheduledProcedureStepID": "1"}, diffs={"dcmtk": dcmtk_ignores("SPS ID")}),
+    Query("sv-sps-id-space", SV, step={"ScheduledProcedureStepID": "SPS 61"}, diffs={"dcmtk": dcmtk_ignores("SPS ID")}),
+    Query(
+        "sv-status-arrived",
+        SV,
+        step={"ScheduledProcedureStepStatus": "ARRIVED"},
+        diffs={"dcmtk": dcmtk_ignores("SPS Status")},
+    ),
+    Query(
+        "sv-status-scheduled",
+        SV,
+        step={"ScheduledProcedureStepStatus": "SCHEDULED"},
+        diffs={
+            "ours": Diff(
+                UNKNOWN,
+                "ours reads a step without a status as SCHEDULED and answers it so; strictly an unknown value "
+                "matches no key",
+                CHOICE,
+            ),
+            "dcmtk": dcmtk_ignores("SPS Status"),
+        },
+    ),
+    Query("sv-sex-f", SV, {"PatientSex": "F"}),
+    Query("sv-sex-o", SV, {"PatientSex": "O"}),
+    Query(
+        "sv-species",
+        SV,
+        {"PatientSpeciesDescription": "Felis catus"},
+        diffs={"dcmtk": dcmtk_ignores("Patient Species Description")},
+    ),
+    Query(
+        "sv-breed",
+        SV,
+        {"PatientBreedDescription": "Beagle"},
+        diffs={"dcmtk": dcmtk_ignores("Patient Breed Description")},
+    ),
+    Query(
+        "sv-breed-cyrillic",
+        SV,
+        {"PatientBreedDescription": "Лайка"},
+        diffs={"dcmtk": dcmtk_ignores("Patient Breed Description")},
+    ),
+    Query(
+        "sv-neutered", SV, {"PatientSexNeutered": "UNALTERED"}, diffs={"dcmtk": dcmtk_ignores("Patient's Sex Neutered")}
+    ),
+    Query("sv-priority", SV, {"RequestedProcedurePriority": "STAT"}),
+    Query(
+        "sv-station-name",
+        SV,
+        step={"ScheduledStationName": "Mobile DR"},
+        diffs={"dcmtk": dcmtk_ignores("Scheduled Station Name")},
+    ),
+    Query(
+        "sv-location",
+        SV,
+        step={"ScheduledProcedureStepLocation": "Barn"},
+        diffs={"dcmtk": dcmtk_ignores("SPS Location")},
+    ),
+    Query(
+        "sv-step-description",
+        SV,
+        step={"ScheduledProcedureStepDescription": "CT thorax, contrast"},
+        diffs={"dcmtk": dcmtk_ignores("SPS Description")},
+    ),
+    Query(
+        "sv-requested-description",
+        SV,
+        {"RequestedProcedureDescription": "Dental survey"},
+        diffs={"dcmtk": dcmtk_ignores("Requested Procedure Description")},
+    ),
+    Query(
+        "sv-study-description",
+        SV,
+        {"StudyDescription": "CT thorax"},
+        diffs={"dcmtk": dcmtk_ignores("Study Description")},
+    ),
+    Query(
+        "sv-organization",
+        SV,
+        {"ResponsibleOrganization": "Green Acres Farm"},
+        diffs={"dcmtk": dcmtk_ignores("Responsible Organization")},
+    ),
+    Query("sv-birth-date", SV, {"PatientBirthDate": "20191231"}),
+    Query("sv-birth-date-leap", SV, {"PatientBirthDate": "20200229"}),
+    Query("sv-date", SV, step={DATE: "20251231"}),
+    Query("sv-date-leap", SV, step={DATE: "20240229"}),
+    Query("sv-date-none", SV, step={DATE: "20251229"}),
+    # Person names
+    Query("pn-exact", PN_CASE, {"PatientName": "Smith^Rex"}, choice=PN_CASE, diffs={"dcmtk": DCMTK_PN_CASE}),
+    Query("pn-lower", PN_CASE, {"PatientName": "smith^rex"}, choice=PN_CASE, diffs={"dcmtk": DCMTK_PN_CASE}),
+    Query("pn-upper", PN_CASE, {"PatientName": "SMITH^REX"}, choice=PN_CASE, diffs={"dcmtk": DCMTK_PN_CASE}),
+    Query("pn-prefix", WILDCARD, {"PatientName": "Smith*"}, choice=PN_CASE, diffs={"dcmtk": DCMTK_PN_CASE}),
+    Query("pn-prefix-caret", WILDCARD, {"PatientName": "Smith^*"}, choice=PN_CASE, diffs={"dcmtk": DCMTK_PN_CASE}),
+    Query("pn-question-mark", WILDCARD, {"PatientName": "Smith^R?x"}, choice=PN_CASE, diffs={"dcmtk": DCMTK_PN_CASE}),
+    Query(
+        "pn-trailing-carets",
+        PADDING,
+        {"PatientName": "Smith^Rex^^"},
+        choice=PN_CASE,
+        diffs={
+            "orthanc": Diff(
+                PADDING, "reads 'Smith^Rex^^' literally; trailing empty components and their '^' may be left out"
+            ),
+            "dcmtk": Diff(
+                PADDING, "reads 'Smith^Rex^^' literally; trailing empty components and their '^' may be left out"
+            ),
+        },
+    ),
+    Query("pn-no-match", SV, {"PatientName": "Smith^Rexx"}),
+    Query("pn-accent", SV, {"PatientName": "Müller^Bello"}),
+    Query("pn-accent-upper", PN_CASE, {"PatientName": "MÜLLER^BELLO"}, choice=PN_CASE, diffs={"dcmtk": DCMTK_PN_CASE}),
+    Query(
+        "pn-accent-wildcard",
+        CHARACTERS,
+        {"PatientName": "m?ller*"},
+        choice=PN_CASE,
+        diffs={
+            "orthanc": ORTHANC_BYTES,
+            "dcmtk": Diff(CHARACTERS, "wlmscpfs matches bytes (no Müller) and case-sensitively (no Muller)"),
+        },
+    ),
+    Query("pn-ascii-only", WILDCARD, {"PatientName": "Muller*"}),
+    Query("pn-apostrophe", SV, {"PatientName": "O'Connor^Daisy"}),
+    Query("pn-apostrophe-wildcard", WILDCARD, {"PatientName": "O'C*"}),
+    Query("pn-japanese", SV, {"PatientName": "山田^ポチ"}),
+    Query("pn-japanese-prefix", WILDCARD, {"PatientName": "山田*"}),
+    Query(
+        "pn-japanese-question",
+        CHARACTERS,
+        {"PatientName": "山田^??"},
+        diffs={"orthanc": ORTHANC_BYTES, "dcmtk": Diff(CHARACTERS, "wlmscpfs's '?' stands for one byte")},
+    ),
+    Query("pn-groups-contains", WILDCARD, {"PatientName": "*山田^ポチ*"}),
+    Query("pn-groups-prefix", WILDCARD, {"PatientName": "Yamada*"}),
+    Query("pn-greek", SV, {"PatientName": "Παπαδόπουλος^Άργος"}),
+    Query("pn-greek-lower", PN_CASE, {"PatientName": "παπαδόπουλος*"}, choice=PN_CASE, diffs={"dcmtk": DCMTK_PN_CASE}),
+    Query(
+        "pn-cyrillic-upper", PN_CASE, {"PatientName": "ИВАНОВ^ШАРИК"}, choice=PN_CASE, diffs={"dcmtk": DCMTK_PN_CASE}
+    ),
+    Query("pn-farm-prefix", WILDCARD, {"PatientName": "Green Acres Farm^*"}),
+    Query("pn-farm", SV, {"PatientName": "Green Acres Farm^Running on Water"}),
+    Query("pn-responsible", SV, {"ResponsiblePerson": "Smith^John"}),
+    Query("pn-responsible-five", SV, {"ResponsiblePerson": "Brown^Anne^Marie^Mrs.^PhD"}),
+    Query("pn-responsible-wildcard", WILDCARD, {"ResponsiblePerson": "García^María*"}),
+    Query("pn-referring-prefix", WILDCARD, {"ReferringPhysicianName": "Okafor*"}),
+    Query("pn-performing", SV, step={"ScheduledPerformingPhysicianName": "Patel^Priya"}),
+    Query(
+        "pn-latin1",
+        CHARSET,
+        {"PatientName": "Müller*"},
+        charset="ISO_IR 100",
+        diffs={"dcmtk": Diff(CHARSET, "wlmscpfs compares the query's ISO_IR 100 bytes with the files' UTF-8 bytes")},
+    ),
+    Query(
+        "pn-latin1-upper",
+        CHARSET,
+        {"PatientName": "MÜLLER^BELLO"},
+        charset="ISO_IR 100",
+        choice=PN_CASE,
+        diffs={"dcmtk": Diff(CHARSET, "wlmscpfs compares the query's ISO_IR 100 bytes with the files' UTF-8 bytes")},
+    ),
+    Query("pn-no-charset", CHARSET, {"PatientName": "O'Connor*"}, charset=""),
+    # Wildcards on other text
+    Query(
+        "wc-id-prefix",
+        WILDCARD,
+        {"PatientID": "0001*"},
+        diffs={"dcmtk": dcmtk_single_value_only("Patient ID")},
+    ),
+    Query(
+        "wc-id-question",
+        WILDCARD,
+        {"PatientID": "00012?"},
+        diffs={"dcmtk": dcmtk_single_value_only("Patient ID")},
+    ),
+    Query("wc-accession", WILDCARD, {"AccessionNumber": "ACC10*"}),
+    Query("wc-accession-case", WILDCARD, {"AccessionNumber": "acc*"}),
+    Query("wc-accession-middle", WILDCARD, {"AccessionNumber": "A*1"}),
+    Query(
+        "wc-species",
+        WILDCARD,
+        {"PatientSpeciesDescription": "Felis*"},
+        diffs={"dcmtk": dcmtk_ignores("Patient Species Description")},
+    ),
+    Query(
+        "wc-species-case",
+        WILDCARD,
+        {"PatientSpeciesDescription": "felis*"},
+        diffs={"dcmtk": dcmtk_ignores("Patient Species Description")},
+    ),
+    Query(
+        "wc-breed-suffix",
+        WILDCARD,
+        {"PatientBreedDescription": "*Retriever"},
+        diffs={"dcmtk": dcmtk_ignores("Patient Breed Description")},
+    ),
+    Query(
+        "wc-breed-cyrillic",
+        CHARACTERS,
+        {"PatientBreedDescription": "Л?йка"},
+        diffs={"orthanc": ORTHANC_BYTES, "dcmtk": dcmtk_ignores("Patient Breed Description")},
+    ),
+    Query(
+        "wc-step-description",
+        WILDCARD,
+        step={"ScheduledProcedureStepDescription": "CT thorax*"},
+        diffs={"dcmtk": dcmtk_ignores("SPS Description")},
+    ),
+    Query(
+        "wc-station-name",
+        WILDCARD,
+        step={"ScheduledStationName": "?R Room ?"},
+        diffs={"dcmtk": dcmtk_ignores("Scheduled Station Name")},
+    ),
+    Query(
+        "wc-station-ae",
+        WILDCARD,
+        step={"ScheduledStationAETitle": "DX*"},
+        diffs={"dcmtk": dcmtk_single_value_only("Scheduled Station AE Title")},
+    ),
+    Query("wc-requested-procedure", WILDCARD, {"RequestedProcedureID": "RP10?8"}),
+    Query("wc-sps-id", WILDCARD, step={"ScheduledProcedureStepID": "SPS06*"}, diffs={"dcmtk": dcmtk_ignores("SPS ID")}),
+    # Date ranges
+    Query("rg-date-closed", RANGE, step={DATE: "20251231-20260101"}),
+    Query("rg-date-up-to", RANGE, step={DATE: "-20251230"}),
+    Query("rg-date-from", RANGE, step={DATE: "20260102-"}),
+    Query("rg-date-one-day", RANGE, step={DATE: "20251231-20251231"}),
+    Query("rg-date-year-end", RANGE, step={DATE: "20251230-20260102"}),
+    Query("rg-birth-year", RANGE, {"PatientBirthDate": "20190101-20191231"}),
+    Query("rg-birth-up-to", RANGE, {"PatientBirthDate": "-20151231"}),
+    # Times: ranges and single values of every precision
+    Query(
+        "rg-time-minutes",
+        TM_RANGE,
+        step={TIME: "0800-0830"},
+        diffs={"ours": orthanc_recheck(), "orthanc": orthanc_tm_strings()},
+    ),
+    Query("rg-time-seconds", TM_RANGE, step={TIME: "080000-083000"}, diffs={"orthanc": orthanc_tm_strings()}),
+    Query(
+        "rg-time-afternoon",
+        TM_RANGE,
+        step={TIME: "1500-1530"},
+        diffs={"ours": orthanc_recheck(), "orthanc": orthanc_tm_strings()},
+    ),
+    Query("rg-time-afternoon-seconds", TM_RANGE, step={TIME: "150000-153000"}, diffs={"orthanc": orthanc_tm_strings()}),
+    Query("rg-time-fraction", TM_RANGE, step={TIME: "083015-083015.5"}, diffs={"ours": importer_rounds()}),
+    Query(
+        "rg-time-hour",
+        TM_RANGE,
+        step={TIME: "08-08"},
+        diffs={"ours": orthanc_recheck(), "orthanc": orthanc_tm_strings()},
+    ),
+    Query("rg-time-late", TM_RANGE, step={TIME: "2359-"}),
+    Query(
+        "rg-time-midnight",
+        TM_RANGE,
+        step={TIME: "-0000"},
+        diffs={"ours": orthanc_recheck(), "orthanc": orthanc_tm_strings()},
+    ),
+    Query("rg-time-evening", TM_RANGE, step={TIME: "1700-1800"}, diffs={"ours": orthanc_recheck()}),
+    Query("tm-single-minutes", TM_SINGLE, step={TIME: "0830"}, diffs={"ours": orthanc_recheck(TM_SINGLE)}),
+    Query("tm-single-seconds", TM_SINGLE, step={TIME: "083000"}, diffs={"orthanc": orthanc_tm_strings(TM_SINGLE)}),
+    Query(
+        "tm-single-hour",
+        TM_SINGLE,
+        step={TIME: "08"},
+        diffs={"ours": orthanc_recheck(TM_SINGLE), "orthanc": orthanc_tm_strings(TM_SINGLE)},
+    ),
+    Query("tm-single-fraction", TM_SINGLE, step={TIME: "083015.123456"}, diffs={"ours": importer_rounds(TM_SINGLE)}),
+    Query(
+        "tm-single-with-date",
+        TM_SINGLE,
+        step={DATE: "20251231", TIME: "0830"},
+        diffs={"ours": orthanc_recheck(TM_SINGLE)},
+    ),
+    # SPS Start Date and Time together
+    Query(
+        "dt-overnight",
+        COMBINED,
+        step={DATE: "20251230-20251231", TIME: "1800-0830"},
+        diffs={
+            "ours": Diff(
+                COMBINED,
+                "ours wrong: refuses (C000) the time range 1800-0830 as 'ending before it starts', but with a date "
+                "range it is one interval, 30 December 18:00 to 31 December 08:30",
+            ),
+            "orthanc": ORTHANC_SEPARATE,
+        },
+    ),
+    Query(
+        "dt-three-days",
+        COMBINED,
+        step={DATE: "20251230-20260101", TIME: "1000-1800"},
+        diffs={"ours": orthanc_recheck(COMBINED), "orthanc": ORTHANC_SEPARATE},
+    ),
+    Query(
+        "dt-one-day-time-range",
+        COMBINED,
+        step={DATE: "20251231", TIME: "0800-0830"},
+        diffs={"ours": orthanc_recheck(), "orthanc": orthanc_tm_strings()},
+    ),
+    Query(
+        "dt-range-single-time",
+        COMBINED,
+        step={DATE: "20251231-20260101", TIME: "0830"},
+        diffs={
+            "ours": Diff(
+                COMBINED,
+                "ours wrong: a single time with a date range becomes one interval (31 December 08:30 to 1 January "
+                "08:31), but K.6-1 combines them only when both are ranges; Orthanc's re-check empties the extras",
+                emptied=True,
+            )
+        },
+    ),
+    Query(
+        "dt-from",
+        COMBINED,
+        step={DATE: "20260101-", TIME: "1200-"},
+        diffs={"ours": orthanc_recheck(COMBINED), "orthanc": ORTHANC_SEPARATE},
+    ),
+    Query("dt-up-to", COMBINED, step={DATE: "-20251230", TIME: "-1200"}, diffs={"ours": orthanc_recheck(COMBINED)}),
+    # List of UID
+    Query("uid-single", UID, {"StudyInstanceUID": UID_1001}, diffs={"dcmtk": dcmtk_ignores("Study Instance UID")}),
+    Query(
+        "uid-list",
+        UID,
+        {"StudyInstanceUID": f"{UID_1005}\\{UID_1025}"},
+        diffs={"dcmtk": dcmtk_ignores("Study Instance UID")},
+    ),
+    Query(
+        "uid-list-unknown",
+        UID,
+        {"StudyInstanceUID": f"{UID_1039}\\1.2.3.4"},
+        diffs={"dcmtk": dcmtk_ignores("Study Instance UID")},
+    ),
+    Query("uid-none", UID, {"StudyInstanceUID": "1.2.3.4"}, diffs={"dcmtk": dcmtk_ignores("Study Instance UID")}),
+    # Several keys at once
+    Query("combo-broad", SV, step={"Modality": "DX", DATE: "20251231", "ScheduledStationAETitle": "DX_ROOM1"}),
+    Query("combo-patient", SV, {"PatientName": "Smith^Rex", "AccessionNumber": "ACC1001"}, choice=PN_CASE),
+    Query("combo-none", SV, {"PatientID": "000123"}, step={"Modality": "CT"}),
+    Query(
+        "combo-status-modality",
+        SV,
+        step={"ScheduledProcedureStepStatus": "SCHEDULED", "Modality": "CT"},
+        diffs={"dcmtk": dcmtk_ignores("SPS Status")},
+    ),
+    Query(
+        "combo-root-and-date",
+        SV,
+        {"PatientSpeciesDescription": "Equus caballus"},
+        step={DATE: "20251230"},
+        diffs={"dcmtk": dcmtk_ignores("Patient Species Description")},
+    ),
+]
