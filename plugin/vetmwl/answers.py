@@ -86,16 +86,21 @@ def _decimal_ds(value: Decimal | int) -> str:
     return text if len(text) <= 16 else format_number_as_ds(float(value))
 
 
+def _time_text(start: datetime) -> str:
+    """TM (and the time part of DT): seconds, and the fraction only when there is one."""
+    return start.strftime("%H%M%S.%f" if start.microsecond else "%H%M%S")
+
+
 def value_for(keyword: str, row: Row) -> str:
     """The text of ``keyword`` for one row, '' when unknown."""
     if keyword in (START_DATE, START_TIME):
         start = row.get(START_DATETIME)
         if not isinstance(start, datetime):
             return ""
-        return start.strftime("%Y%m%d") if keyword == START_DATE else start.strftime("%H%M%S")
+        return start.strftime("%Y%m%d") if keyword == START_DATE else _time_text(start)
     if keyword == START_DATETIME:  # (0040,4005) is a real DT attribute too
         start = row.get(START_DATETIME)
-        return start.strftime("%Y%m%d%H%M%S") if isinstance(start, datetime) else ""
+        return start.strftime("%Y%m%d") + _time_text(start) if isinstance(start, datetime) else ""
     if keyword == "ResponsiblePersonRole":
         return "OWNER" if _format(row.get("ResponsiblePerson")) else ""
     if keyword == "StudyInstanceUID":

@@ -88,25 +88,28 @@ def time_interval(text: str) -> tuple[timedelta | None, timedelta | None]:
 def datetime_interval(
     date_text: str, time_text: str
 ) -> tuple[datetime | None, datetime | None, tuple[timedelta | None, timedelta | None] | None]:
-    """SPS Start Date and Time combined as PS3.4 Table K.6-1 says.
+    """SPS Start Date and Time as PS3.4 Table K.6-1 says.
 
-    Returns ``(start, end_exclusive, time_of_day)``. With a date, the time narrows the first and
-    last day into one continuous interval (5-7 July with 10:00-18:00 is 5 July 10:00 to 7 July
-    18:00). With no date, the time is a window within every day, returned as ``time_of_day``.
+    Returns ``(start, end_exclusive, time_of_day)``. When both are ranges they form one continuous
+    interval (5-7 July with 10:00-18:00 is 5 July 10:00 to 7 July 18:00, and 30-31 December with
+    18:00-08:30 is the night between). Otherwise each matches on its own: the date as whole days,
+    the time as a window within every day (``time_of_day``).
     """
+    time_of_day = time_interval(time_text) if time_text and not ("-" in date_text and "-" in time_text) else None
     if not date_text:
-        if not time_text:
-            return None, None, None
-        return None, None, time_interval(time_text)
+        return None, None, time_of_day
     first, after_last = date_interval(date_text)
-    t_start, t_end = time_interval(time_text) if time_text else (None, None)
-    start = datetime.combine(first, datetime.min.time()) + (t_start or timedelta()) if first else None
-    if after_last is None:
-        end = None
-    elif t_end is None:
-        end = datetime.combine(after_last, datetime.min.time())
-    else:
-        end = datetime.combine(after_last - DAY, datetime.min.time()) + t_end
+    midnight = datetime.min.time()
+    if time_of_day is not None or not time_text:
+        start = datetime.combine(first, midnight) if first else None
+        end = datetime.combine(after_last, midnight) if after_last else None
+        return start, end, time_of_day
+    low, high, _ = _split_range(time_text)
+    t_start = parse_time_span(low)[0] if low else timedelta()
+    start = datetime.combine(first, midnight) + t_start if first else None
+    end = datetime.combine(after_last - DAY, midnight) + parse_time_span(high)[1] if after_last and high else None
+    if after_last and not high:
+        end = datetime.combine(after_last, midnight)
     if start and end and start >= end:
         raise ValueFormatError(f"date {date_text!r} with time {time_text!r} is an empty interval")
     return start, end, None

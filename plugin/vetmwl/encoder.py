@@ -87,7 +87,8 @@ def _da(value: date) -> str:
 
 
 def _tm(value: datetime) -> str:
-    return f"{value.hour:02d}{value.minute:02d}{value.second:02d}"
+    text = f"{value.hour:02d}{value.minute:02d}{value.second:02d}"
+    return f"{text}.{value.microsecond:06d}" if value.microsecond else text
 
 
 def _date(value: Any) -> str:

@@ -238,7 +238,7 @@ def _param(value: Any, dialect: str) -> Any:
     if isinstance(value, Decimal):
         return str(value) if dialect == "sqlite" else value
     if isinstance(value, date | datetime):
-        return bind_value(value, dialect)
+        return bind_value(value, dialect, bound=False)
     return value
 
 

@@ -7,7 +7,6 @@ Instance UID takes a list. PN matching ignores case (our conformance statement s
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -99,8 +98,7 @@ class TimeOfDay:
     kind: str = "time_of_day"
 
     def params(self) -> list[object]:
-        # Stored times have whole seconds: a bound with a fraction rounds up (see bind_value).
-        return [math.ceil(v.total_seconds()) for v in (self.start, self.end) if v is not None]
+        return [v.total_seconds() for v in (self.start, self.end) if v is not None]
 
 
 @dataclass(frozen=True)
@@ -284,17 +282,19 @@ def _value_filter(keyword: str, dataset: Dataset) -> Filter | None:
     return None  # DECIMAL columns (weight) are returned, never matched.
 
 
-def _start_filter(step: Dataset) -> Filter | None:
+def _start_filters(step: Dataset) -> list[Filter]:
+    """SPS Start Date and Time: one combined range, or a date range and a time-of-day window."""
     date_text, time_text = _text(step, START_DATE), _text(step, START_TIME)
     try:
         start, end, time_of_day = datetime_interval(date_text, time_text)
     except ValueFormatError as exc:
         raise QueryError(f"Scheduled Procedure Step Start Date/Time: {exc}") from exc
+    filters: list[Filter] = []
+    if start is not None or end is not None:
+        filters.append(Range(START_DATETIME, start, end))
     if time_of_day is not None:
-        return TimeOfDay(START_DATETIME, *time_of_day)
-    if start is None and end is None:
-        return None
-    return Range(START_DATETIME, start, end)
+        filters.append(TimeOfDay(START_DATETIME, *time_of_day))
+    return filters
 
 
 def _has_value(element: object) -> bool:
@@ -337,9 +337,7 @@ def parse_query(identifier: Dataset) -> WorklistQuery:
                 raise QueryError("the Scheduled Procedure Step Sequence holds more than one item")
             step_requested = items[0] if items else Dataset()
             filters += _filters_of(step_requested, _STEP_MATCHED)
-            start = _start_filter(step_requested)
-            if start:
-                filters.append(start)
+            filters += _start_filters(step_requested)
     except (UnicodeDecodeError, LookupError) as exc:
         raise QueryError(f"a value in the query cannot be decoded with its character set ({exc})") from exc
     return WorklistQuery(identifier=identifier, filters=tuple(filters), step_requested=step_requested)

@@ -63,21 +63,20 @@ def like_pattern_literal(text: str) -> str:
     return "".join("\\" + c if c in "\\%_" else c for c in text)
 
 
-def bind_value(value: object, dialect: str) -> object:
-    """SQLite stores date-times as ISO text, so bind them as text in exactly that shape.
+def bind_value(value: object, dialect: str, bound: bool = True) -> object:
+    """A date or date-time as the dialect stores and compares it.
 
-    Stored times have whole seconds, so a bound with a fraction is rounded up: ``>= 10:00:00.5``
-    and ``>= 10:00:01`` select the same rows, and so do ``< 10:00:00.5`` and ``< 10:00:01``.
-    MariaDB's ODBC driver drops the fraction of a bound date-time (truncating ``>= 10:00:00.5`` to
-    ``>= 10:00:00``), so its bounds are rounded up the same way before the driver sees them.
+    SQLite stores date-times as ISO text: ``YYYY-MM-DD HH:MM:SS``, with ``.ffffff`` only when there
+    is a fraction, so that text order is time order (``10:00:00`` < ``10:00:00.500000``).
+    MariaDB's ODBC driver drops the fraction of a bound date-time, and its reference schema keeps
+    whole seconds, so a query ``bound`` with a fraction is rounded up there (``>= 10:00:00.5``
+    selects what ``>= 10:00:01`` selects); a stored value (``bound=False``) is left to the driver.
     """
-    if dialect == "mariadb" and isinstance(value, datetime) and value.microsecond:
+    if dialect == "mariadb" and bound and isinstance(value, datetime) and value.microsecond:
         return value.replace(microsecond=0) + timedelta(seconds=1)
     if dialect == "sqlite":
         if isinstance(value, datetime):
-            if value.microsecond:
-                value = value.replace(microsecond=0) + timedelta(seconds=1)
-            return value.strftime("%Y-%m-%d %H:%M:%S")
+            return value.strftime("%Y-%m-%d %H:%M:%S.%f" if value.microsecond else "%Y-%m-%d %H:%M:%S")
         if isinstance(value, date):
             return value.isoformat()
     return value

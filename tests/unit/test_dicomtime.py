@@ -124,7 +124,35 @@ def test_time_interval_rejects_reversed_and_malformed(text: str) -> None:
 def test_datetime_interval_combines_date_and_time(
     date_text: str, time_text: str, start: datetime | None, end: datetime | None
 ) -> None:
-    assert datetime_interval(date_text, time_text) == (start, end, None)
+    """K.6-1 combines date and time only when both are ranges; on a single day the date and a
+    time window select the same steps, so the steps selected must be the ones expected."""
+    got_start, got_end, window = datetime_interval(date_text, time_text)
+    if window is None:
+        assert (got_start, got_end) == (start, end)
+        return
+    assert "-" not in date_text or "-" not in time_text
+    day = datetime.combine(got_start.date(), datetime.min.time())
+    low = day + (window[0] or timedelta())
+    high = day + window[1] if window[1] is not None else got_end
+    assert (max(got_start, low), min(got_end, high)) == (start, end)
+
+
+def test_overnight_time_range_with_a_date_range_is_one_interval() -> None:
+    """30-31 December with 18:00-08:30: the night between, not 'a range ending before it starts'."""
+    assert datetime_interval("20251230-20251231", "1800-0830") == (
+        datetime(2025, 12, 30, 18),
+        datetime(2025, 12, 31, 8, 31),
+        None,
+    )
+
+
+def test_single_time_with_a_date_range_is_matched_on_its_own() -> None:
+    """A single time is not a range: every day of the range at 08:30, not one long interval."""
+    assert datetime_interval("20251231-20260101", "0830") == (
+        datetime(2025, 12, 31),
+        datetime(2026, 1, 2),
+        (hms(8, 30), hms(8, 31)),
+    )
 
 
 def test_datetime_interval_time_without_date_is_a_window_in_every_day() -> None:

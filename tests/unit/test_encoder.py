@@ -85,7 +85,13 @@ def random_row(rng: random.Random) -> dict:
     return {
         "ScheduledProcedureStepID": f"SPS{rng.randrange(10**6)}",
         "ScheduledProcedureStepStartDateTime": datetime(
-            2026, rng.randint(1, 12), rng.randint(1, 28), rng.randint(0, 23), rng.randint(0, 59), rng.randint(0, 59)
+            2026,
+            rng.randint(1, 12),
+            rng.randint(1, 28),
+            rng.randint(0, 23),
+            rng.randint(0, 59),
+            rng.randint(0, 59),
+            rng.choice([0, 0, 0, 123456, 500000]),  # fractions of a second are answered too
         ),
         "Modality": rng.choice(["DX", "CR", "US", "CT"]),
         "ScheduledStationAETitle": maybe(rng.choice(["DX_ROOM1", "US_ROOM1", "CT"])),
