@@ -1,7 +1,7 @@
 """DICOM DA and TM values and ranges as half-open intervals, compared by value, never as strings.
 
-A TM of lower precision covers its whole span: ``10`` is 10:00:00 up to (not including) 11:00:00,
-so ``-10`` includes 10:59:59. Intervals are half-open so that each bound is one SQL comparison.
+A TM of lower precision is that exact time: ``10`` is 10:00:00.000000, so ``-10`` includes
+10:00:00 and not 10:00:01. Intervals are half-open so that each bound is one SQL comparison.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ _DA = re.compile(r"^(\d{4})\.?(\d{2})\.?(\d{2})$")
 _TM = re.compile(r"^(\d{2})(?::?(\d{2})(?::?(\d{2})(?:\.(\d{1,6}))?)?)?$")
 
 DAY = timedelta(days=1)
+_TICK = timedelta(microseconds=1)
 
 
 class ValueFormatError(ValueError):
@@ -31,7 +32,7 @@ def parse_date(text: str) -> date:
 
 
 def parse_time_span(text: str) -> tuple[timedelta, timedelta]:
-    """A TM value as ``(start, end)`` offsets from midnight, ``end`` exclusive at its precision."""
+    """A TM value as ``(start, end)`` offsets from midnight: the exact time, ``end`` one tick later."""
     match = _TM.match(text.strip())
     if not match:
         raise ValueFormatError(f"{text!r} is not a DICOM time (HH, HHMM, HHMMSS or HHMMSS.ffffff)")
@@ -41,15 +42,9 @@ def parse_time_span(text: str) -> tuple[timedelta, timedelta]:
         raise ValueFormatError(f"{text!r} is not a valid time of day")
     micro = int((fraction or "").ljust(6, "0")) if fraction else 0
     start = timedelta(hours=h, minutes=m, seconds=s, microseconds=micro)
-    if fraction:
-        step = timedelta(microseconds=10 ** (6 - len(fraction)))
-    elif seconds is not None:
-        step = timedelta(seconds=1)
-    elif minutes is not None:
-        step = timedelta(minutes=1)
-    else:
-        step = timedelta(hours=1)
-    return start, start + step
+    # A time of lower precision means that exact time ("2230" equals "223000", mwl-spec §3.2), so
+    # it ends one microsecond later: "-0830" includes 08:30:00 but not 08:30:15.
+    return start, start + _TICK
 
 
 def _split_range(text: str) -> tuple[str, str, bool]:

@@ -55,7 +55,7 @@ def orthanc_recheck(rule: str = TM_RANGE) -> Diff:
     return Diff(
         rule,
         "Orthanc re-checks our answers' step items with its own matcher (TM as strings, date and time apart) "
-        "and empties those it rejects; our reduced-precision bounds also cover their whole minute or hour",
+        "and empties those it rejects",
         emptied=True,
     )
 

@@ -15,6 +15,8 @@ from vetmwl.dicomtime import (
     time_interval,
 )
 
+TICK = timedelta(microseconds=1)
+
 
 def hms(hours: int = 0, minutes: int = 0, seconds: int = 0, microseconds: int = 0) -> timedelta:
     return timedelta(hours=hours, minutes=minutes, seconds=seconds, microseconds=microseconds)
@@ -44,17 +46,18 @@ def test_parse_date_rejects_invalid(text: str) -> None:
 @pytest.mark.parametrize(
     ("text", "start", "end"),
     [
-        ("10", hms(10), hms(11)),
-        ("1030", hms(10, 30), hms(10, 31)),
-        ("103015", hms(10, 30, 15), hms(10, 30, 16)),
-        ("103015.5", hms(10, 30, 15, 500_000), hms(10, 30, 15, 600_000)),
-        ("103015.25", hms(10, 30, 15, 250_000), hms(10, 30, 15, 260_000)),
+        # A lower precision is that exact time ("2230" equals "223000"): the end is one tick later.
+        ("10", hms(10), hms(10) + TICK),
+        ("1030", hms(10, 30), hms(10, 30) + TICK),
+        ("103015", hms(10, 30, 15), hms(10, 30, 15) + TICK),
+        ("103015.5", hms(10, 30, 15, 500_000), hms(10, 30, 15, 500_001)),
+        ("103015.25", hms(10, 30, 15, 250_000), hms(10, 30, 15, 250_001)),
         ("103015.123456", hms(10, 30, 15, 123_456), hms(10, 30, 15, 123_457)),
-        ("23", hms(23), hms(24)),
-        ("10:30:15", hms(10, 30, 15), hms(10, 30, 16)),  # ACR-NEMA colons are tolerated
+        ("23", hms(23), hms(23) + TICK),
+        ("10:30:15", hms(10, 30, 15), hms(10, 30, 15) + TICK),  # ACR-NEMA colons are tolerated
     ],
 )
-def test_parse_time_span_end_is_exclusive_at_the_precision(text: str, start: timedelta, end: timedelta) -> None:
+def test_parse_time_span_is_the_exact_time(text: str, start: timedelta, end: timedelta) -> None:
     assert parse_time_span(text) == (start, end)
 
 
@@ -87,13 +90,13 @@ def test_date_interval_rejects_reversed_and_malformed(text: str) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("10", (hms(10), hms(11))),
-        ("1000-1800", (hms(10), hms(18, 1))),
-        ("1000-180000", (hms(10), hms(18, 0, 1))),
-        ("-1800", (None, hms(18, 1))),
+        ("10", (hms(10), hms(10) + TICK)),
+        ("1000-1800", (hms(10), hms(18) + TICK)),
+        ("1000-180000", (hms(10), hms(18) + TICK)),
+        ("-1800", (None, hms(18) + TICK)),
         ("1000-", (hms(10), None)),
         ("0000-", (hms(0), None)),  # midnight is a bound, not "no bound"
-        ("1000-1000", (hms(10), hms(10, 1))),
+        ("1000-1000", (hms(10), hms(10) + TICK)),
     ],
 )
 def test_time_interval(text: str, expected: tuple[timedelta | None, timedelta | None]) -> None:
@@ -110,14 +113,14 @@ def test_time_interval_rejects_reversed_and_malformed(text: str) -> None:
     ("date_text", "time_text", "start", "end"),
     [
         # PS3.4 Table K.6-1: the time narrows the first and the last day, not every day.
-        ("20260705-20260707", "1000-1800", datetime(2026, 7, 5, 10), datetime(2026, 7, 7, 18, 1)),
-        ("20260705-20260707", "100000-180000", datetime(2026, 7, 5, 10), datetime(2026, 7, 7, 18, 0, 1)),
+        ("20260705-20260707", "1000-1800", datetime(2026, 7, 5, 10), datetime(2026, 7, 7, 18) + TICK),
+        ("20260705-20260707", "100000-180000", datetime(2026, 7, 5, 10), datetime(2026, 7, 7, 18) + TICK),
         ("20260705", "", datetime(2026, 7, 5), datetime(2026, 7, 6)),
-        ("20260705", "10", datetime(2026, 7, 5, 10), datetime(2026, 7, 5, 11)),
+        ("20260705", "10", datetime(2026, 7, 5, 10), datetime(2026, 7, 5, 10) + TICK),
         ("20260705", "1000-", datetime(2026, 7, 5, 10), datetime(2026, 7, 6)),
-        ("20260705", "-1000", datetime(2026, 7, 5), datetime(2026, 7, 5, 10, 1)),
+        ("20260705", "-1000", datetime(2026, 7, 5), datetime(2026, 7, 5, 10) + TICK),
         ("20260705-", "1000-1800", datetime(2026, 7, 5, 10), None),
-        ("-20260707", "1000-1800", None, datetime(2026, 7, 7, 18, 1)),
+        ("-20260707", "1000-1800", None, datetime(2026, 7, 7, 18) + TICK),
         ("20260705", "2300-", datetime(2026, 7, 5, 23), datetime(2026, 7, 6)),
     ],
 )
@@ -141,7 +144,7 @@ def test_overnight_time_range_with_a_date_range_is_one_interval() -> None:
     """30-31 December with 18:00-08:30: the night between, not 'a range ending before it starts'."""
     assert datetime_interval("20251230-20251231", "1800-0830") == (
         datetime(2025, 12, 30, 18),
-        datetime(2025, 12, 31, 8, 31),
+        datetime(2025, 12, 31, 8, 30) + TICK,
         None,
     )
 
@@ -151,12 +154,12 @@ def test_single_time_with_a_date_range_is_matched_on_its_own() -> None:
     assert datetime_interval("20251231-20260101", "0830") == (
         datetime(2025, 12, 31),
         datetime(2026, 1, 2),
-        (hms(8, 30), hms(8, 31)),
+        (hms(8, 30), hms(8, 30) + TICK),
     )
 
 
 def test_datetime_interval_time_without_date_is_a_window_in_every_day() -> None:
-    assert datetime_interval("", "1000-1800") == (None, None, (hms(10), hms(18, 1)))
+    assert datetime_interval("", "1000-1800") == (None, None, (hms(10), hms(18) + TICK))
 
 
 def test_datetime_interval_without_date_or_time_is_universal() -> None:

@@ -130,7 +130,7 @@ def test_case_is_folded_only_for_person_names() -> None:
         ),
         (
             {"ScheduledProcedureStepStartDate": "20260705-20260707", "ScheduledProcedureStepStartTime": "1000-1800"},
-            Range(START_DATETIME, datetime(2026, 7, 5, 10), datetime(2026, 7, 7, 18, 1)),
+            Range(START_DATETIME, datetime(2026, 7, 5, 10), datetime(2026, 7, 7, 18, 0, 0, 1)),
         ),
         (
             {"ScheduledProcedureStepStartDate": "20260105-"},
@@ -138,7 +138,7 @@ def test_case_is_folded_only_for_person_names() -> None:
         ),
         (
             {"ScheduledProcedureStepStartDate": "", "ScheduledProcedureStepStartTime": "0800-1200"},
-            TimeOfDay(START_DATETIME, timedelta(hours=8), timedelta(hours=12, minutes=1)),
+            TimeOfDay(START_DATETIME, timedelta(hours=8), timedelta(hours=12, microseconds=1)),
         ),
     ],
 )
