@@ -182,7 +182,9 @@ class WorklistQuery:
             elif isinstance(f, Equals | Like):
                 keys[f.column] = f.value if isinstance(f, Equals) else f.pattern
             else:
-                keys[f.column] = f"{f.start or ''}..{f.end or ''}"
+                # A date range and a time window can both bear on the start date-time column.
+                name = "ScheduledProcedureStepStartTime" if isinstance(f, TimeOfDay) else f.column
+                keys[name] = f"{f.start or ''}..{f.end or ''}"
         return keys
 
 

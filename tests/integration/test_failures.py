@@ -10,26 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
-from pydicom.dataset import Dataset
 
 from conftest import plugin_settings
-from support.clients import echo, findscu, pynetdicom_find
+from support.clients import broad_query, echo, findscu, is_failure, pynetdicom_find
 from support.servers import REPO, OrthancServer, PostgresServer, free_port
-
-
-def broad_query(modality: str = "DX") -> Dataset:
-    ds = Dataset()
-    ds.PatientName = ""
-    ds.PatientID = ""
-    sps = Dataset()
-    sps.Modality = modality
-    sps.ScheduledProcedureStepStartDate = ""
-    ds.ScheduledProcedureStepSequence = [sps]
-    return ds
-
-
-def is_failure(status: int | None) -> bool:
-    return status is not None and 0xC000 <= status <= 0xCFFF
 
 
 @pytest.fixture

@@ -12,10 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pydicom.dataset import Dataset
 
 from conftest import plugin_settings
-from support.clients import echo, findscu, pynetdicom_find
+from support.clients import broad_query, echo, findscu, is_failure, pynetdicom_find
 from support.servers import MariaDBServer, OrthancServer
 from unit.helpers import identifier
 from unit.test_sqlrender import FILTER_SETS, FRACTION_CASES, MATCHING_CASES, ROWS
@@ -157,22 +156,6 @@ def test_session_is_read_only(mariadb_db: str) -> None:
 
 
 # -- failures, seen by a modality through Orthanc ------------------------------------------------
-
-
-def broad_query(modality: str = "DX") -> Dataset:
-    """Every DX step of the demo schedule (30 of them), as test_failures.py asks PostgreSQL."""
-    ds = Dataset()
-    ds.PatientName = ""
-    ds.PatientID = ""
-    sps = Dataset()
-    sps.Modality = modality
-    sps.ScheduledProcedureStepStartDate = ""
-    ds.ScheduledProcedureStepSequence = [sps]
-    return ds
-
-
-def is_failure(status: int | None) -> bool:
-    return status is not None and 0xC000 <= status <= 0xCFFF
 
 
 @pytest.fixture(scope="module")

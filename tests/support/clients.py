@@ -84,3 +84,20 @@ def echo(port: int, aec: str = "VETMWL") -> int:
         return int(assoc.send_c_echo().Status)
     finally:
         assoc.release()
+
+
+def broad_query(modality: str = "DX") -> Dataset:
+    """Every step of one modality in the demo schedule (DX: 30), names and IDs requested."""
+    ds = Dataset()
+    ds.PatientName = ""
+    ds.PatientID = ""
+    sps = Dataset()
+    sps.Modality = modality
+    sps.ScheduledProcedureStepStartDate = ""
+    ds.ScheduledProcedureStepSequence = [sps]
+    return ds
+
+
+def is_failure(status: int | None) -> bool:
+    """A C-FIND failure status (Cxxx, "unable to process"), which is what Orthanc sends on errors."""
+    return status is not None and 0xC000 <= status <= 0xCFFF
