@@ -1,6 +1,6 @@
 """Where the callback's time goes, per query: parse, SQL, answer building, hand-over to Orthanc.
 
-    .venv/bin/python bench/breakdown.py [--size 10000] [--queries 200]
+    .venv/bin/python -m bench.breakdown [--size 10000] [--queries 200] [--orthanc host|trixie|sid]
 
 Runs Orthanc with --verbose, sends each benchmark query many times on one association, and reads
 the plugin's INFO line per C-FIND (parse=, sql=, build=, handover=, total= in milliseconds). The
@@ -10,21 +10,20 @@ medians are printed with the cost per answer of building and of Orthanc's Workli
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from datetime import date
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import dataset as data
-from cfind import Association, encode_identifier
-from run import LIMIT, REPO, free_port, identifier
+from bench import dataset as data
+from bench.cfind import Association, encode_identifier
+from bench.run import LIMIT, identifier
+from tests.support.runtimes import SUITES
+from tests.support.runtimes import runtime as orthanc_runtime
+from tests.support.servers import OrthancServer
 
 LINE = re.compile(
     r"answers=(\d+).*parse=([\d.]+)ms sql=([\d.]+)ms build=([\d.]+)ms handover=([\d.]+)ms total=([\d.]+)ms"
@@ -35,59 +34,37 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", type=int, default=10_000)
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--orthanc", choices=["host", *SUITES], default="host")
     args = parser.parse_args()
     today = date.today()
     with tempfile.TemporaryDirectory(prefix="vetmwl-breakdown-") as tmp:
         workdir = Path(tmp)
         database = workdir / "bench.sqlite"
         data.write_sqlite(database, args.size, today)
-        port = free_port()
-        config = {
-            "Name": "breakdown",
-            "DicomAet": "BENCHSCP",
-            "DicomPort": port,
-            "HttpPort": free_port(),
-            "StorageDirectory": str(workdir / "storage"),
-            "IndexDirectory": str(workdir / "storage"),
-            "RemoteAccessAllowed": False,
-            "DefaultEncoding": "Utf8",
-            "DicomAlwaysAllowFindWorklist": True,
-            "Plugins": ["/usr/share/orthanc/plugins/libOrthancPython.so"],
-            "PythonScript": str(REPO / "plugin" / "sql_worklist_plugin.py"),
-            "SqlWorklist": {
-                "ConnectionString": f"Driver=SQLite3;Database={database}",
-                "Dialect": "sqlite",
-                "LimitAnswers": LIMIT,
-            },
+        settings = {
+            "ConnectionString": f"Driver=SQLite3;Database={database}",
+            "Dialect": "sqlite",
+            "LimitAnswers": LIMIT,
         }
-        (workdir / "orthanc.json").write_text(json.dumps(config))
-        log_path = workdir / "orthanc.log"
-        env = dict(os.environ, TCP_NODELAY="1", PYTHONPATH=str(REPO / ".venv" / "lib" / "python3.11" / "site-packages"))
-        with log_path.open("wb") as log:
-            orthanc = subprocess.Popen(
-                ["Orthanc", "--verbose", str(workdir / "orthanc.json")], stdout=log, stderr=log, env=env, cwd=workdir
-            )
-            try:
-                for _ in range(300):
-                    try:
-                        Association("127.0.0.1", port, "BENCHSCP", timeout=1).release()
-                        break
-                    except OSError:
-                        time.sleep(0.05)
-                results = {}
-                for name in ("Q1", "Q2", "Q3", "Q4", "Q5"):
-                    before = log_path.read_text(errors="replace").count("handover=")
-                    association = Association("127.0.0.1", port, "BENCHSCP")
-                    raw = encode_identifier(identifier(today, name))
-                    for _ in range(args.queries if name != "Q3" else max(20, args.queries // 10)):
-                        association.find(raw)
-                    association.release()
-                    time.sleep(0.3)
-                    lines = [m for m in LINE.finditer(log_path.read_text(errors="replace"))][before:]
-                    results[name] = lines
-            finally:
-                orthanc.terminate()
-                orthanc.wait(timeout=30)
+        orthanc = OrthancServer(
+            workdir, settings, runtime=orthanc_runtime(args.orthanc), Name="breakdown", DicomAet="BENCHSCP"
+        )
+        log_path, port = orthanc.log_path, orthanc.dicom_port
+        orthanc.start(timeout=60)
+        try:
+            results = {}
+            for name in ("Q1", "Q2", "Q3", "Q4", "Q5"):
+                before = log_path.read_text(errors="replace").count("handover=")
+                association = Association("127.0.0.1", port, "BENCHSCP")
+                raw = encode_identifier(identifier(today, name))
+                for _ in range(args.queries if name != "Q3" else max(20, args.queries // 10)):
+                    association.find(raw)
+                association.release()
+                time.sleep(0.3)
+                lines = [m for m in LINE.finditer(log_path.read_text(errors="replace"))][before:]
+                results[name] = lines
+        finally:
+            orthanc.stop()
     print(
         f"Callback time split of {date.today()}, N={args.size:,} (SQLite), medians over the queries sent; "
         f"from the plugin's own log line\n"

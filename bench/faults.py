@@ -1,6 +1,6 @@
 """Fault injection: a modality keeps asking while the PostgreSQL server misbehaves.
 
-    .venv/bin/python bench/faults.py
+    .venv/bin/python -m bench.faults
 
 One client sends Q5 (one station, today) every 50 ms with a new association each time and
 checks every answer count. Meanwhile the script stops, freezes, restarts and slows the database
@@ -21,13 +21,11 @@ import time
 from datetime import date
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-import dataset as data
-from cfind import Association, encode_identifier
-from run import Orthanc, identifier
-
-from support.servers import PostgresServer
+from bench import dataset as data
+from bench.cfind import Association, encode_identifier
+from bench.run import Orthanc, identifier
+from tests.support.runtimes import HOST
+from tests.support.servers import PostgresServer
 
 SIZE = 10_000
 
@@ -108,19 +106,13 @@ def main() -> int:
         ),
     ]
     with tempfile.TemporaryDirectory(prefix="vetmwl-faults-") as tmp:
-        server = Orthanc(
-            Path(tmp),
-            {
-                "Plugins": ["/usr/share/orthanc/plugins/libOrthancPython.so"],
-                "PythonScript": str(Path(__file__).resolve().parents[1] / "plugin" / "sql_worklist_plugin.py"),
-                "SqlWorklist": {
-                    "ConnectionString": pg.connection_string("bench"),
-                    "Dialect": "postgresql",
-                    "QueryTimeout": 2,
-                    "ConnectTimeout": 2,
-                },
-            },
-        )
+        settings = {
+            "ConnectionString": pg.connection_string("bench"),
+            "Dialect": "postgresql",
+            "QueryTimeout": 2,
+            "ConnectTimeout": 2,
+        }
+        server = Orthanc(Path(tmp), HOST, settings)
         context = multiprocessing.get_context("fork")
         out: multiprocessing.Queue = context.Queue()
         total = 8 + sum(5 + duration + 8 for *_, duration in faults)

@@ -12,7 +12,7 @@ import statistics
 import time
 from dataclasses import dataclass
 
-from cfind import Association
+from bench.cfind import Association
 
 
 @dataclass
@@ -73,6 +73,7 @@ class Summary:
     p50: float
     p95: float
     p99: float
+    max: float
     wrong: int
     errors: int
     first_error: str
@@ -103,6 +104,7 @@ def run(job: Job, concurrency: int) -> Summary:
         p50=statistics.median(latencies) * 1000,
         p95=pct(0.95),
         p99=pct(0.99),
+        max=latencies[-1] * 1000,
         wrong=sum(o.wrong for o in outcomes),
         errors=sum(o.errors for o in outcomes),
         first_error=next((o.first_error for o in outcomes if o.first_error), ""),

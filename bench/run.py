@@ -1,7 +1,8 @@
 """Run the benchmark matrix and print the table (issue #4).
 
-    .venv/bin/python bench/run.py                      # the full matrix (about 15 minutes)
-    .venv/bin/python bench/run.py --sizes 1000 --seconds 1 --stock-sizes 1000   # a quick look
+    .venv/bin/python -m bench.run                      # the full matrix (about 15 minutes)
+    .venv/bin/python -m bench.run --sizes 1000 --seconds 1 --stock-sizes 1000   # a quick look
+    .venv/bin/python -m bench.run --orthanc trixie     # on Debian 13's Orthanc (a root, see --help)
 
 For each size N it builds the data, starts Orthanc on free ports with our plugin (SQLite through
 ODBC, or PostgreSQL with --backend postgresql), and for N in --stock-sizes Orthanc with its stock
@@ -16,21 +17,20 @@ import json
 import os
 import platform
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-from contextlib import closing
 from datetime import date, timedelta
 from pathlib import Path
 
 from pydicom.dataset import Dataset
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import dataset as data
-from cfind import encode_identifier
-from load import Job, Summary, run
+from bench import dataset as data
+from bench.cfind import Association, encode_identifier
+from bench.load import Job, Summary, run
+from tests.support.runtimes import SUITES, Runtime
+from tests.support.runtimes import runtime as orthanc_runtime
+from tests.support.servers import OrthancServer, PostgresServer
 
 REPO = Path(__file__).resolve().parents[1]
 LIMIT = 2000
@@ -56,12 +56,6 @@ STEP_KEYS = [
 ]
 
 
-def free_port() -> int:
-    with closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def identifier(today: date, name: str) -> Dataset:
     """Q1-Q5 as a modality asks them: the usual return keys, and the matching keys of the query."""
     ds = Dataset()
@@ -85,65 +79,38 @@ def identifier(today: date, name: str) -> Dataset:
     return ds
 
 
-class Orthanc:
+class Orthanc(OrthancServer):
     """Orthanc on free ports, quiet (no --verbose: logging every query would be measured too)."""
 
-    def __init__(self, workdir: Path, config: dict) -> None:
-        self.dicom_port, self.http_port = free_port(), free_port()
-        config = {
-            "Name": "bench",
-            "DicomAet": "BENCHSCP",
-            "DicomPort": self.dicom_port,
-            "HttpPort": self.http_port,
-            "StorageDirectory": str(workdir / "storage"),
-            "IndexDirectory": str(workdir / "storage"),
-            "RemoteAccessAllowed": False,
-            "DefaultEncoding": "Utf8",
-            "DicomAlwaysAllowFindWorklist": True,
-            **config,
-        }
-        (workdir / "orthanc.json").write_text(json.dumps(config))
-        env = dict(os.environ, TCP_NODELAY="1", PYTHONPATH=str(REPO / ".venv" / "lib" / "python3.11" / "site-packages"))
-        self.log = (workdir / "orthanc.log").open("wb")
-        self.started = time.monotonic()
-        self.process = subprocess.Popen(
-            ["Orthanc", str(workdir / "orthanc.json")], stdout=self.log, stderr=self.log, env=env, cwd=workdir
+    def __init__(self, workdir: Path, runtime: Runtime, plugin_settings: dict | None, **overrides: object) -> None:
+        super().__init__(
+            workdir, plugin_settings, runtime=runtime, verbose=False, Name="bench", DicomAet="BENCHSCP", **overrides
         )
-        self.ready_seconds = self._wait()
+        started = time.monotonic()
+        self.start(timeout=60)
+        self.ready_seconds = self._wait(started)
 
-    def _wait(self) -> float:
+    def _wait(self, started: float) -> float:
         """Seconds from start until C-FIND is accepted (the DICOM port answers an association)."""
-        from cfind import Association
-
-        while time.monotonic() - self.started < 60:
+        while time.monotonic() - started < 60:
             try:
                 Association("127.0.0.1", self.dicom_port, "BENCHSCP", timeout=1).release()
-                return time.monotonic() - self.started
+                return time.monotonic() - started
             except OSError:
                 time.sleep(0.02)
         raise RuntimeError("Orthanc did not start")
 
-    def rss_kib(self) -> int:
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-        return 0
 
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=30)
-        self.log.close()
-
-
-def ours(workdir: Path, n: int, today: date, backend: str, pg: object | None) -> Orthanc:
+def ours(workdir: Path, n: int, today: date, backend: str, pg: PostgresServer | None, runtime: Runtime) -> Orthanc:
     if backend == "sqlite":
         db = workdir / f"bench-{n}.sqlite"
         data.write_sqlite(db, n, today)
         connection, dialect = f"Driver=SQLite3;Database={db}", "sqlite"
     else:
         name = f"bench_{n}"
-        pg.psql(f"DROP DATABASE IF EXISTS {name}")  # type: ignore[union-attr]
-        pg.psql(f"CREATE DATABASE {name}")  # type: ignore[union-attr]
+        assert pg is not None
+        pg.psql(f"DROP DATABASE IF EXISTS {name}")
+        pg.psql(f"CREATE DATABASE {name}")
         psql = [
             shutil.which("psql") or "psql",
             "-h",
@@ -151,7 +118,7 @@ def ours(workdir: Path, n: int, today: date, backend: str, pg: object | None) ->
             "-p",
             str(pg.port),
             "-U",
-            "postgres",  # type: ignore[union-attr]
+            "postgres",
             "-d",
             name,
             "-v",
@@ -159,26 +126,20 @@ def ours(workdir: Path, n: int, today: date, backend: str, pg: object | None) ->
             "-q",
         ]
         data.write_postgres(psql, n, today)
-        connection, dialect = pg.connection_string(name), "postgresql"  # type: ignore[union-attr]
-    return Orthanc(
-        workdir,
-        {
-            "Plugins": ["/usr/share/orthanc/plugins/libOrthancPython.so"],
-            "PythonScript": str(REPO / "plugin" / "sql_worklist_plugin.py"),
-            "SqlWorklist": {"ConnectionString": connection, "Dialect": dialect, "LimitAnswers": LIMIT},
-        },
-    )
+        connection, dialect = pg.connection_string(name), "postgresql"
+    settings = {"ConnectionString": connection, "Dialect": dialect, "LimitAnswers": LIMIT}
+    return Orthanc(workdir, runtime, settings)
 
 
-def stock(workdir: Path, n: int, today: date) -> Orthanc:
+def stock(workdir: Path, n: int, today: date, runtime: Runtime) -> Orthanc:
     folder = workdir / "wl"
     data.write_wl_files(folder, n, today)
     return Orthanc(
         workdir,
-        {
-            "Plugins": ["/usr/share/orthanc/plugins/libModalityWorklists.so"],
-            "Worklists": {"Enable": True, "Database": str(folder), "FilterIssuerAet": False, "LimitAnswers": 0},
-        },
+        runtime,
+        None,
+        Plugins=["/usr/share/orthanc/plugins/libModalityWorklists.so"],
+        Worklists={"Enable": True, "Database": str(folder), "FilterIssuerAet": False, "LimitAnswers": 0},
     )
 
 
@@ -199,7 +160,8 @@ def measure(server: Orthanc, n: int, today: date, limit: int | None, seconds: fl
 
 def table(rows: list[tuple[str, int, str, dict[str, Summary]]], stock_qps: dict[tuple[int, str], float]) -> str:
     lines = [
-        "| server | N | query | answers | new assoc p50 / p95 / p99 ms | reused p50 ms | new c8 q/s | reused c8 q/s"
+        "| server | N | query | answers | new assoc p50 / p95 / p99 / max ms | reused p50 / max ms | new c8 q/s"
+        " | reused c8 q/s"
         " | vs stock (reused c8) | wrong/errors |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -210,7 +172,8 @@ def table(rows: list[tuple[str, int, str, dict[str, Summary]]], stock_qps: dict[
             ratio = f"{d.qps / stock_qps[(n, query)]:.0f}x"
         bad = sum(x.wrong + x.errors for k, x in r.items() if k != "answers")
         lines.append(
-            f"| {server} | {n:,} | {query} | {r['answers']} | {a.p50:.1f} / {a.p95:.1f} / {a.p99:.1f} | {b.p50:.1f} | "
+            f"| {server} | {n:,} | {query} | {r['answers']} | {a.p50:.1f} / {a.p95:.1f} / {a.p99:.1f} / {a.max:.0f} | "
+            f"{b.p50:.1f} / {b.max:.0f} | "
             f"{c.qps:.0f} | {d.qps:.0f} | {ratio} | {bad} |"
         )
     return "\n".join(lines)
@@ -223,7 +186,14 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=2.0, help="duration of each cell (2)")
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
+    parser.add_argument(
+        "--orthanc",
+        choices=["host", *SUITES],
+        default="host",
+        help="which Orthanc: the host's, or a Debian root's (built on first use, see tests/support/runtimes.py)",
+    )
     args = parser.parse_args()
+    runtime = orthanc_runtime(args.orthanc)
 
     today = date.today()
     rows: list[tuple[str, int, str, dict]] = []
@@ -231,9 +201,6 @@ def main() -> int:
     notes: list[str] = []
     pg = None
     if args.backend == "postgresql":
-        sys.path.insert(0, str(REPO / "tests"))
-        from support.servers import PostgresServer
-
         pg = PostgresServer().init()
         pg.start()
     try:
@@ -242,7 +209,11 @@ def main() -> int:
                 with tempfile.TemporaryDirectory(prefix="vetmwl-bench-") as tmp:
                     workdir = Path(tmp)
                     built = time.monotonic()
-                    server = stock(workdir, n, today) if label == "stock" else ours(workdir, n, today, args.backend, pg)
+                    server = (
+                        stock(workdir, n, today, runtime)
+                        if label == "stock"
+                        else ours(workdir, n, today, args.backend, pg, runtime)
+                    )
                     notes.append(
                         f"{label} N={n:,}: data built and Orthanc accepting C-FIND after "
                         f"{time.monotonic() - built:.1f} s; Orthanc start to first association "
@@ -274,7 +245,8 @@ def main() -> int:
         platform.processor(),
     )
     print(
-        f"Benchmark of {date.today()} on {os.cpu_count()} cores ({cpu}), Orthanc 1.10.1, "
+        f"Benchmark of {date.today()} on {os.cpu_count()} cores ({cpu}), Orthanc {runtime.orthanc_version()} "
+        f"({runtime.name}), "
         f"backend {args.backend}, {args.seconds:g} s per cell, LimitAnswers {LIMIT} for ours\n"
     )
     print(table(rows, stock_qps))

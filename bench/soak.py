@@ -1,6 +1,6 @@
 """Soak: 8 clients at full rate for 10 minutes; every answer count checked, memory watched.
 
-    .venv/bin/python bench/soak.py [--minutes 10] [--clients 8] [--size 10000]
+    .venv/bin/python -m bench.soak [--minutes 10] [--clients 8] [--size 10000]
 
 Each client process cycles through Q1-Q5 with a new association every 20 queries and checks each
 answer count and final status against the generator's truth, so a lost or duplicated answer is
@@ -18,10 +18,10 @@ import time
 from datetime import date
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import dataset as data
-from cfind import Association, encode_identifier
-from run import LIMIT, identifier, ours
+from bench import dataset as data
+from bench.cfind import Association, encode_identifier
+from bench.run import LIMIT, identifier, ours
+from tests.support.runtimes import HOST
 
 
 def client(port: int, queries: dict[str, tuple[bytes, int, int]], until: float, out: multiprocessing.Queue) -> None:
@@ -68,7 +68,7 @@ def main() -> int:
         if name != "Q3"  # Q3's 1,190 answers would dominate; its cost is measured by bench/run.py
     }
     with tempfile.TemporaryDirectory(prefix="vetmwl-soak-") as tmp:
-        server = ours(Path(tmp), args.size, today, "sqlite", None)
+        server = ours(Path(tmp), args.size, today, "sqlite", None, HOST)
         try:
             context = multiprocessing.get_context("fork")
             out: multiprocessing.Queue = context.Queue()

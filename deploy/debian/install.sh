@@ -43,12 +43,17 @@ find "$prefix/plugin" -name __pycache__ -prune -exec rm -rf {} +
 chmod -R a+rX "$prefix"
 
 # 2. The venv, from the Python that Orthanc's plugin embeds.
-pyver="$(/usr/bin/python3 -c 'import sys; print(f"python{sys.version_info[0]}.{sys.version_info[1]}")')"
-site="$prefix/.venv/lib/$pyver/site-packages"
 if [ "$make_venv" = 1 ]; then
   /usr/bin/python3 -m venv "$prefix/.venv"
   "$prefix/.venv/bin/pip" install -q --disable-pip-version-check -r "$prefix/requirements.txt"
   chmod -R a+rX "$prefix/.venv"
+fi
+# Its site-packages, asked of the venv itself: the path holds the Python version, which differs
+# between Debian releases (and with --no-venv, of the Python that would build it).
+if [ -x "$prefix/.venv/bin/python" ]; then
+  site="$("$prefix/.venv/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')"
+else
+  site="$(/usr/bin/python3 -c 'import sysconfig; print(sysconfig.get_path("purelib", "venv", vars={"base": "'"$prefix/.venv"'"}))')"
 fi
 
 # 3. Orthanc's configuration. Orthanc reads every *.json in $etc and refuses a setting defined in
@@ -75,7 +80,7 @@ if [ "$allow_all" = 1 ]; then set_setting DicomAlwaysAllowFindWorklist true; fi
 
 # 4. The service's environment.
 mkdir -p "$unit_dir/orthanc.service.d"
-sed "s|/opt/vetmwl/.venv/lib/python3.11/site-packages|$site|g" "$here/orthanc.service.d/vetmwl.conf" \
+sed "s|@SITE_PACKAGES@|$site|g" "$here/orthanc.service.d/vetmwl.conf" \
   > "$unit_dir/orthanc.service.d/vetmwl.conf"
 chmod 644 "$unit_dir/orthanc.service.d/vetmwl.conf"
 

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import date
 from pathlib import Path
 
 import pytest
 
+from bench import dataset as bench_data
+from bench.cfind import Association, encode_identifier
+from bench.run import identifier
 from conftest import plugin_settings
 from support.clients import pynetdicom_find
-from support.servers import REPO, OrthancServer
-
-sys.path.insert(0, str(REPO / "bench"))
-import dataset as bench_data
-from cfind import Association, encode_identifier
-from run import identifier
+from support.servers import OrthancServer
 
 
 @pytest.fixture(scope="module")

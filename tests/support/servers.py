@@ -15,9 +15,10 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[2]
-PYTHON_PLUGIN = "/usr/share/orthanc/plugins/libOrthancPython.so"
-SITE_PACKAGES = REPO / ".venv" / "lib" / "python3.11" / "site-packages"
+from .runtimes import HOST, REPO, Runtime, venv_site_packages
+
+PYTHON_PLUGIN = HOST.python_plugin
+SITE_PACKAGES = Path(venv_site_packages(REPO / ".venv"))
 
 
 def free_port() -> int:
@@ -28,9 +29,24 @@ def free_port() -> int:
 
 
 class OrthancServer:
-    """Orthanc 1.10 with our plugin, on free ports, logging verbosely to a file."""
+    """Orthanc with our plugin, on free ports, logging verbosely to a file.
 
-    def __init__(self, workdir: Path, plugin_settings: dict[str, Any] | None, **overrides: Any) -> None:
+    ``runtime`` says which Orthanc: the host's (default) or a Debian root's (see support.runtimes).
+    ``environment`` adds variables to the plain environment Orthanc gets (PATH, PYTHONPATH, TCP_NODELAY).
+    """
+
+    def __init__(
+        self,
+        workdir: Path,
+        plugin_settings: dict[str, Any] | None,
+        runtime: Runtime = HOST,
+        environment: dict[str, str] | None = None,
+        verbose: bool = True,
+        **overrides: Any,
+    ) -> None:
+        self.runtime = runtime
+        self.verbose = verbose
+        self.environment = environment or {}
         self.workdir = workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.dicom_port = free_port()
@@ -46,23 +62,32 @@ class OrthancServer:
             "RemoteAccessAllowed": False,
             "DefaultEncoding": "Utf8",
             "DicomAlwaysAllowFindWorklist": True,
-            "Plugins": [PYTHON_PLUGIN],
+            "Plugins": [runtime.python_plugin],
+            # orthanc-python 4.0 reads the first, newer ones the second.
             "PythonScript": str(REPO / "plugin" / "sql_worklist_plugin.py"),
+            "Python": {"Path": str(REPO / "plugin" / "sql_worklist_plugin.py")},
         }
         if plugin_settings is not None:
             config["SqlWorklist"] = plugin_settings
         config.update(overrides)
+        self.aet = config["DicomAet"]
         self.config_path = workdir / "orthanc.json"
         self.config_path.write_text(json.dumps(config, indent=1))
         self.log_path = workdir / "orthanc.log"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 30) -> OrthancServer:
-        env = dict(os.environ, PYTHONPATH=str(SITE_PACKAGES), TCP_NODELAY="1")
+        env = {
+            "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+            "LANG": "C.UTF-8",
+            "PYTHONPATH": self.runtime.site_packages(),
+            "TCP_NODELAY": "1",
+            **self.environment,
+        }
+        argv = ["Orthanc", *(["--verbose"] if self.verbose else []), str(self.config_path)]
+        command = self.runtime.command(argv, env, [self.workdir])
         log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            ["Orthanc", "--verbose", str(self.config_path)], stdout=log, stderr=log, env=env, cwd=self.workdir
-        )
+        self.process = subprocess.Popen(command, stdout=log, stderr=log, cwd=self.workdir)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -74,13 +99,22 @@ class OrthancServer:
                 time.sleep(0.1)
         raise RuntimeError(f"Orthanc did not start within {timeout}s:\n{self.log()[-3000:]}")
 
+    def rss_kib(self) -> int:
+        """Orthanc's resident memory (the process started is Orthanc itself, on every runtime)."""
+        assert self.process is not None
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        return 0
+
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
-    def stop(self) -> None:
+    def stop(self) -> int | None:
+        """SIGTERM, as ``systemctl stop`` or ``docker stop`` sends; Orthanc's exit status."""
         if self.process and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -88,6 +122,7 @@ class OrthancServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        return self.process.returncode if self.process else None
 
 
 def _pg_bin(name: str) -> str:
