@@ -13,6 +13,9 @@ if [ "${1:-}" = "--dev" ]; then packages+=(chromium chromium-driver); fi
 # port of their own (never the system service), and docker-compose (v1) to validate docker/.
 packages+=(odbc-mariadb)
 if [ "${1:-}" = "--dev" ]; then packages+=(mariadb-server docker-compose); fi
+# The compatibility matrix runs Debian 13's and unstable's Orthanc from roots made with debootstrap,
+# and the Docker image is built and run with podman (tests only).
+if [ "${1:-}" = "--dev" ]; then packages+=(debootstrap podman); fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
