@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -77,11 +78,25 @@ class Settings:
     def _by_aet(self) -> dict[str, AeOptions]:
         return dict(self.modalities)
 
-    def options_for(self, calling_aet: str | None) -> AeOptions:
-        """The options of a calling AE title (surrounding spaces ignored), else the defaults."""
+    def options_for(self, calling_aet: str | None, calling_address: str | None = None) -> AeOptions:
+        """The options of a calling AE title (surrounding spaces ignored), else the defaults.
+
+        An entry ``"AET@address"`` is preferred for that AE title calling from that address, so two
+        devices that share one AE title can differ (where Orthanc tells the calling address).
+        """
         if calling_aet is None:
             return self.defaults
-        return self._by_aet.get(calling_aet.strip(), self.defaults)
+        aet = calling_aet.strip()
+        if calling_address is not None:
+            found = self._by_aet.get(f"{aet}@{calling_address}")
+            if found is not None:
+                return found
+        return self._by_aet.get(aet, self.defaults)
+
+    @property
+    def by_address(self) -> bool:
+        """Whether some "Modalities" entry names a calling address."""
+        return any("@" in key for key, _ in self.modalities)
 
     def summary(self) -> str:
         """One log line describing the configuration, password masked."""
@@ -200,10 +215,21 @@ def _modalities(section: dict[str, Any], defaults: AeOptions) -> tuple[tuple[str
     if not isinstance(table, dict):
         raise ConfigError(f'"{SECTION}.Modalities" must be an object with one entry per calling AE title')
     found: dict[str, AeOptions] = {}
-    for aet, entry in table.items():
-        where = f"{SECTION}.Modalities.{aet}."
+    for key, entry in table.items():
+        where = f"{SECTION}.Modalities.{key}."
+        aet, _, address = key.rpartition("@") if isinstance(key, str) and "@" in key else (key, "", "")
         if not isinstance(aet, str) or not _AE.match(aet) or not aet.strip():
-            raise ConfigError(f'"{SECTION}.Modalities": {aet!r} is not an AE title (1 to 16 characters, no backslash)')
+            raise ConfigError(
+                f'"{SECTION}.Modalities": {key!r} is not an AE title (1 to 16 characters, no backslash), '
+                'optionally followed by "@" and the calling IP address'
+            )
+        if address:
+            try:
+                address = str(ipaddress.ip_address(address))
+            except ValueError:
+                raise ConfigError(
+                    f'"{SECTION}.Modalities": {key!r}: {address!r} is not an IP address such as 192.0.2.10'
+                ) from None
         if not isinstance(entry, dict):
             raise ConfigError(f'"{where[:-1]}" must be an object with some of {", ".join(_AE_KEYS)}')
         unknown = sorted(set(entry) - set(_AE_KEYS))
@@ -211,9 +237,10 @@ def _modalities(section: dict[str, Any], defaults: AeOptions) -> tuple[tuple[str
             raise ConfigError(
                 f'unknown setting(s) in "{where[:-1]}": {", ".join(unknown)}; known: {", ".join(_AE_KEYS)}'
             )
-        if aet.strip() in found:
-            raise ConfigError(f'"{SECTION}.Modalities" lists the AE title {aet.strip()!r} twice')
-        found[aet.strip()] = _ae_options(entry, where, defaults)
+        name = f"{aet.strip()}@{address}" if address else aet.strip()
+        if name in found:
+            raise ConfigError(f'"{SECTION}.Modalities" lists {name!r} twice')
+        found[name] = _ae_options(entry, where, defaults)
     return tuple(found.items())
 
 

@@ -4,26 +4,39 @@ Orthanc serialises all worklist callbacks, so one connection is enough, and a qu
 would hang every modality. So each query runs on a worker thread and the caller waits at most
 ``query_timeout`` (+1 s of grace for the driver's own timeout to speak first). A worker that misses
 the deadline is abandoned with its connection; the next query gets a fresh worker and connection.
-A query that fails on a connection that had worked before (the server restarted while we were
-idle) is retried once on a fresh connection, so the first query after an outage already succeeds.
+A query that fails because a connection that had worked before is lost (the server restarted
+while we were idle) is retried once on a fresh connection, so the first query after an outage
+already succeeds. Any other error is raised at once, and a statement the server refuses (our SQL,
+see :mod:`vetmwl.errors`) keeps the connection: a modality cannot make the plugin reconnect.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import queue
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from .config import mask_secrets
+from .errors import DatabaseError, InternalError
 
 log = logging.getLogger("vetmwl.db")
 
 _TIMEOUT_STATES = {"HYT00", "HYT01", "57014", "HY018"}
+#: PostgreSQL's "operator intervention" states: the server is shutting down or restarting.
+_SHUTDOWN_STATES = {"57P01", "57P02", "57P03"}
+#: The view or a column is missing: the database's (or its administrator's) fault, not ours.
+_MISSING_STATES = {"42S02", "42P01", "42S22", "42703"}
+#: States of statements the driver or server rejects as written: dynamic SQL (07), data (22),
+#: syntax or access rule (42), cardinality (21), invalid SQL data type or attribute (HY004, HY105).
+_STATEMENT_CLASSES = ("07", "21", "22", "42")
+_STATEMENT_STATES = {"HY004", "HY105", "HY003", "HY090", "07002", "07006"}
 _HINTS = {
     "IM002": "the ODBC driver named in the connection string is not installed "
     "(list installed drivers with: odbcinst -q -d)",
@@ -37,10 +50,14 @@ _HINTS = {
     "42P01": "the worklist view or table does not exist: check SqlWorklist.View",
     "42S22": "a column of the worklist view is missing: compare the view with sql/README.md",
     "42703": "a column of the worklist view is missing: compare the view with sql/README.md",
+    "42501": "the database login may not read the worklist view: grant it SELECT (see sql/README.md)",
     "HYT00": "the database did not answer within SqlWorklist.QueryTimeout",
     "HYT01": "the database did not answer within SqlWorklist.ConnectTimeout",
     "57014": "the database cancelled the query: it took longer than SqlWorklist.QueryTimeout",
     "HY018": "the database cancelled the query: it took longer than SqlWorklist.QueryTimeout",
+    "57P01": "the database server is shutting down or restarting",
+    "57P02": "the database server is shutting down or restarting",
+    "57P03": "the database server is starting up and does not accept connections yet",
 }
 _UNREACHABLE = (
     "could not connect",
@@ -49,36 +66,72 @@ _UNREACHABLE = (
     "no route to host",
     "could not translate host",
 )
+#: What drivers say when a connection that had worked is gone (psqlODBC, MariaDB, FreeTDS, Microsoft's).
+_LOST = (
+    "server closed the connection",
+    "connection dead",
+    "connection has been lost",
+    "lost connection",
+    "server has gone away",
+    "communication link failure",
+    "connection is busy",
+    "no connection to the server",
+    "terminating connection",
+)
+_PERMISSION = ("permission denied", "permission was denied")
 
 
-class DatabaseError(RuntimeError):
-    """A database failure, explained for the person who reads Orthanc's log."""
-
-    def __init__(self, message: str, sqlstate: str = "", timeout: bool = False) -> None:
-        super().__init__(message)
-        self.sqlstate = sqlstate
-        self.timeout = timeout
+#: SQLite's messages (always state HY000), and the state other drivers give for the same thing.
+_SQLITE_MESSAGES = (("no such table", "42S02"), ("no such column", "42S22"), ("syntax error", "42000"))
+_SQLSTATE = re.compile(r"^[0-9A-Z]{5}$")
 
 
-def explain(exc: BaseException, connection_string: str = "") -> DatabaseError:
-    """Turn a pyodbc exception into a :class:`DatabaseError` with a hint on what to fix."""
-    args = getattr(exc, "args", ())
-    sqlstate = args[0] if len(args) > 1 and isinstance(args[0], str) else ""
-    detail = str(args[1] if len(args) > 1 else exc)
-    if sqlstate and detail.startswith(f"[{sqlstate}]"):
-        detail = detail[len(sqlstate) + 2 :].lstrip()
+def _state_and_detail(exc: BaseException) -> tuple[str, str]:
+    """The SQLSTATE and the message of a pyodbc exception. pyodbc's own errors put the message
+    first (``('The SQL contains 4 parameter markers, ...', 'HY000')``), the driver's put it second."""
+    args = [a for a in getattr(exc, "args", ()) if isinstance(a, str)]
+    state = next((a for a in args if _SQLSTATE.match(a)), "")
+    detail = next((a for a in args if a != state), "") or str(exc)
+    if state and detail.startswith(f"[{state}]"):
+        detail = detail[len(state) + 2 :].lstrip()
+    return state, detail
+
+
+def _statement_rejected(exc: BaseException, sqlstate: str) -> bool:
+    """Whether the driver or server refused the statement as the plugin wrote it."""
+    if sqlstate in _MISSING_STATES or sqlstate == "42501":
+        return False
+    if sqlstate.startswith(_STATEMENT_CLASSES) or sqlstate in _STATEMENT_STATES:
+        return True
+    # pyodbc's own checks (e.g. "The SQL contains 4 parameter markers, but 3 parameters were
+    # supplied") come with the generic state HY000 and one of these classes.
+    return type(exc).__name__ in ("ProgrammingError", "DataError", "NotSupportedError") and sqlstate in ("", "HY000")
+
+
+def explain(exc: BaseException, connection_string: str = "") -> DatabaseError | InternalError:
+    """Turn a pyodbc exception into a :class:`DatabaseError` with a hint on what to fix, or, when the
+    statement itself was refused, an :class:`InternalError` (the plugin's SQL is wrong)."""
+    sqlstate, detail = _state_and_detail(exc)
     if connection_string:
         detail = detail.replace(connection_string, mask_secrets(connection_string))
-    hint = _HINTS.get(sqlstate)
     lowered = detail.lower()
+    if sqlstate == "42000" and any(words in lowered for words in _PERMISSION):
+        sqlstate = "42501"  # SQL Server says "The SELECT permission was denied" with the syntax state
+    elif sqlstate in ("", "HY000"):
+        # SQLite's driver says everything with the generic state: read its message instead.
+        sqlstate = next((state for words, state in _SQLITE_MESSAGES if words in lowered), sqlstate)
+    lost = sqlstate.startswith("08") or sqlstate in _SHUTDOWN_STATES or any(words in lowered for words in _LOST)
+    if not lost and _statement_rejected(exc, sqlstate):
+        return InternalError(f"the database rejected the plugin's SQL: [{sqlstate}] {detail}", sqlstate)
+    hint = _HINTS.get(sqlstate)
     if not hint and any(words in lowered for words in _UNREACHABLE):
-        hint = _HINTS["08001"]
+        hint, lost = _HINTS["08001"], True
     if not hint and "timeout" in lowered:
         hint = "the database did not answer in time"
-    if not hint and ("server closed the connection" in lowered or ("connection" in lowered and "lost" in lowered)):
+    if not hint and lost:
         hint = _HINTS["08S01"]
     message = f"{hint}. Driver said: [{sqlstate}] {detail}" if hint else f"[{sqlstate}] {detail}"
-    return DatabaseError(message, sqlstate, timeout=sqlstate in _TIMEOUT_STATES)
+    return DatabaseError(message, sqlstate, timeout=sqlstate in _TIMEOUT_STATES, connection=lost)
 
 
 class FetchResult:
@@ -92,8 +145,46 @@ class FetchResult:
         self.seconds = seconds
 
 
+class _Worker:
+    """One daemon thread that runs the database calls, one at a time.
+
+    A daemon thread rather than a ``ThreadPoolExecutor``: the executor's threads are joined when
+    the embedded interpreter finalizes, so a worker stuck inside a driver would keep Orthanc from
+    stopping. A stuck worker is simply abandoned (see :meth:`Database._run`).
+    """
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[tuple[Callable[..., Any], tuple, Future] | None] = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._loop, name="vetmwl-db", daemon=True)
+        self.thread.start()
+
+    def _loop(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            function, args, future = job
+            try:
+                future.set_result(function(*args))
+            except BaseException as exc:  # handed to the caller, whatever it is
+                future.set_exception(exc)
+            del job, function, args, future  # hold no connection or result between jobs
+
+    def submit(self, function: Callable[..., Any], *args: Any) -> Future:
+        future: Future = Future()
+        self._jobs.put((function, args, future))
+        return future
+
+    def stop(self, timeout: float) -> bool:
+        """Let the thread finish its current job and end; whether it did within ``timeout``."""
+        self._jobs.put(None)
+        self.thread.join(timeout)
+        return not self.thread.is_alive()
+
+
 class Database:
-    """Runs read-only queries on one lazily opened, self-healing ODBC connection."""
+    """Runs read-only queries on one lazily opened, self-healing ODBC connection.
+
+    ``opened`` counts the connections opened since start: a reconnect that nothing explains
+    (the fuzz test checks there is none) shows there.
+    """
 
     def __init__(
         self,
@@ -114,13 +205,8 @@ class Database:
         self._connect = connect
         self._connection: Any = None
         self._lock = threading.Lock()
-        self._executor = self._new_executor()
-        self.abandoned_workers = 0
-        self.last_error: str | None = None
-
-    @staticmethod
-    def _new_executor() -> ThreadPoolExecutor:
-        return ThreadPoolExecutor(max_workers=1, thread_name_prefix="vetmwl-db")
+        self._worker: _Worker | None = None
+        self.opened = 0
 
     # -- runs on the worker thread -------------------------------------------------------------
     def _open(self) -> Any:
@@ -140,12 +226,13 @@ class Database:
                 with contextlib.suppress(Exception):
                     connection.close()
             raise explain(exc, self._connection_string) from exc
+        self.opened += 1
         log.info("connected to the worklist database")
         return connection
 
     def _job(self, connection: Any, sql: str, params: Sequence[object], max_rows: int | None) -> tuple:
-        opened = connection is None
-        if opened:
+        """Returns ``(connection, result, error)``: the connection to keep (None to drop it)."""
+        if connection is None:
             connection = self._open()
         started = time.perf_counter()
         try:
@@ -155,58 +242,77 @@ class Database:
                 columns = tuple(d[0] for d in cursor.description or ())
                 rows = cursor.fetchmany(max_rows) if max_rows is not None else cursor.fetchall()
             finally:
-                cursor.close()
+                with contextlib.suppress(Exception):
+                    cursor.close()
         except Exception as exc:
+            error = explain(exc, self._connection_string)
+            if _keeps_connection(error):
+                return connection, None, error
             with contextlib.suppress(Exception):
                 connection.close()
-            raise explain(exc, self._connection_string) from exc
-        return connection, FetchResult(columns, rows, time.perf_counter() - started)
+            return None, None, error
+        return connection, FetchResult(columns, rows, time.perf_counter() - started), None
 
     # -- runs on the caller's thread (Orthanc's) ------------------------------------------------
-    def _drop(self) -> None:
-        if self._connection is not None:
-            with contextlib.suppress(Exception):
-                self._connection.close()
-            self._connection = None
-
     def _run(self, sql: str, params: Sequence[object], max_rows: int | None) -> FetchResult:
         connection, self._connection = self._connection, None
         deadline = self._query_timeout + (0 if connection else self._connect_timeout) + 1
-        future = self._executor.submit(self._job, connection, sql, params, max_rows)
+        if self._worker is None:
+            self._worker = _Worker()
+        future = self._worker.submit(self._job, connection, sql, params, max_rows)
         try:
-            self._connection, result = future.result(timeout=deadline)
+            self._connection, result, error = future.result(timeout=deadline)
         except FutureTimeout:
             # The worker is stuck inside the driver: leave it (and its connection) behind.
-            self._executor.shutdown(wait=False)
-            self._executor = self._new_executor()
-            self.abandoned_workers += 1
+            self._worker.stop(timeout=0)
+            self._worker = None
             raise DatabaseError(
                 f"the database did not answer within {deadline} seconds (SqlWorklist.QueryTimeout); "
                 "the connection was abandoned and a new one will be opened",
                 "HYT00",
                 timeout=True,
             ) from None
+        if error is not None:
+            raise error
         return result
 
     def fetch(self, sql: str, params: Sequence[object] = (), max_rows: int | None = None) -> FetchResult:
-        """Run ``sql``; return column names and up to ``max_rows`` rows. Raises DatabaseError."""
+        """Run ``sql``; return column names and up to ``max_rows`` rows.
+
+        Raises DatabaseError (the database's fault) or InternalError (the SQL was refused). Only a
+        lost connection that had worked before is reopened and the query tried once more.
+        """
         with self._lock:
             reused = self._connection is not None
             try:
-                result = self._run(sql, params, max_rows)
+                return self._run(sql, params, max_rows)
             except DatabaseError as error:
-                if not reused or error.timeout:
-                    self.last_error = str(error)
+                if not (reused and error.connection and not error.timeout):
                     raise
-                log.warning("the database connection failed (%s); reconnecting and retrying once", error)
-                try:
-                    result = self._run(sql, params, max_rows)
-                except DatabaseError as retry_error:
-                    self.last_error = str(retry_error)
-                    raise
-            self.last_error = None
-            return result
+                log.warning("the database connection was lost (%s); reconnecting and retrying once", error)
+            return self._run(sql, params, max_rows)
 
-    def close(self) -> None:
+    def close(self, timeout: float = 2.0) -> None:
+        """Close the connection and end the worker thread (when Orthanc stops)."""
         with self._lock:
-            self._drop()
+            connection, self._connection = self._connection, None
+            worker, self._worker = self._worker, None
+        if worker is not None:
+            if connection is not None:
+                worker.submit(_close, connection)
+            if not worker.stop(timeout):
+                log.warning("the database worker did not end within %s s; Orthanc stops anyway", timeout)
+        elif connection is not None:
+            _close(connection)
+
+
+def _close(connection: Any) -> None:
+    with contextlib.suppress(Exception):
+        connection.close()
+
+
+def _keeps_connection(error: DatabaseError | InternalError) -> bool:
+    """Whether the connection is still good after this error: the statement failed, not the link."""
+    if isinstance(error, InternalError):
+        return True
+    return not (error.connection or error.timeout) and error.sqlstate in _MISSING_STATES | {"42501"}

@@ -22,7 +22,7 @@ class ValueFormatError(ValueError):
 
 def parse_date(text: str) -> date:
     """A DA value (``YYYYMMDD``; the ACR-NEMA ``YYYY.MM.DD`` form is tolerated)."""
-    match = _DA.match(text.strip())
+    match = _DA.match(text.strip(" "))
     if not match:
         raise ValueFormatError(f"{text!r} is not a DICOM date (YYYYMMDD)")
     try:
@@ -33,7 +33,7 @@ def parse_date(text: str) -> date:
 
 def parse_time_span(text: str) -> tuple[timedelta, timedelta]:
     """A TM value as ``(start, end)`` offsets from midnight: the exact time, ``end`` one tick later."""
-    match = _TM.match(text.strip())
+    match = _TM.match(text.strip(" "))
     if not match:
         raise ValueFormatError(f"{text!r} is not a DICOM time (HH, HHMM, HHMMSS or HHMMSS.ffffff)")
     hours, minutes, seconds, fraction = match.groups()
@@ -49,12 +49,12 @@ def parse_time_span(text: str) -> tuple[timedelta, timedelta]:
 
 def _split_range(text: str) -> tuple[str, str, bool]:
     """``(low, high, is_range)`` of a DICOM range value; a single value is its own low and high."""
-    value = text.strip()
+    value = text.strip(" ")
     if value.count("-") > 1:
         raise ValueFormatError(f"{text!r} is neither a single value nor a range (A-B, A-, -A)")
     if "-" not in value:
         return value, value, False
-    low, high = (part.strip() for part in value.split("-"))
+    low, high = (part.strip(" ") for part in value.split("-"))
     if not low and not high:
         raise ValueFormatError(f"{text!r} is a range with neither bound")
     return low, high, True

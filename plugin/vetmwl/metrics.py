@@ -93,7 +93,7 @@ class Metrics:
                 database_errors=dict(self._database_errors),
             )
 
-    def render(self, info: Mapping[str, str] | None = None) -> str:
+    def render(self, info: Mapping[str, str] | None = None, connections_opened: int = 0) -> str:
         """The metrics in Prometheus text exposition format 0.0.4."""
         data = self.snapshot()
         lines: list[str] = []
@@ -106,7 +106,8 @@ class Metrics:
         family(
             "vetmwl_cfind_queries_total",
             "counter",
-            "Worklist C-FIND queries by outcome (ok, refused as malformed, failed).",
+            "Worklist C-FIND queries by outcome: ok, refused (the query's fault), failed (the database's), "
+            "internal (the plugin's).",
             [("vetmwl_cfind_queries_total", {"status": s}, data.queries[s]) for s in STATUSES],
         )
         histogram: list[Sample] = []
@@ -142,6 +143,12 @@ class Metrics:
             "counter",
             "Database errors, by where the plugin met them (cfind, rest worklist, health probe).",
             [("vetmwl_database_errors_total", {"origin": o}, data.database_errors[o]) for o in ORIGINS],
+        )
+        family(
+            "vetmwl_database_connections_opened_total",
+            "counter",
+            "Connections opened to the worklist database: one at start, one more after each outage.",
+            [("vetmwl_database_connections_opened_total", {}, connections_opened)],
         )
         if info is not None:
             family("vetmwl_info", "gauge", "The plugin's version and configuration.", [("vetmwl_info", info, 1)])

@@ -13,15 +13,15 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
 from . import __version__
 from .config import ConfigError, load_settings, orthanc_warnings
-from .db import DatabaseError
+from .errors import FAILED, INTERNAL, OK, REFUSED, DatabaseError, InternalError, QueryError
 from .identifiers import mask_person_names
 from .metrics import Metrics
-from .query import QueryError
 from .querylog import QueryLog
 from .rest import PREFIX, STATIC_DIR, Response, RestApi, error_response
 from .service import FindResult, WorklistService
@@ -64,36 +64,51 @@ def _install_logging(orthanc: ModuleType) -> None:
     log.propagate = False
 
 
+@dataclass(frozen=True)
+class Peer:
+    """Who asks: calling and called AE titles, and the calling IP address where Orthanc gives it."""
+
+    calling_aet: str
+    called_aet: str
+    address: str | None = None
+
+    def __str__(self) -> str:
+        where = f" ({self.address})" if self.address else ""
+        return f"{self.calling_aet}{where} -> {self.called_aet}"
+
+
 def make_callback(
     service: WorklistService,
     querylog: QueryLog | None = None,
     metrics: Metrics | None = None,
     lock: threading.Lock | None = None,
-) -> Any:
-    """The worklist callback: one summary log line per C-FIND, a failure status on any error.
+) -> Callable[[Any, Any, Peer], None]:
+    """Answers one C-FIND for a :class:`Peer`: one summary log line, a failure status on any error.
 
     Each C-FIND also lands in the query log and the metrics; both only append and count, as
     Orthanc runs this under its global lock. ``lock`` keeps the worklist page's calls to
-    ``service.find`` from running at the same time as a C-FIND.
+    ``service.find`` from running at the same time as a C-FIND. Failures are told apart by whose
+    fault they are (see :mod:`vetmwl.errors`): refused, failed or internal.
     """
     querylog = querylog if querylog is not None else QueryLog()
     metrics = metrics if metrics is not None else Metrics()
     lock = lock if lock is not None else threading.Lock()
 
-    def on_worklist(answers: Any, query: Any, issuer_aet: str, called_aet: str) -> None:
+    def on_worklist(answers: Any, query: Any, peer: Peer) -> None:
         when, started = time.time(), time.perf_counter()
-        who = f"{issuer_aet} -> {called_aet}"
         raw = query.WorklistGetDicomQuery()
+        result: FindResult | None = None
 
-        def remember(status: str, error: str = "", result: FindResult | None = None) -> None:
+        def remember(status: str, error: str = "") -> None:
             seconds = time.perf_counter() - started
-            count = len(result.answers) if result else 0
+            count = len(result.answers) if result and status == OK else 0
             incomplete = bool(result and result.incomplete)
             metrics.observe_cfind(status, seconds, count, incomplete)
             querylog.record(
                 time=when,
-                calling_aet=issuer_aet,
-                called_aet=called_aet,
+                calling_aet=peer.calling_aet,
+                called_aet=peer.called_aet,
+                calling_address=peer.address,
                 status=status,
                 answers=count,
                 incomplete=incomplete,
@@ -105,33 +120,41 @@ def make_callback(
 
         try:
             with lock:
-                result = service.find(raw, issuer_aet)
+                result = service.find(raw, peer.calling_aet, peer.address)
             handing_over = time.perf_counter()
-            for answer in result.answers:
-                answers.WorklistAddAnswer(query, answer)
+            _hand_over(answers, query, result)
             handover = time.perf_counter() - handing_over
-            if result.incomplete:
-                answers.WorklistMarkIncomplete()
         except QueryError as error:
-            remember("refused", str(error))
-            log.warning("C-FIND from %s refused: %s", who, error)
+            remember(REFUSED, str(error))
+            log.warning("C-FIND from %s refused: %s", peer, error)
             raise RuntimeError(f"worklist query refused: {error}") from None
         except DatabaseError as error:
             metrics.database_error("cfind")
-            remember("failed", str(error))
-            log.error("C-FIND from %s failed: %s", who, error)
+            remember(FAILED, str(error))
+            log.error("C-FIND from %s failed: %s", peer, error)
             raise RuntimeError(f"worklist database error: {error}") from None
+        except InternalError as error:
+            remember(INTERNAL, str(error))
+            log.error(
+                "C-FIND from %s failed by an internal error of the plugin (please report it): %s; keys=%s sql=%s",
+                peer,
+                error,
+                mask_person_names(error.keys),
+                " ".join(error.sql.split()) or "(none)",
+            )
+            raise RuntimeError(f"worklist internal error: {error}") from None
         except Exception as error:
-            remember("failed", f"internal error: {error}")
+            remember(INTERNAL, f"internal error: {error}")
+            log.exception("C-FIND from %s failed by an internal error of the plugin (please report it)", peer)
             raise
-        remember("ok", result=result)
+        remember(OK)
         keys = result.query.matching_keys()
         ignored = f" ignored={','.join(result.ignored_keys)}" if result.ignored_keys else ""
         # Patient, owner and physician names stay out of the INFO line; --trace shows them.
-        # The time split (parse, sql, build, handover to Orthanc) is what bench/run.py reports.
+        # The time split (parse, sql, build, handover to Orthanc) is what bench/breakdown.py reports.
         log.info(
             "C-FIND from %s keys=%s answers=%d%s parse=%.2fms sql=%.2fms build=%.2fms handover=%.2fms total=%.2fms%s",
-            who,
+            peer,
             mask_person_names(keys),
             len(result.answers),
             " (limit reached, marked incomplete)" if result.incomplete else "",
@@ -142,30 +165,78 @@ def make_callback(
             (time.perf_counter() - started) * 1000,
             ignored,
         )
-        log.debug("C-FIND from %s with names: keys=%s", who, keys)
+        log.debug("C-FIND from %s with names: keys=%s", peer, keys)
 
     return on_worklist
 
 
-def _refusing_callback(reason: str, querylog: QueryLog | None = None, metrics: Metrics | None = None) -> Any:
+def _hand_over(answers: Any, query: Any, result: FindResult) -> None:
+    """Give Orthanc the answers. Orthanc checks each against the query with its own matcher; when
+    it refuses one, say why in words: some Orthancs (1.10) refuse every answer to a query that
+    holds a private attribute."""
+    for answer in result.answers:
+        try:
+            answers.WorklistAddAnswer(query, answer)
+        except Exception as error:
+            private = result.query.private_tags
+            if private:
+                raise QueryError(
+                    f"the query holds the private attribute(s) {', '.join(private)}, which this Orthanc's "
+                    "worklist matcher does not accept: leave them out of the modality's worklist query"
+                ) from None
+            raise InternalError(f"Orthanc refused an answer the plugin wrote ({error})") from None
+    if result.incomplete:
+        answers.WorklistMarkIncomplete()
+
+
+def _refusing_callback(
+    reason: str, querylog: QueryLog | None = None, metrics: Metrics | None = None
+) -> Callable[[Any, Any, Peer], None]:
     """Registered when the configuration is broken: every query fails and the log says why."""
 
-    def on_worklist(answers: Any, query: Any, issuer_aet: str, called_aet: str) -> None:
+    def on_worklist(answers: Any, query: Any, peer: Peer) -> None:
         error = f"the plugin is not configured: {reason}"
         if querylog is not None and metrics is not None:
-            metrics.observe_cfind("failed", 0.0)
+            metrics.observe_cfind(FAILED, 0.0)
             querylog.record(
                 time=time.time(),
-                calling_aet=issuer_aet,
-                called_aet=called_aet,
-                status="failed",
+                calling_aet=peer.calling_aet,
+                called_aet=peer.called_aet,
+                calling_address=peer.address,
+                status=FAILED,
                 error=error,
                 identifier=query.WorklistGetDicomQuery(),
             )
-        log.error("C-FIND from %s refused: %s", issuer_aet, error)
+        log.error("C-FIND from %s refused: %s", peer, error)
         raise RuntimeError(f"SqlWorklist is not configured: {reason}")
 
     return on_worklist
+
+
+def register_worklist(orthanc: ModuleType, answer: Callable[[Any, Any, Peer], None]) -> bool:
+    """Register ``answer`` with the newest worklist callback this orthanc-python has.
+
+    ``RegisterWorklistCallback2`` (orthanc-python 7) gives the connection, with the calling IP
+    address; the older one gives the two AE titles only. Returns whether the address is known.
+    """
+    if hasattr(orthanc, "RegisterWorklistCallback2"):
+
+        def on_worklist2(answers: Any, query: Any, connection: Any) -> None:
+            peer = Peer(
+                connection.GetConnectionRemoteAet(),
+                connection.GetConnectionCalledAet(),
+                connection.GetConnectionRemoteIp(),
+            )
+            answer(answers, query, peer)
+
+        orthanc.RegisterWorklistCallback2(on_worklist2)
+        return True
+
+    def on_worklist(answers: Any, query: Any, issuer_aet: str, called_aet: str) -> None:
+        answer(answers, query, Peer(issuer_aet, called_aet))
+
+    orthanc.RegisterWorklistCallback(on_worklist)
+    return False
 
 
 def send(output: Any, response: Response) -> None:
@@ -219,8 +290,27 @@ def _register_web(orthanc: ModuleType, api: RestApi) -> None:
     log.info("worklist page at %s/app/index.html (REST: worklist, queries, health, metrics)", PREFIX)
 
 
+def _register_stop(orthanc: ModuleType, service: WorklistService | None) -> None:
+    """On Orthanc's stop, close the database connection and end the worker thread.
+
+    Orthanc finalizes the embedded Python right after ``ORTHANC_STOPPED``; a worker thread or an
+    ODBC connection still alive then can crash newer Orthancs at exit (see README "Known limits").
+    """
+    if not hasattr(orthanc, "RegisterOnChangeCallback"):
+        return
+    stopped = orthanc.ChangeType.ORTHANC_STOPPED
+
+    def on_change(change_type: Any, level: Any, resource: str) -> None:
+        if change_type == stopped and service is not None:
+            service.close()
+            log.info("Orthanc is stopping: the database connection is closed")
+
+    orthanc.RegisterOnChangeCallback(on_change)
+
+
 def register(orthanc: ModuleType) -> WorklistService | None:
-    """Read the configuration once, build the service, register the worklist callback and the web parts.
+    """Read the configuration once, build the service, register the worklist callback, the web
+    parts and the clean-up at Orthanc's stop.
 
     The REST routes are registered even when the configuration is broken, so the health page can
     say what is wrong.
@@ -235,8 +325,11 @@ def register(orthanc: ModuleType) -> WorklistService | None:
         settings = load_settings(configuration)
     except ConfigError as error:
         log.error("configuration error, worklist queries will fail until it is fixed: %s", error)
-        orthanc.RegisterWorklistCallback(_refusing_callback(str(error), querylog, metrics))
-        _register_web(orthanc, RestApi(None, querylog, metrics, config_error=str(error), orthanc_version=version))
+        knows_address = register_worklist(orthanc, _refusing_callback(str(error), querylog, metrics))
+        api = RestApi(
+            None, querylog, metrics, config_error=str(error), orthanc_version=version, knows_address=knows_address
+        )
+        _register_web(orthanc, api)
         return None
     service = WorklistService(settings)
     log.warning("version %s serving the worklist from SQL: %s", __version__, settings.summary())
@@ -244,6 +337,13 @@ def register(orthanc: ModuleType) -> WorklistService | None:
         service.columns()
     except DatabaseError as error:
         log.error("the worklist database is not usable yet (will retry on each query): %s", error)
-    orthanc.RegisterWorklistCallback(make_callback(service, querylog, metrics, lock))
-    _register_web(orthanc, RestApi(service, querylog, metrics, orthanc_version=version, lock=lock))
+    knows_address = register_worklist(orthanc, make_callback(service, querylog, metrics, lock))
+    if settings.by_address and not knows_address:
+        log.warning(
+            'this orthanc-python does not tell the calling address: the "Modalities" entries with '
+            '"@address" never apply (their AE title\'s plain entry, or the defaults, do)'
+        )
+    api = RestApi(service, querylog, metrics, orthanc_version=version, lock=lock, knows_address=knows_address)
+    _register_web(orthanc, api)
+    _register_stop(orthanc, service)
     return service

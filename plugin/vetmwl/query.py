@@ -8,6 +8,7 @@ Instance UID takes a list. PN matching ignores case (our conformance statement s
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
@@ -22,6 +23,7 @@ from pydicom.errors import InvalidDicomError
 from . import contract
 from .contract import COLUMN_BY_NAME, START_DATE, START_DATETIME, START_TIME, Kind
 from .dicomtime import ValueFormatError, date_interval, datetime_interval
+from .errors import QueryError
 from .studyuid import UID_ROOT, UID_SOURCES, effective_study_uid
 
 SPS_SEQUENCE = "ScheduledProcedureStepSequence"
@@ -41,10 +43,10 @@ STUDY_UID = "StudyInstanceUID"
 UNKNOWN_STATUS = "SCHEDULED"
 #: VRs whose leading spaces are significant (PS3.5 6.2): only trailing padding is removed.
 _KEEP_LEADING = frozenset({"LT", "ST", "UT"})
-
-
-class QueryError(ValueError):
-    """The identifier cannot be understood; the message is meant for the log and the modality."""
+#: The only control characters a decoded value may hold (PS3.5 6.1.2.3 and 6.2): TAB, LF, FF and
+#: CR in the text VRs; none elsewhere. ESC belongs to ISO 2022 code extensions, which decoding
+#: has already consumed.
+_TEXT_CONTROLS = frozenset("\t\n\f\r")
 
 
 @dataclass(frozen=True)
@@ -77,12 +79,16 @@ class Like:
 
 @dataclass(frozen=True)
 class Range:
-    """``start <= column < end``; an open bound is ``None`` and renders no comparison."""
+    """``start <= column < end``; an open bound is ``None`` and renders no comparison (not both)."""
 
     column: str
     start: date | datetime | None
     end: date | datetime | None
     kind: str = "range"
+
+    def __post_init__(self) -> None:
+        if self.start is None and self.end is None:
+            raise ValueError(f"a range on {self.column} needs at least one bound")
 
     def params(self) -> list[object]:
         return [v for v in (self.start, self.end) if v is not None]
@@ -96,6 +102,10 @@ class TimeOfDay:
     start: timedelta | None
     end: timedelta | None
     kind: str = "time_of_day"
+
+    def __post_init__(self) -> None:
+        if self.start is None and self.end is None:
+            raise ValueError(f"a time window on {self.column} needs at least one bound")
 
     def params(self) -> list[object]:
         return [v.total_seconds() for v in (self.start, self.end) if v is not None]
@@ -122,14 +132,14 @@ def person_name_matches(pattern: str, value: object) -> bool:
     if value is None:
         return False
     regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.fullmatch(regex, str(value).strip(), re.IGNORECASE | re.DOTALL) is not None
+    return re.fullmatch(regex, str(value).strip(" "), re.IGNORECASE | re.DOTALL) is not None
 
 
 def text_matches(f: Filter, value: object) -> bool:
     """Whether a text filter selects ``value``, decided in Python exactly as the SQL decides it."""
-    if value is None or str(value).strip() == "":
+    if value is None or str(value).strip(" ") == "":
         return bool(getattr(f, "or_unknown", False))
-    text = str(value).strip()
+    text = str(value).strip(" ")
     if isinstance(f, InList):
         return text in f.values
     if isinstance(f, Equals | Like):
@@ -172,6 +182,8 @@ class WorklistQuery:
     identifier: Dataset
     filters: tuple[Filter, ...]
     step_requested: Dataset | None
+    #: Private attributes anywhere in the identifier, as ``(gggg,eeee)``.
+    private_tags: tuple[str, ...] = ()
 
     def matching_keys(self) -> dict[str, str]:
         """The non-universal keys, for the log line of each C-FIND."""
@@ -211,8 +223,12 @@ def _check_character_set(dataset: Dataset) -> None:
 def _text(dataset: Dataset, keyword: str) -> str:
     """An element's value as text, decoded with the query's character set; '' when empty.
 
-    Padding goes as PS3.5 6.2 says: spaces at both ends of most text VRs, only trailing ones for
-    LT, ST and UT (their leading spaces are significant), and NUL or spaces around a UID.
+    This is the one normalization of a query value: every filter, and so the SQL and its bound
+    parameters alike, is made from what it returns. Padding goes as PS3.5 6.2 says: spaces at both
+    ends of most text VRs, only trailing ones for LT, ST and UT (their leading spaces are
+    significant), and NUL or spaces around a UID. A value the VR does not allow is refused here:
+    several values where only a list of UIDs may have them, control characters, or bytes the
+    declared character set cannot decode.
     """
     if keyword not in dataset:
         return ""
@@ -220,13 +236,30 @@ def _text(dataset: Dataset, keyword: str) -> str:
     value = element.value
     if value is None:
         return ""
-    text = "\\".join(str(v) for v in value) if isinstance(value, pydicom.multival.MultiValue) else str(value)
     vr = element.VR
+    if isinstance(value, pydicom.multival.MultiValue):
+        if vr != "UI" and len(value) > 1:
+            raise QueryError(
+                f"{keyword} holds {len(value)} values; only Study Instance UID may list several (PS3.4 C.2.2.2.2)"
+            )
+        text = "\\".join(str(v) for v in value)
+    else:
+        text = str(value)
+    if "\ufffd" in text:
+        raise QueryError(f"{keyword}: a value cannot be decoded with the query's Specific Character Set")
     if vr in _KEEP_LEADING:
-        return text.rstrip(" ")
-    if vr == "UI":
-        return text.strip("\0 ")
-    return text.strip(" ")
+        text = text.rstrip(" ")
+    elif vr == "UI":
+        text = text.strip("\0 ")
+    else:
+        text = text.strip(" ")
+    controls = sorted(
+        {c for c in text if unicodedata.category(c) == "Cc" and not (vr in _KEEP_LEADING and c in _TEXT_CONTROLS)}
+    )
+    if controls:
+        codes = ", ".join(f"U+{ord(c):04X}" for c in controls)
+        raise QueryError(f"{keyword} ({vr}) holds the control character(s) {codes}, which that VR does not allow")
+    return text
 
 
 def _is_universal(value: str, person_name: bool) -> bool:
@@ -325,8 +358,24 @@ _STEP_MATCHED = {tag_for_keyword(k): k for k in contract.STEP_KEYWORDS - {START_
 _SPS_TAG = tag_for_keyword(SPS_SEQUENCE)
 
 
+def _private_tags(dataset: Dataset) -> list[str]:
+    """The private attributes anywhere in the identifier, as ``(gggg,eeee)``, read without converting."""
+    found = []
+    for tag in dataset.keys():  # noqa: SIM118 - iterating the dataset would convert every element
+        if tag.group % 2:
+            found.append(f"({tag.group:04X},{tag.element:04X})")
+        elif dataset.get_item(tag, keep_deferred=True).VR == "SQ":
+            for item in dataset[tag].value or []:
+                found += _private_tags(item)
+    return found
+
+
 def parse_query(identifier: Dataset) -> WorklistQuery:
-    """Turn the identifier into filters; raise :class:`QueryError` when it cannot be matched."""
+    """Turn the identifier into filters; raise :class:`QueryError` when it cannot be matched.
+
+    Private attributes are never matched; they are returned empty when asked for, and listed in
+    ``private_tags`` because some Orthancs (1.10) refuse every answer to a query that has them.
+    """
     _check_character_set(identifier)
     if "QueryRetrieveLevel" in identifier:
         del identifier.QueryRetrieveLevel  # not part of a worklist query; some modalities send it.
@@ -342,4 +391,9 @@ def parse_query(identifier: Dataset) -> WorklistQuery:
             filters += _start_filters(step_requested)
     except (UnicodeDecodeError, LookupError) as exc:
         raise QueryError(f"a value in the query cannot be decoded with its character set ({exc})") from exc
-    return WorklistQuery(identifier=identifier, filters=tuple(filters), step_requested=step_requested)
+    return WorklistQuery(
+        identifier=identifier,
+        filters=tuple(filters),
+        step_requested=step_requested,
+        private_tags=tuple(_private_tags(identifier)),
+    )

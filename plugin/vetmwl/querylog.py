@@ -11,11 +11,14 @@ import threading
 from collections import deque
 from dataclasses import dataclass
 
+from .errors import OUTCOMES
+
 #: How many C-FINDs the ring keeps; older ones drop out.
 DEFAULT_CAPACITY = 200
 
-#: Outcomes of a C-FIND: answered, refused as malformed, or failed (database, configuration).
-STATUSES = ("ok", "refused", "failed")
+#: Outcomes of a C-FIND: answered, refused (the query's fault), failed (the database's or the
+#: configuration's), internal (the plugin's); see vetmwl.errors.
+STATUSES = OUTCOMES
 
 
 @dataclass(frozen=True)
@@ -33,7 +36,7 @@ class QueryRecord:
     sql_seconds: float | None
     error: str
     identifier: bytes
-    #: orthanc-python 4.0 passes no peer address to the worklist callback, so this stays None.
+    #: The modality's IP address, where orthanc-python tells it (RegisterWorklistCallback2), else None.
     calling_address: str | None = None
 
 

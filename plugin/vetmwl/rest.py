@@ -23,11 +23,10 @@ from typing import Any
 
 from . import __version__
 from .config import AeOptions, Settings, mask_secrets
-from .db import DatabaseError
+from .errors import DatabaseError, InternalError, QueryError
 from .identifiers import answer_fields, describe_identifier, worklist_identifier
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .metrics import Metrics
-from .query import QueryError
 from .querylog import QueryLog, QueryRecord
 from .service import WorklistService
 
@@ -36,8 +35,8 @@ log = logging.getLogger("vetmwl.rest")
 PREFIX = "/sql-worklist"
 STATIC_DIR = Path(__file__).with_name("static")
 CALLING_ADDRESS_NOTE = (
-    "orthanc-python 4.0 gives the worklist callback the calling and called AE titles only, not the "
-    "modality's network address"
+    "this orthanc-python gives the worklist callback the calling and called AE titles only, not the "
+    "modality's network address (orthanc-python 7 does)"
 )
 JSON = "application/json; charset=utf-8"
 _STATIC_TYPES = {
@@ -140,8 +139,11 @@ class RestApi:
         lock: threading.Lock | None = None,
         static_dir: Path = STATIC_DIR,
         today: Callable[[], date] = date.today,
+        knows_address: bool = False,
     ) -> None:
         self.service = service
+        #: Why ``calling_address`` is null, or None when Orthanc tells the address.
+        self.address_note = None if knows_address else CALLING_ADDRESS_NOTE
         self.querylog = querylog
         self.metrics = metrics
         self.config_error = config_error
@@ -198,6 +200,9 @@ class RestApi:
             self.metrics.database_error("rest")
             log.warning("the worklist page could not read the database: %s", error)
             return error_response(503, "failed", str(error))
+        except InternalError as error:
+            log.error("the worklist page met an internal error of the plugin (please report it): %s", error)
+            return error_response(500, "internal", str(error))
         matching, _ = describe_identifier(raw)
         return json_response(
             200,
@@ -230,7 +235,7 @@ class RestApi:
             {
                 "capacity": self.querylog.capacity,
                 "total": self.querylog.total,
-                "calling_address": CALLING_ADDRESS_NOTE,
+                "calling_address": self.address_note,
                 "queries": [record_json(r) for r in records],
             },
         )
@@ -261,7 +266,7 @@ class RestApi:
         body: dict[str, Any] = {
             "plugin": {"version": __version__},
             "orthanc": {"version": self._version_of_orthanc()},
-            "calling_address": CALLING_ADDRESS_NOTE,
+            "calling_address": self.address_note,
         }
         if self.service is None:
             problems.append(f"configuration error, worklist queries fail until it is fixed: {self.config_error}")
@@ -296,7 +301,8 @@ class RestApi:
     # -- /metrics and /app ----------------------------------------------------------------------
     def metrics_text(self, args: Mapping[str, str] | None = None) -> Response:
         dialect = self.service.settings.dialect if self.service is not None else "unconfigured"
-        text = self.metrics.render({"version": __version__, "dialect": dialect})
+        opened = self.service.database.opened if self.service is not None else 0
+        text = self.metrics.render({"version": __version__, "dialect": dialect}, connections_opened=opened)
         return Response(200, METRICS_CONTENT_TYPE, text.encode("utf-8"))
 
     def static(self, name: str) -> Response:

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 
 from .config import Settings
 from .contract import COLUMNS, REQUIRED_COLUMNS
-from .db import Database, DatabaseError
+from .db import Database
 from .encoder import AnswerEncoder, shape_of
+from .errors import DatabaseError, InternalError
 from .policy import MODALITY, apply_options
 from .query import (
     STATUS,
@@ -73,6 +74,12 @@ class WorklistService:
         self._encoders: dict[tuple, AnswerEncoder] = {}
         self._prepared: dict[tuple, Prepared] = {}
 
+    def close(self) -> None:
+        """Close the database connection and forget what was prepared (Orthanc is stopping)."""
+        self.database.close()
+        self._prepared.clear()
+        self._encoders.clear()
+
     def columns(self) -> tuple[str, ...]:
         """The contract's columns that the view really has, discovered once per process."""
         if self._columns is None:
@@ -119,19 +126,20 @@ class WorklistService:
                 ignored.append(f.column)
         return usable, local, ignored, nothing
 
-    def _prepare(self, raw_identifier: bytes, calling_aet: str | None) -> Prepared:
+    def _prepare(self, raw_identifier: bytes, calling_aet: str | None, calling_address: str | None = None) -> Prepared:
         """Everything about a query that does not depend on the data, remembered per identifier.
 
         Modalities poll with the same identifier over and over; parsing it, applying the calling
         AE's options, compiling the answer writer and rendering the SQL is then done once.
         """
         columns = self.columns()
-        key = (identifier_bytes(raw_identifier), calling_aet, columns)
+        address = calling_address if self.settings.by_address else None  # one entry for all addresses otherwise
+        key = (identifier_bytes(raw_identifier), calling_aet, address, columns)
         prepared = self._prepared.get(key)
         if prepared is not None:
             return prepared
         query = parse_query(read_identifier(raw_identifier))
-        options = self.settings.options_for(calling_aet)
+        options = self.settings.options_for(calling_aet, address)
         policy = apply_options(query.filters, options, calling_aet)
         usable, local, ignored, nothing = self._split(policy.filters, columns)
         limit = self.settings.limit_answers
@@ -159,13 +167,16 @@ class WorklistService:
         self._prepared[key] = prepared
         return prepared
 
-    def find(self, raw_identifier: bytes, calling_aet: str | None = None) -> FindResult:
+    def find(
+        self, raw_identifier: bytes, calling_aet: str | None = None, calling_address: str | None = None
+    ) -> FindResult:
         """Answer one C-FIND identifier from ``calling_aet`` (its options apply; None: the defaults).
 
-        Raises QueryError or DatabaseError with a readable text.
+        Raises QueryError, DatabaseError or InternalError (see :mod:`vetmwl.errors`) with a
+        readable text; an InternalError carries the SQL and the query's matching keys.
         """
         started = time.perf_counter()
-        p = self._prepare(raw_identifier, calling_aet)
+        p = self._prepare(raw_identifier, calling_aet, calling_address)
         parsed = time.perf_counter()
         limit = self.settings.limit_answers
         rows: list = []
@@ -177,6 +188,9 @@ class WorklistService:
         except DatabaseError as error:
             if error.sqlstate in _MISSING_COLUMN_STATES:
                 self._columns = None  # the view changed under us: discover its columns again.
+            raise
+        except InternalError as error:
+            error.sql, error.keys = p.sql, p.query.matching_keys()
             raise
         fetched = time.perf_counter()
         incomplete = len(rows) >= p.fetch

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import jinja2
 
+from .errors import InternalError
 from .query import Equals, Filter, Like
 
 
@@ -115,6 +116,11 @@ class SqlRenderer:
             params.extend(bind_value(v, self.dialect) for v in values)
         shape = tuple(_shape_of(f) for f in filters)
         sql = self._render_shape(tuple(columns), shape, limit)
+        markers = sql.count("?")
+        if markers != len(params):
+            # Templates hold no other "?" and names never do: a mismatch is a bug of the plugin,
+            # caught here rather than sent to the database.
+            raise InternalError(f"the query template wrote {markers} parameter markers for {len(params)} values")
         return RenderedQuery(sql=sql, params=params)
 
     def render_named(self, template: str, **context: object) -> str:

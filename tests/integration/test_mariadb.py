@@ -15,13 +15,14 @@ import pytest
 
 from conftest import plugin_settings
 from support.clients import broad_query, echo, findscu, is_failure, pynetdicom_find
+from support.identifier_files import identifier
 from support.servers import MariaDBServer, OrthancServer
-from unit.helpers import identifier
 from unit.test_sqlrender import FILTER_SETS, FRACTION_CASES, MATCHING_CASES, ROWS
 from vetmwl import importer
 from vetmwl.config import DEFAULT_TEMPLATE_DIR
 from vetmwl.contract import COLUMNS
-from vetmwl.db import Database, DatabaseError
+from vetmwl.db import Database
+from vetmwl.errors import DatabaseError
 from vetmwl.query import Like, parse_query
 from vetmwl.sqlrender import SqlRenderer
 

@@ -13,7 +13,7 @@ import pydicom
 import pytest
 from pydicom.dataset import Dataset
 
-from unit.helpers import file_bytes, identifier
+from support.identifier_files import file_bytes, identifier
 from vetmwl.answers import ANSWER_CHARACTER_SET, build_answer, derived_study_uid, encode, value_for
 from vetmwl.contract import STEP_KEYWORDS
 from vetmwl.query import WorklistQuery, parse_query, read_identifier

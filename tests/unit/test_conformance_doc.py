@@ -32,7 +32,8 @@ from vetmwl.contract import (
     Level,
 )
 from vetmwl.encoder import AnswerEncoder
-from vetmwl.query import QueryError, parse_query
+from vetmwl.errors import QueryError
+from vetmwl.query import parse_query
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "conformance.md"
 SPS = "ScheduledProcedureStepSequence"

@@ -9,13 +9,18 @@ from typing import Any
 
 import pytest
 
-from vetmwl.db import Database, DatabaseError, explain
+from vetmwl.db import Database, explain
+from vetmwl.errors import DatabaseError, InternalError
 
 CONNECTION = "Driver=FreeTDS;Server=db;UID=sa;PWD=s3cret"
 
 
 class FakeOdbcError(Exception):
     """Like pyodbc.Error: args are (sqlstate, message)."""
+
+
+class ProgrammingError(FakeOdbcError):
+    """Named like pyodbc's, which its own statement checks raise with the generic state HY000."""
 
 
 class FakeCursor:
@@ -138,9 +143,10 @@ def test_session_sql_runs_on_every_new_connection(driver: FakeDriver) -> None:
     assert [sql for sql, _ in driver.connections[1].executed[2:]] == ["SELECT 3"]
 
 
-def test_failing_session_sql_is_a_database_error(driver: FakeDriver) -> None:
+def test_failing_session_sql_is_an_internal_error(driver: FakeDriver) -> None:
+    """The session statements are the plugin's own SQL: a syntax error there is our bug."""
     driver.session_error = FakeOdbcError("42000", "[42000] syntax error near SET")
-    with pytest.raises(DatabaseError) as error:
+    with pytest.raises(InternalError) as error:
         database(driver, session_sql=["SET nonsense"]).fetch("SELECT 1")
     assert error.value.sqlstate == "42000"
     assert driver.connections[0].closed
@@ -156,7 +162,7 @@ def test_failure_on_a_reused_connection_reconnects_and_retries_once(driver: Fake
     assert len(driver.connections) == 2
     assert driver.connections[0].closed
     assert driver.connections[1].executed == [("SELECT 2", ("DX",))]
-    assert db.last_error is None
+    assert db.opened == 2
     db.fetch("SELECT 3")
     assert len(driver.connections) == 2  # and the new connection is reused
 
@@ -170,7 +176,6 @@ def test_a_retry_that_fails_too_raises(driver: FakeDriver) -> None:
         db.fetch("SELECT 2")
     assert error.value.sqlstate == "08001"
     assert len(driver.calls) == 2  # one retry, not more
-    assert db.last_error == str(error.value)
 
 
 def test_connect_failure_raises_without_retry(driver: FakeDriver) -> None:
@@ -181,20 +186,85 @@ def test_connect_failure_raises_without_retry(driver: FakeDriver) -> None:
     assert error.value.sqlstate == "08001"
     assert "cannot be reached" in str(error.value)
     assert len(driver.calls) == 1
-    assert db.last_error == str(error.value)
 
 
-def test_query_failure_on_a_fresh_connection_raises_without_retry(driver: FakeDriver) -> None:
+def test_a_missing_view_fails_without_retry_and_keeps_the_connection(driver: FakeDriver) -> None:
     driver.query_errors = [FakeOdbcError("42S02", "[42S02] Invalid object name 'worklist'")]
     db = database(driver)
     with pytest.raises(DatabaseError) as error:
         db.fetch("SELECT 1")
     assert error.value.sqlstate == "42S02"
+    assert not error.value.connection
     assert len(driver.connections) == 1
+    assert not driver.connections[0].closed
+    db.fetch("SELECT 1")  # the view is back: the same connection serves
+    assert len(driver.connections) == 1
+    assert db.opened == 1
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        ProgrammingError("HY000", "The SQL contains 4 parameter markers, but 3 parameters were supplied"),
+        FakeOdbcError("07002", "[07002] COUNT field incorrect or syntax error"),
+        FakeOdbcError("42601", '[42601] ERROR: syntax error at or near "AND"'),
+        FakeOdbcError("42000", "[42000] [FreeTDS][SQL Server]Incorrect syntax near '?'."),
+        FakeOdbcError("22007", "[22007] invalid input syntax for type timestamp"),
+        FakeOdbcError("HY004", "[HY004] Invalid SQL data type"),
+    ],
+)
+def test_a_statement_the_server_refuses_is_internal_and_never_reconnects(driver: FakeDriver, exc: Exception) -> None:
+    """Our own SQL is wrong: no reconnect, no retry, the connection stays (a modality cannot make
+    the plugin tear it down by sending a strange query)."""
+    db = database(driver)
+    db.fetch("SELECT 1")
+    driver.query_errors = [exc]
+    with pytest.raises(InternalError) as error:
+        db.fetch("SELECT broken")
+    assert "rejected the plugin's SQL" in str(error.value)
+    assert len(driver.calls) == 1
+    assert not driver.connections[0].closed
+    assert [sql for sql, _ in driver.connections[0].executed].count("SELECT broken") == 1
+    db.fetch("SELECT 2")
+    assert db.opened == 1
+
+
+def test_an_unknown_error_on_a_reused_connection_is_not_retried(driver: FakeDriver) -> None:
+    """Only a lost connection is retried; an error nobody recognises fails the query, and the next
+    query starts on a fresh connection in case the old one is in a bad state."""
+    db = database(driver)
+    db.fetch("SELECT 1")
+    driver.query_errors = [FakeOdbcError("HY000", "[HY000] something odd")]
+    with pytest.raises(DatabaseError) as error:
+        db.fetch("SELECT 2")
+    assert not error.value.connection
+    assert len(driver.calls) == 1
+    db.fetch("SELECT 3")
+    assert db.opened == 2
+
+
+@pytest.mark.parametrize(
+    ("sqlstate", "message"),
+    [
+        ("08S01", "[08S01] Communication link failure"),
+        ("HY000", "server closed the connection unexpectedly"),
+        ("HY000", "Lost connection to server during query"),
+        ("57P01", "terminating connection due to administrator command"),
+    ],
+)
+def test_connection_class_failures_reconnect_and_retry(driver: FakeDriver, sqlstate: str, message: str) -> None:
+    db = database(driver)
+    db.fetch("SELECT 1")
+    driver.query_errors = [FakeOdbcError(sqlstate, message)]
+    assert db.fetch("SELECT 2").rows == driver.rows
+    assert db.opened == 2
     assert driver.connections[0].closed
-    db.fetch("SELECT 1")  # the next query opens a new connection and works
-    assert len(driver.connections) == 2
-    assert db.last_error is None
+
+
+def test_permission_denied_is_the_databases_fault() -> None:
+    error = explain(FakeOdbcError("42000", "[42000] The SELECT permission was denied on the object 'worklist'"))
+    assert isinstance(error, DatabaseError)
+    assert "may not read the worklist view" in str(error)
 
 
 @pytest.mark.parametrize(
@@ -220,7 +290,6 @@ def test_hanging_query_is_abandoned_at_the_deadline(
     assert error.value.sqlstate == "HYT00"
     assert f"within {deadline} seconds" in str(error.value)
     assert deadline - 0.2 <= elapsed < deadline + 1
-    assert db.abandoned_workers == 1
     assert len(driver.calls) == connections_before + (0 if reuse else 1)  # a timeout is not retried
 
     driver.hang = False
@@ -230,13 +299,23 @@ def test_hanging_query_is_abandoned_at_the_deadline(
     assert driver.connections[-1].executed == [("SELECT 2", ())]
 
 
-def test_close_closes_the_connection(driver: FakeDriver) -> None:
+def test_close_closes_the_connection_and_ends_the_worker_thread(driver: FakeDriver) -> None:
     db = database(driver)
     db.fetch("SELECT 1")
+    worker = db._worker
+    assert worker is not None and worker.thread.is_alive()
     db.close()
     assert driver.connections[0].closed
+    assert not worker.thread.is_alive()
     db.fetch("SELECT 1")
     assert len(driver.connections) == 2
+
+
+def test_worker_threads_are_daemons(driver: FakeDriver) -> None:
+    """A worker stuck in a driver must never keep Orthanc's interpreter from finalizing."""
+    db = database(driver)
+    db.fetch("SELECT 1")
+    assert db._worker is not None and db._worker.thread.daemon
 
 
 @pytest.mark.parametrize(

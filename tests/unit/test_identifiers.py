@@ -7,7 +7,7 @@ from io import BytesIO
 import pydicom
 import pytest
 
-from unit.helpers import file_bytes, identifier
+from support.identifier_files import file_bytes, identifier
 from vetmwl.identifiers import (
     HIDDEN,
     ROOT_KEYS,

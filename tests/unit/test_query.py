@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 
-from unit.helpers import file_bytes, identifier
+from support.identifier_files import file_bytes, identifier
 from vetmwl.contract import START_DATETIME
+from vetmwl.errors import QueryError
 from vetmwl.query import (
     STATUS,
     Equals,
     InList,
     Like,
-    QueryError,
     Range,
     TimeOfDay,
     WorklistQuery,

@@ -15,7 +15,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from vetmwl import __version__
 from vetmwl.config import Settings
-from vetmwl.db import DatabaseError, FetchResult
+from vetmwl.db import FetchResult
+from vetmwl.errors import DatabaseError
 from vetmwl.identifiers import worklist_identifier
 from vetmwl.metrics import Metrics
 from vetmwl.querylog import QueryLog

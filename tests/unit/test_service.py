@@ -13,7 +13,7 @@ import pydicom
 import pytest
 from pydicom.dataset import Dataset
 
-from unit.helpers import file_bytes, identifier
+from support.identifier_files import file_bytes, identifier
 from vetmwl.config import load_settings
 from vetmwl.contract import COLUMNS
 from vetmwl.service import WorklistService

@@ -12,7 +12,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.mysql import MySQL
 
-from unit.helpers import identifier
+from support.identifier_files import identifier
 from vetmwl import importer
 from vetmwl.config import DEFAULT_TEMPLATE_DIR
 from vetmwl.contract import COLUMNS, START_DATETIME

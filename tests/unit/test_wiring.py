@@ -2,138 +2,32 @@
 
 from __future__ import annotations
 
-import json
-import logging
-from collections.abc import Iterator
+import shutil
 from datetime import date
 from io import BytesIO
-from typing import Any
+from pathlib import Path
 
 import pydicom
 import pytest
 
-from unit.helpers import file_bytes, identifier
-from vetmwl.orthanc_wiring import register
+from support.fake_orthanc import FakeAnswers, FakeOrthanc
+from support.identifier_files import file_bytes, identifier
+from support.wiring import SPS, dx_query, find, orthanc_config, start, todays
+from vetmwl.config import DEFAULT_TEMPLATE_DIR
 from vetmwl.service import WorklistService
-
-SPS = "ScheduledProcedureStepSequence"
-
-
-class FakeOrthanc:
-    """The part of the orthanc-python module the plugin uses."""
-
-    def __init__(self, configuration: dict[str, Any]) -> None:
-        self.configuration = configuration
-        self.logs: list[tuple[str, str]] = []
-        self.callbacks: list[Any] = []
-
-    def GetConfiguration(self) -> str:
-        return json.dumps(self.configuration)
-
-    def LogInfo(self, text: str) -> None:
-        self.logs.append(("INFO", text))
-
-    def LogWarning(self, text: str) -> None:
-        self.logs.append(("WARNING", text))
-
-    def LogError(self, text: str) -> None:
-        self.logs.append(("ERROR", text))
-
-    def RegisterWorklistCallback(self, callback: Any) -> None:
-        self.callbacks.append(callback)
-
-    def lines(self, level: str) -> list[str]:
-        return [text for lvl, text in self.logs if lvl == level]
-
-
-class FakeQuery:
-    def __init__(self, raw: bytes) -> None:
-        self.raw = raw
-
-    def WorklistGetDicomQuery(self) -> bytes:
-        return self.raw
-
-
-class FakeAnswers:
-    def __init__(self) -> None:
-        self.added: list[bytes] = []
-        self.incomplete = False
-
-    def WorklistAddAnswer(self, query: FakeQuery, answer: bytes) -> None:
-        assert isinstance(query, FakeQuery)
-        self.added.append(answer)
-
-    def WorklistMarkIncomplete(self) -> None:
-        self.incomplete = True
-
-
-@pytest.fixture(autouse=True)
-def restore_logging() -> Iterator[None]:
-    """register() sends the 'vetmwl' logger to Orthanc only; give it back to pytest afterwards."""
-    logger = logging.getLogger("vetmwl")
-    saved = (list(logger.handlers), logger.level, logger.propagate)
-    yield
-    logger.handlers[:], logger.level, logger.propagate = saved
-
-
-@pytest.fixture
-def services() -> Iterator[list[WorklistService]]:
-    created: list[WorklistService] = []
-    yield created
-    for service in created:
-        service.database.close()
-
-
-def orthanc_config(connection: str, **section: Any) -> dict[str, Any]:
-    return {
-        "DicomAlwaysAllowFindWorklist": True,
-        "DefaultEncoding": "Utf8",
-        "SqlWorklist": {"ConnectionString": connection, "Dialect": "sqlite", "QueryTimeout": 5, **section},
-    }
-
-
-def start(orthanc: FakeOrthanc, services: list[WorklistService]) -> Any:
-    service = register(orthanc)
-    if service is not None:
-        services.append(service)
-    assert len(orthanc.callbacks) == 1
-    return orthanc.callbacks[0]
-
-
-def find(callback: Any, step: dict[str, str], **root: str) -> FakeAnswers:
-    answers = FakeAnswers()
-    callback(answers, FakeQuery(file_bytes(identifier(step, **root))), "DX_ROOM1", "VETMWL")
-    return answers
-
-
-def todays(items: list[dict], today: date, modality: str) -> list[dict]:
-    return [
-        i
-        for i in items
-        if i[SPS][0]["Modality"] == modality and i[SPS][0]["ScheduledProcedureStepStartDate"] == f"{today:%Y%m%d}"
-    ]
-
-
-def dx_query(today: date) -> dict[str, str]:
-    return {
-        "Modality": "DX",
-        "ScheduledProcedureStepStartDate": f"{today:%Y%m%d}",
-        "ScheduledProcedureStepStartTime": "",
-        "ScheduledProcedureStepID": "",
-    }
 
 
 def test_broken_configuration_registers_a_refusing_callback(services: list[WorklistService]) -> None:
     orthanc = FakeOrthanc({"DicomAlwaysAllowFindWorklist": True, "DefaultEncoding": "Utf8"})
-    callback = start(orthanc, services)
+    start(orthanc, services)
     assert services == []
     (error,) = orthanc.lines("ERROR")
     assert error.startswith("SqlWorklist: configuration error")
     assert '"SqlWorklist" section' in error
     with pytest.raises(RuntimeError, match="not configured"):
-        find(callback, {"Modality": "DX"})
+        find(orthanc, {"Modality": "DX"})
     assert len(orthanc.lines("ERROR")) == 2
-    assert "DX_ROOM1 refused" in orthanc.lines("ERROR")[1]
+    assert "DX_ROOM1 -> VETMWL refused" in orthanc.lines("ERROR")[1]
     assert '"SqlWorklist" section' in orthanc.lines("ERROR")[1]
 
 
@@ -150,7 +44,7 @@ def test_good_configuration_answers_from_sqlite(
     sqlite_db: str, demo_items: list[dict], today: date, services: list[WorklistService]
 ) -> None:
     orthanc = FakeOrthanc(orthanc_config(sqlite_db.replace("Database=", "PWD=s3cret;Database=")))
-    callback = start(orthanc, services)
+    start(orthanc, services)
     assert len(services) == 1
     assert orthanc.lines("ERROR") == []
     startup = [line for line in orthanc.lines("WARNING") if "serving the worklist from SQL" in line]
@@ -160,7 +54,7 @@ def test_good_configuration_answers_from_sqlite(
 
     expected = todays(demo_items, today, "DX")
     assert len(expected) >= 4
-    answers = find(callback, dx_query(today), PatientName="", PatientID="", SpecificCharacterSet="ISO_IR 192")
+    answers = find(orthanc, dx_query(today), PatientName="", PatientID="", SpecificCharacterSet="ISO_IR 192")
     assert len(answers.added) == len(expected)
     assert not answers.incomplete
     decoded = [pydicom.dcmread(BytesIO(raw), force=True) for raw in answers.added]
@@ -184,8 +78,8 @@ def test_good_configuration_answers_from_sqlite(
 
 def test_limit_answers_marks_incomplete(sqlite_db: str, today: date, services: list[WorklistService]) -> None:
     orthanc = FakeOrthanc(orthanc_config(sqlite_db, LimitAnswers=2))
-    callback = start(orthanc, services)
-    answers = find(callback, dx_query(today), PatientID="")
+    start(orthanc, services)
+    answers = find(orthanc, dx_query(today), PatientID="")
     assert len(answers.added) == 2
     assert answers.incomplete
     (summary,) = [line for line in orthanc.lines("INFO") if "answers=" in line]
@@ -194,11 +88,11 @@ def test_limit_answers_marks_incomplete(sqlite_db: str, today: date, services: l
 
 def test_database_error_fails_the_query_and_is_logged(sqlite_db: str, services: list[WorklistService]) -> None:
     orthanc = FakeOrthanc(orthanc_config(sqlite_db, View="no_such_view"))
-    callback = start(orthanc, services)
+    start(orthanc, services)
     assert any("not usable yet" in line for line in orthanc.lines("ERROR"))
     errors_before = len(orthanc.lines("ERROR"))
     with pytest.raises(RuntimeError, match="worklist database error"):
-        find(callback, {"Modality": "DX"})
+        find(orthanc, {"Modality": "DX"})
     new_errors = orthanc.lines("ERROR")[errors_before:]
     assert len(new_errors) == 1
     assert "C-FIND from DX_ROOM1 -> VETMWL failed" in new_errors[0]
@@ -208,9 +102,9 @@ def test_database_error_fails_the_query_and_is_logged(sqlite_db: str, services: 
 
 def test_malformed_query_is_refused_and_logged(sqlite_db: str, services: list[WorklistService]) -> None:
     orthanc = FakeOrthanc(orthanc_config(sqlite_db))
-    callback = start(orthanc, services)
+    start(orthanc, services)
     with pytest.raises(RuntimeError, match="worklist query refused"):
-        find(callback, {"ScheduledProcedureStepStartDate": "20261340"})
+        find(orthanc, {"ScheduledProcedureStepStartDate": "20261340"})
     refused = [line for line in orthanc.lines("WARNING") if "refused" in line]
     assert len(refused) == 1
     assert "20261340" in refused[0]
@@ -221,20 +115,134 @@ def test_non_ascii_names_match_ignoring_case_on_sqlite(
 ) -> None:
     """The demo's owners include Müller: 'Müller*' must find them through the real SQLite driver."""
     orthanc = FakeOrthanc(orthanc_config(sqlite_db))
-    callback = start(orthanc, services)
+    start(orthanc, services)
     expected = [i for i in demo_items if i["PatientName"].startswith("Müller^")]
     assert expected
-    answers = find(callback, {"Modality": ""}, PatientName="Müller*", SpecificCharacterSet="ISO_IR 192")
+    answers = find(orthanc, {"Modality": ""}, PatientName="Müller*", SpecificCharacterSet="ISO_IR 192")
     assert len(answers.added) == len(expected)
 
 
 def test_the_calling_ae_title_reaches_the_service(sqlite_db: str, today: date, services: list[WorklistService]) -> None:
     """Per-AE options follow Orthanc's issuer AE title: DX_ROOM1 (the caller in find()) gets Latin-1."""
     orthanc = FakeOrthanc(orthanc_config(sqlite_db, Modalities={"DX_ROOM1": {"CharacterSet": "ISO_IR 100"}}))
-    callback = start(orthanc, services)
-    answers = find(callback, dx_query(today), PatientName="")
+    start(orthanc, services)
+    answers = find(orthanc, dx_query(today), PatientName="")
     assert answers.added
     assert {pydicom.dcmread(BytesIO(a), force=True).SpecificCharacterSet for a in answers.added} == {"ISO_IR 100"}
-    other = FakeAnswers()
-    callback(other, FakeQuery(file_bytes(identifier(dx_query(today), PatientName=""))), "CT_SUITE", "VETMWL")
+    other = find(orthanc, dx_query(today), calling_aet="CT_SUITE", PatientName="")
     assert {pydicom.dcmread(BytesIO(a), force=True).SpecificCharacterSet for a in other.added} == {"ISO_IR 192"}
+
+
+def test_orthanc_python_7_gives_the_calling_address(
+    sqlite_db: str, today: date, services: list[WorklistService]
+) -> None:
+    orthanc = FakeOrthanc(orthanc_config(sqlite_db), api=7)
+    start(orthanc, services)
+    assert orthanc.callbacks[0][0] == "connection"  # RegisterWorklistCallback2, not the old one
+    assert find(orthanc, dx_query(today)).added
+    (summary,) = [line for line in orthanc.lines("INFO") if "answers=" in line]
+    assert "C-FIND from DX_ROOM1 (192.0.2.10) -> VETMWL" in summary
+    queries = orthanc.get("/sql-worklist/queries").json()
+    assert queries["calling_address"] is None  # no excuse needed: the address is known
+    assert queries["queries"][0]["calling_address"] == "192.0.2.10"
+
+
+def test_orthanc_python_4_registers_the_old_callback(
+    sqlite_db: str, today: date, services: list[WorklistService]
+) -> None:
+    orthanc = FakeOrthanc(orthanc_config(sqlite_db), api=4)
+    start(orthanc, services)
+    assert orthanc.callbacks[0][0] == "ae-titles"
+    assert find(orthanc, dx_query(today)).added
+    queries = orthanc.get("/sql-worklist/queries").json()
+    assert "AE titles only" in queries["calling_address"]
+    assert queries["queries"][0]["calling_address"] is None
+
+
+def test_an_entry_for_an_ae_title_at_an_address_applies_to_that_device_only(
+    sqlite_db: str, today: date, services: list[WorklistService]
+) -> None:
+    """Two devices share the AE title DX_ROOM1; the one at 192.0.2.20 reads only Latin-1."""
+    modalities = {"DX_ROOM1@192.0.2.20": {"CharacterSet": "ISO_IR 100"}}
+    orthanc = FakeOrthanc(orthanc_config(sqlite_db, Modalities=modalities), api=7)
+    start(orthanc, services)
+    raw = file_bytes(identifier(dx_query(today), PatientName=""))
+
+    def charsets(address: str) -> set[str]:
+        added = orthanc.find(raw, address=address).added
+        return {pydicom.dcmread(BytesIO(a), force=True).SpecificCharacterSet for a in added}
+
+    assert charsets("192.0.2.20") == {"ISO_IR 100"}
+    assert charsets("192.0.2.10") == {"ISO_IR 192"}
+
+    old = FakeOrthanc(orthanc_config(sqlite_db, Modalities=modalities), api=4)
+    start(old, services)
+    assert any('"@address" never apply' in line for line in old.lines("WARNING"))
+
+
+def test_orthanc_stopping_closes_the_database_and_ends_the_worker(
+    sqlite_db: str, today: date, services: list[WorklistService]
+) -> None:
+    orthanc = FakeOrthanc(orthanc_config(sqlite_db), api=7)
+    start(orthanc, services)
+    assert find(orthanc, dx_query(today)).added
+    worker = services[0].database._worker
+    assert worker is not None and worker.thread.is_alive()
+    orthanc.stop()
+    assert not worker.thread.is_alive()
+    assert services[0].database._connection is None
+    assert any("database connection is closed" in line for line in orthanc.lines("INFO"))
+
+
+def test_a_date_with_control_characters_is_refused_without_touching_the_database(
+    sqlite_db: str, services: list[WorklistService]
+) -> None:
+    """Issue #11's first case: the SQL and its parameters could disagree about this value."""
+    orthanc = FakeOrthanc(orthanc_config(sqlite_db))
+    start(orthanc, services)
+    opened = services[0].database.opened
+    with pytest.raises(RuntimeError, match="worklist query refused"):
+        find(orthanc, {"Modality": ""}, PatientBirthDate="\x1c\x0c")
+    (refused,) = [line for line in orthanc.lines("WARNING") if "refused" in line]
+    assert "PatientBirthDate (DA) holds the control character(s) U+000C, U+001C" in refused
+    assert services[0].database.opened == opened
+    assert not [line for line in orthanc.lines("WARNING") if "reconnecting" in line]
+
+
+def test_sql_the_database_rejects_is_an_internal_error_with_its_sql(
+    sqlite_db: str, today: date, services: list[WorklistService], tmp_path: Path
+) -> None:
+    """A broken query template is our bug: logged once with the keys and the SQL, no reconnect."""
+    templates = tmp_path / "queries"
+    shutil.copytree(DEFAULT_TEMPLATE_DIR, templates)
+    worklist = templates / "worklist.sql.j2"
+    worklist.write_text(worklist.read_text().replace("ORDER BY", "ORDER BY BY"))
+    orthanc = FakeOrthanc(orthanc_config(sqlite_db, TemplateDirectory=str(templates)))
+    start(orthanc, services)
+    with pytest.raises(RuntimeError, match="worklist internal error"):
+        find(orthanc, dx_query(today))
+    (error,) = [line for line in orthanc.lines("ERROR") if "C-FIND" in line]
+    assert "internal error of the plugin" in error
+    assert "keys={'Modality': 'DX'" in error and "ORDER BY BY" in error
+    assert services[0].database.opened == 1
+    assert not [line for line in orthanc.logs if "reconnecting" in line[1]]
+    (entry,) = orthanc.get("/sql-worklist/queries").json()["queries"]
+    assert entry["status"] == "internal"
+    assert 'status="internal"} 1' in orthanc.get("/sql-worklist/metrics").body.decode()
+
+
+def test_an_answer_orthanc_refuses_for_a_private_attribute_is_a_clear_refusal(
+    sqlite_db: str, today: date, services: list[WorklistService]
+) -> None:
+    """Orthanc 1.10's matcher refuses every answer to a query with a private attribute."""
+    orthanc = FakeOrthanc(orthanc_config(sqlite_db))
+    start(orthanc, services)
+    query = identifier(dx_query(today), PatientName="")
+    query.add_new(0x00091010, "LO", "")
+    with pytest.raises(RuntimeError, match="worklist query refused"):
+        orthanc.find(file_bytes(query), answers=FakeAnswers(refuse=ValueError("Internal error")))
+    (refused,) = [line for line in orthanc.lines("WARNING") if "refused" in line]
+    assert "private attribute(s) (0009,1010)" in refused
+
+    with pytest.raises(RuntimeError, match="worklist internal error"):
+        find(orthanc, dx_query(today), answers=FakeAnswers(refuse=ValueError("Internal error")))
