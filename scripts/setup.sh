@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the plugin and its tests need on Debian 12, only what is missing:
+# Installs what the plugin and its tests need on Debian 12 or 13, only what is missing:
 # Orthanc with its Python plugin, dcmtk, unixODBC with the SQLite/PostgreSQL/FreeTDS/MariaDB drivers,
 # PostgreSQL (for the tests) and a venv built from Debian's /usr/bin/python3 (the one Orthanc embeds).
 # Usage: scripts/setup.sh [--dev]   (--dev adds the test tools to the venv)
@@ -21,15 +21,24 @@ for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
-  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    # A Debian installed with a root password has no sudo: say what to do rather than "command not found".
+    if ! command -v sudo >/dev/null; then
+      echo "setup: missing ${missing[*]}: run scripts/setup.sh as root (su -c 'bash scripts/setup.sh'), or install sudo" >&2
+      exit 1
+    fi
+    sudo=(sudo)
+  fi
   echo "setup: installing ${missing[*]}"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+  "${sudo[@]}" apt-get update -qq
+  # Through env: sudo drops the caller's variables, so DEBIAN_FRONTEND=... before sudo would be lost.
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   # Debian starts its own Orthanc service on ports 4242/8042 right after installing it; a fresh
   # install is ours, so stop it to leave the ports to the plugin's Orthanc.
   if [[ " ${missing[*]} " == *" orthanc "* ]] && [ -d /run/systemd/system ]; then
     echo "setup: stopping the orthanc service that apt just started (it would hold ports 4242/8042)"
-    $sudo systemctl disable --now orthanc >/dev/null 2>&1 || true
+    "${sudo[@]}" systemctl disable --now orthanc >/dev/null 2>&1 || true
   fi
 fi
 
