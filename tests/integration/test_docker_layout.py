@@ -1,12 +1,14 @@
-"""The Docker image's layout and configuration, run by Debian's Orthanc instead of the image.
+"""The Docker image's layout and configuration, run by the host's Orthanc (Debian 12's 1.10) without a container.
 
-No Docker engine runs here, so the image is never built. This test does the next best thing: it
-puts the files where the Dockerfile's COPY lines put them (under a scratch folder standing for /),
-builds Orthanc's configuration from the ORTHANC__ variables of the Dockerfile and
-docker-compose.yml by the image's documented rule, runs Orthanc with the Dockerfile's PYTHONPATH,
-queries the worklist, and runs the compose healthcheck's command against it. Deliberate
-differences: Orthanc 1.10 instead of the image's, our venv instead of the pip target (the same
-requirements.txt), MariaDB instead of SQL Server (which does not run here), free ports.
+tests/integration/test_docker_image.py builds and runs the image itself with podman, on a stand-in
+with the image's Orthanc 1.13. This test keeps the same layout working on the oldest Orthanc of
+the compatibility matrix, in seconds: it puts the files where the Dockerfile's COPY lines put them
+(under a scratch folder standing for /), builds Orthanc's configuration from the ORTHANC__
+variables of the Dockerfile and docker-compose.yml by the image's documented rule, runs Orthanc
+with the Dockerfile's PYTHONPATH, queries the worklist, and runs the compose healthcheck's command
+against it. Deliberate differences: Orthanc 1.10 instead of the image's, our venv instead of the
+pip target (the same requirements.txt), MariaDB instead of SQL Server (which does not run here),
+free ports.
 """
 
 from __future__ import annotations
