@@ -1,9 +1,11 @@
-"""The Docker files, the SQL Server scripts and the SQL in the docs, checked without Docker or SQL Server.
+"""The Docker files, the SQL Server scripts and the SQL in the docs, checked without a container or SQL Server.
 
-No Docker engine runs here, so the image is never built: the Dockerfile is linted with hadolint,
-docker-compose.yml is read with PyYAML (and validated by docker-compose's own schema where that
-tool is installed), every file and setting they name is checked against the repository, Orthanc's
-own list of settings and the plugin's, and the T-SQL is parsed with sqlglot.
+The Dockerfile is linted with hadolint, docker-compose.yml is read with PyYAML (and validated by
+docker-compose's own schema where that tool is installed), every file and setting they name is
+checked against the repository, Orthanc's own list of settings and the plugin's, and the T-SQL is
+parsed with sqlglot. The stand-in for the orthancteam image (tests/support/standin) is checked
+against the rule the rest of these tests use. tests/integration/test_docker_image.py builds and
+runs the image itself, with podman, on that stand-in.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ from support.deploy import (
     orthanc_default_settings,
 )
 from support.servers import free_port
+from support.standin import HERE as STANDIN
+from support.standin import generate_configuration as standin_configuration
 from vetmwl.config import _KEYS, SECTION, load_settings, orthanc_warnings
 from vetmwl.contract import COLUMNS, REQUIRED_COLUMNS
 
@@ -87,11 +91,39 @@ def test_hadolint_fails_on_warnings(tmp_path: Path) -> None:
 
 
 def test_base_images_are_pinned() -> None:
-    (base,) = [rest for word, rest in dockerfile_instructions() if word == "FROM"]
     # The "-full" variant is the one with Microsoft's ODBC Driver 18 (msodbcsql18).
-    assert re.fullmatch(r"orthancteam/orthanc:\d+\.\d+\.\d+-full", base), base
+    assert re.fullmatch(r"orthancteam/orthanc:\d+\.\d+\.\d+-full", base_image()), base_image()
     services = compose()["services"]
     assert re.fullmatch(r"mcr\.microsoft\.com/mssql/server:2022-CU\d+-ubuntu-22\.04", services["sqlserver"]["image"])
+
+
+def base_image() -> str:
+    (base,) = [rest for word, rest in dockerfile_instructions() if word == "FROM"]
+    return base
+
+
+def test_the_base_tag_is_named_alike_wherever_it_is_described() -> None:
+    """docker/README.md gives the evidence for the tag and the stand-in imitates it: the same tag in each."""
+    named: set[str] = set()
+    for path in (REPO / "docker" / "README.md", STANDIN / "Containerfile", STANDIN / "__init__.py"):
+        named |= set(re.findall(r"orthancteam/orthanc:[\w.-]+", path.read_text(encoding="utf-8")))
+    compared = {"orthancteam/orthanc:25.2.0-full", "orthancteam/orthanc:25.4.0-full"}  # in the README's table
+    assert named - compared == {base_image()}, named
+
+
+def test_nothing_in_the_image_names_a_python_version() -> None:
+    """The image runs whatever Python its base has: no python3.X path or name in what builds it."""
+    files = [p for p in (REPO / "docker").iterdir() if p.is_file()] + [p for p in STANDIN.iterdir() if p.is_file()]
+    assert DOCKERFILE in files and STANDIN / "Containerfile" in files
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(r"python3\.\d+|python3\d{2}|site-packages/.*python", text), path
+
+
+def test_hadolint_finds_nothing_in_the_standin_containerfile() -> None:
+    done = hadolint(STANDIN / "Containerfile")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout == ""
 
 
 def test_every_file_the_docker_files_name_exists() -> None:
@@ -159,6 +191,32 @@ def test_every_orthanc_variable_is_a_real_setting() -> None:
             assert len(path) == 2 and path[1] in _KEYS, f"{name}: {SECTION} has no setting {path[1:]}"
         else:
             assert len(path) == 1, name
+
+
+def test_the_standin_entrypoint_follows_the_same_rule() -> None:
+    """The stand-in image's configuration generator and support.deploy agree on our variables."""
+    env = {**our_env(), "ORTHANC__SQL_WORKLIST__MODALITIES": '{"CR_ROOM2": {"RestrictToOwnStation": true}}'}
+    assert standin_configuration.from_environment(env) == env_to_configuration(env)
+    for name in env:
+        if name.startswith("ORTHANC__"):
+            assert standin_configuration.setting_path(name) == env_var_to_setting(name)
+
+
+def test_the_standin_entrypoint_enables_the_plugins_as_the_image_does(tmp_path: Path) -> None:
+    build = standin_configuration.build
+    configuration, libraries = build([], our_env())
+    assert libraries == ["libOrthancPython.so"]  # ORTHANC__PYTHON_SCRIPT, and no Worklists
+    assert configuration["StorageDirectory"] == "/var/lib/orthanc/db"  # the image's defaults
+    assert configuration["Plugins"] == ["/run/orthanc/plugins", "/usr/share/orthanc/plugins"]
+    assert build([], {**our_env(), "PYTHON_PLUGIN_ENABLED": "false"})[1] == []
+    assert build([], {"PYTHON_PLUGIN_ENABLED": "true"})[1] == ["libOrthancPython.so"]
+    # A Worklists section, from a variable or a file, switches the stock worklist plugin on.
+    assert "libModalityWorklists.so" in build([], {"ORTHANC__WORKLISTS__ENABLE": "true"})[1]
+    extra = tmp_path / "extra.json"
+    extra.write_text('{\n // a comment\n "Worklists": {"Enable": true}, "Name": "from a file", "HttpPort": 1}\n')
+    configuration, libraries = build([str(extra)], {"ORTHANC__NAME": "from the environment"})
+    assert libraries == ["libModalityWorklists.so"]
+    assert configuration["Name"] == "from the environment" and configuration["HttpPort"] == 1
 
 
 def test_env_var_rule_matches_the_plugin_keys() -> None:
