@@ -20,6 +20,7 @@ from typing import Any
 from . import __version__
 from .config import ConfigError, load_settings, orthanc_warnings
 from .errors import FAILED, INTERNAL, OK, REFUSED, DatabaseError, InternalError, QueryError
+from .hostcheck import hostid_problem
 from .identifiers import mask_person_names
 from .metrics import Metrics
 from .querylog import QueryLog
@@ -27,6 +28,17 @@ from .rest import PREFIX, STATIC_DIR, Response, RestApi, error_response
 from .service import FindResult, WorklistService
 
 log = logging.getLogger("vetmwl")
+
+#: Every callback handed to Orthanc, held until the process ends. orthanc-python 5.0 and 7.1 drop
+#: their reference to a REST callback only after the embedded interpreter is finalized; a callback
+#: nobody else holds (a closure) is then deallocated in a dead interpreter, and Orthanc dies with
+#: SIGSEGV at every stop (see README "Known limits").
+_HELD: list[Callable[..., Any]] = []
+
+
+def _held(callback: Callable[..., Any]) -> Callable[..., Any]:
+    _HELD.append(callback)
+    return callback
 
 
 class OrthancLogHandler(logging.Handler):
@@ -229,13 +241,13 @@ def register_worklist(orthanc: ModuleType, answer: Callable[[Any, Any, Peer], No
             )
             answer(answers, query, peer)
 
-        orthanc.RegisterWorklistCallback2(on_worklist2)
+        orthanc.RegisterWorklistCallback2(_held(on_worklist2))
         return True
 
     def on_worklist(answers: Any, query: Any, issuer_aet: str, called_aet: str) -> None:
         answer(answers, query, Peer(issuer_aet, called_aet))
 
-    orthanc.RegisterWorklistCallback(on_worklist)
+    orthanc.RegisterWorklistCallback(_held(on_worklist))
     return False
 
 
@@ -248,9 +260,13 @@ def send(output: Any, response: Response) -> None:
     elif response.status == 405:
         output.SendMethodNotAllowed(response.allow)
     else:
-        # orthanc-python 4.0 takes the body of other statuses as text plus its length in bytes.
         output.SetHttpHeader("Content-Type", response.content_type)
-        output.SendHttpStatus(response.status, response.body.decode("utf-8"), len(response.body))
+        try:
+            output.SendHttpStatus(response.status, response.body)
+        except TypeError:
+            # orthanc-python 4.0 wants the body as text plus its length in bytes; 4.2 and later take
+            # the body alone. A call with the wrong arguments raises before anything is sent.
+            output.SendHttpStatus(response.status, response.body.decode("utf-8"), len(response.body))
 
 
 def make_rest_callback(api: RestApi) -> Any:
@@ -282,7 +298,7 @@ def _register_web(orthanc: ModuleType, api: RestApi) -> None:
     if not hasattr(orthanc, "RegisterRestCallback"):
         log.warning("this orthanc-python cannot register REST routes: the worklist page and %s are off", PREFIX)
         return
-    orthanc.RegisterRestCallback(PREFIX + "(/.*)?", make_rest_callback(api))
+    orthanc.RegisterRestCallback(PREFIX + "(/.*)?", _held(make_rest_callback(api)))
     orthanc.ExtendOrthancExplorer((STATIC_DIR / "explorer-extension.js").read_text(encoding="utf-8"))
     if hasattr(orthanc, "SetRootUri"):
         # The Python plugin's entry on Explorer's "Plugins" page then opens the worklist page.
@@ -305,7 +321,7 @@ def _register_stop(orthanc: ModuleType, service: WorklistService | None) -> None
             service.close()
             log.info("Orthanc is stopping: the database connection is closed")
 
-    orthanc.RegisterOnChangeCallback(on_change)
+    orthanc.RegisterOnChangeCallback(_held(on_change))
 
 
 def register(orthanc: ModuleType) -> WorklistService | None:
@@ -321,13 +337,23 @@ def register(orthanc: ModuleType) -> WorklistService | None:
         log.warning(warning)
     querylog, metrics, lock = QueryLog(), Metrics(), threading.Lock()
     version = _orthanc_version(orthanc)
+    machine = hostid_problem()
+    if machine:
+        log.warning(machine)
+    warnings = (machine,) if machine else ()
     try:
         settings = load_settings(configuration)
     except ConfigError as error:
         log.error("configuration error, worklist queries will fail until it is fixed: %s", error)
         knows_address = register_worklist(orthanc, _refusing_callback(str(error), querylog, metrics))
         api = RestApi(
-            None, querylog, metrics, config_error=str(error), orthanc_version=version, knows_address=knows_address
+            None,
+            querylog,
+            metrics,
+            config_error=str(error),
+            orthanc_version=version,
+            knows_address=knows_address,
+            warnings=warnings,
         )
         _register_web(orthanc, api)
         return None
@@ -343,7 +369,15 @@ def register(orthanc: ModuleType) -> WorklistService | None:
             'this orthanc-python does not tell the calling address: the "Modalities" entries with '
             '"@address" never apply (their AE title\'s plain entry, or the defaults, do)'
         )
-    api = RestApi(service, querylog, metrics, orthanc_version=version, lock=lock, knows_address=knows_address)
+    api = RestApi(
+        service,
+        querylog,
+        metrics,
+        orthanc_version=version,
+        lock=lock,
+        knows_address=knows_address,
+        warnings=warnings,
+    )
     _register_web(orthanc, api)
     _register_stop(orthanc, service)
     return service

@@ -140,10 +140,13 @@ class RestApi:
         static_dir: Path = STATIC_DIR,
         today: Callable[[], date] = date.today,
         knows_address: bool = False,
+        warnings: tuple[str, ...] = (),
     ) -> None:
         self.service = service
         #: Why ``calling_address`` is null, or None when Orthanc tells the address.
         self.address_note = None if knows_address else CALLING_ADDRESS_NOTE
+        #: Problems of the machine that slow worklist queries down without failing them.
+        self.warnings = list(warnings)
         self.querylog = querylog
         self.metrics = metrics
         self.config_error = config_error
@@ -286,7 +289,7 @@ class RestApi:
             "last": record_json(recent[0]) if recent else None,
         }
         healthy = not problems
-        body = {"status": "ok" if healthy else "degraded", "problems": problems, **body}
+        body = {"status": "ok" if healthy else "degraded", "problems": problems, "warnings": self.warnings, **body}
         self._log_change(healthy, problems)
         return json_response(200 if healthy else 503, body)
 

@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-import shlex
 from datetime import date, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from pydicom.dataset import Dataset
 
 from support.clients import echo, findscu, pynetdicom_find
+from support.readme import readme_findscu_keys
 
 BACKENDS = ["sqlite", "postgres", "mariadb"]
-
-README = Path(__file__).resolve().parents[2] / "README.md"
-
-
-def readme_findscu_keys(today: date) -> list[str]:
-    """The -k keys of the README's findscu example, with today's date, so the README stays true."""
-    text = README.read_text(encoding="utf-8")
-    block = text[text.index("findscu -W -aec VETMWL") :].split("```")[0]
-    words = shlex.split(block.replace("$(date +%Y%m%d)", f"{today:%Y%m%d}").replace("\\\n", " "))
-    return [words[n + 1] for n, word in enumerate(words) if word == "-k"]
 
 
 @pytest.fixture(params=BACKENDS)

@@ -1,10 +1,10 @@
 """A small fake of the ``orthanc`` module, for driving the wiring without Orthanc.
 
-It has what the plugin calls, with orthanc-python's names and argument shapes, in two flavours:
-``FakeOrthanc(api=4)`` as orthanc-python 4.0 (Debian 12) and 5.0 have it (``RegisterWorklistCallback``
-with the two AE titles), and ``api=7`` with ``RegisterWorklistCallback2`` (the connection, with
-the calling IP address). tests/matrix/test_orthanc_api.py checks these names against the real
-modules of the compatibility matrix.
+It has what the plugin calls, with orthanc-python's names and argument shapes, as three versions
+have them: ``api=4`` is orthanc-python 4.0 (Debian 12: ``SendHttpStatus`` takes text and its size),
+``api=5`` is 5.0 (Debian 13: it takes the body alone), and ``api=7`` is 7.1, which adds
+``RegisterWorklistCallback2`` (the connection, with the calling IP address).
+tests/matrix/test_orthanc_api.py checks these names against the real modules of the matrix.
 """
 
 from __future__ import annotations
@@ -86,7 +86,8 @@ class FakeConnection:
 class FakeOutput:
     """orthanc.RestOutput: records what the REST callback hands to Orthanc."""
 
-    def __init__(self) -> None:
+    def __init__(self, api: int = 4) -> None:
+        self.api = api
         self.status = 0
         self.body = b""
         self.content_type = ""
@@ -100,10 +101,16 @@ class FakeOutput:
     def SetHttpHeader(self, key: str, value: str) -> None:
         self.headers[key] = value
 
-    def SendHttpStatus(self, status: int, body: str, size: int) -> None:
-        # orthanc-python 4.0 wants text plus its size in bytes (it refuses bytes).
-        assert isinstance(body, str) and len(body.encode("utf-8")) == size
-        self.status, self.body = status, body.encode("utf-8")
+    def SendHttpStatus(self, status: int, body: str | bytes, *size: int) -> None:
+        """orthanc-python 4.0 takes text plus its size in bytes; 4.2 and later take the body alone
+        (bytes or text). Either raises TypeError, before sending, when called the other way."""
+        if self.api < 5:
+            if len(size) != 1 or not isinstance(body, str):
+                raise TypeError("SendHttpStatus() takes 3 arguments (text and its size) in orthanc-python 4.0")
+            assert len(body.encode("utf-8")) == size[0]
+        elif size:
+            raise TypeError("SendHttpStatus() takes 2 arguments in orthanc-python 4.2 and later")
+        self.status, self.body = status, body.encode("utf-8") if isinstance(body, str) else body
 
     def Redirect(self, location: str) -> None:
         self.status, self.location = 301, location
@@ -212,7 +219,7 @@ class FakeOrthanc:
 
     def get(self, uri: str, method: str = "GET", **args: str) -> FakeOutput:
         """One HTTP request, routed the way Orthanc does: the first registered regex that matches."""
-        output = FakeOutput()
+        output = FakeOutput(self.api)
         for pattern, callback in self.rest_callbacks:
             match = re.fullmatch(pattern, uri)
             if match:

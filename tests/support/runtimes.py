@@ -3,11 +3,11 @@
 A root is made once with ``debootstrap`` (about a minute and 300 MB each) and kept in
 ``var/roots/<suite>`` (or ``$VETMWL_ROOTS/<suite>``); a stamp file records what it was built
 with, so a changed package list or requirements file builds it again. Orthanc runs in it through
-``chroot``, inside a private mount namespace (``unshare -m``) where ``/proc``, ``/tmp`` and the
-repository are bound at their own paths: every path a test writes into a configuration is then the
-same inside and outside, and the mounts vanish with the process, so a root never keeps a mount
-that a later ``rm -r`` could follow. The root reaches the host's loopback, so the databases the
-tests start serve it too.
+``chroot``, inside a private mount namespace (``unshare -m``) where ``/proc``, ``/tmp``, the
+repository and the host's ``/etc/hosts`` are bound at their own paths: every path a test writes
+into a configuration is then the same inside and outside, and the mounts vanish with the process,
+so a root never keeps a mount that a later ``rm -r`` could follow. The root reaches the host's
+loopback, so the databases the tests start serve it too.
 """
 
 from __future__ import annotations
@@ -57,6 +57,9 @@ class Runtime:
 
     name: str
     root: Path | None = None
+    #: Whether the root sees the host's /etc/hosts (with this machine's name), as a real install's
+    #: has its own name there; False leaves debootstrap's, where the name does not resolve.
+    hostname_resolves: bool = True
 
     @property
     def python_plugin(self) -> str:
@@ -78,6 +81,8 @@ class Runtime:
         if self.root is None:
             return ["env", "-i", *assignments, *argv]
         mounts = ['mount -t proc proc "$R/proc"']
+        if self.hostname_resolves:
+            mounts.append('mount --bind /etc/hosts "$R/etc/hosts"')
         for path in _outermost([Path("/tmp"), REPO, *binds]):
             (self.root / path.relative_to("/")).mkdir(parents=True, exist_ok=True)
             mounts.append(f'mount --bind {shlex.quote(str(path))} "$R"{shlex.quote(str(path))}')

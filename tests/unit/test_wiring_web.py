@@ -163,3 +163,14 @@ def test_an_orthanc_python_without_rest_still_serves_the_worklist(
     start(orthanc, services)
     assert any("cannot register REST routes" in line for line in orthanc.lines("WARNING"))
     assert find(orthanc, dx_query(today)).added
+
+
+@pytest.mark.parametrize("api", [4, 5, 7])
+def test_error_statuses_reach_every_orthanc_python(sqlite_db: str, services: list[WorklistService], api: int) -> None:
+    """SendHttpStatus takes (status, text, size) in orthanc-python 4.0 and (status, body) from 4.2 on."""
+    orthanc = FakeOrthanc(orthanc_config(sqlite_db), api=api)
+    start(orthanc, services)
+    missing = orthanc.get("/sql-worklist/nothing-here")
+    assert missing.status == 404 and missing.json()["status"] == "not found"
+    refused = orthanc.get("/sql-worklist/worklist", date="tomorrow")
+    assert refused.status == 400 and "YYYYMMDD" in refused.json()["error"]
