@@ -237,9 +237,4 @@ def test_podman_stop_ends_orthanc_cleanly(container: Container) -> None:
     code = int(podman("inspect", "--format", "{{.State.ExitCode}}", container.name).stdout)
     logs = container.logs()
     assert "Orthanc is stopping" in logs
-    if code == 139 and logs.rstrip().endswith("Python plugin is finalizing"):
-        pytest.xfail(
-            "known bug, being fixed in plugin/: on Orthanc 1.13.0 with orthanc-python 7.1 (Python 3.14) "
-            "Orthanc dies of SIGSEGV (exit 139) while the Python plugin finalizes at shutdown"
-        )
     assert code == 0, logs[-3000:]
