@@ -143,10 +143,15 @@ def stock(workdir: Path, n: int, today: date, runtime: Runtime) -> Orthanc:
     )
 
 
-def measure(server: Orthanc, n: int, today: date, limit: int | None, seconds: float) -> dict[str, dict[str, Summary]]:
+QUERIES = ("Q1", "Q2", "Q3", "Q4", "Q5")
+
+
+def measure(
+    server: Orthanc, n: int, today: date, limit: int | None, seconds: float, queries: tuple[str, ...] = QUERIES
+) -> dict[str, dict[str, Summary]]:
     truth = data.truth(n, today)
     results: dict[str, dict[str, Summary]] = {}
-    for query in ("Q1", "Q2", "Q3", "Q4", "Q5"):
+    for query in queries:
         expected = truth[query] if limit is None else min(truth[query], limit)
         status = 0xFE00 if limit is not None and truth[query] > limit else 0x0000
         raw = encode_identifier(identifier(today, query))
@@ -186,6 +191,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=2.0, help="duration of each cell (2)")
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
+    parser.add_argument("--queries", nargs="+", choices=QUERIES, default=list(QUERIES), help="which queries (all)")
     parser.add_argument(
         "--orthanc",
         choices=["host", *SUITES],
@@ -221,7 +227,9 @@ def main() -> int:
                     )
                     try:
                         truth = data.truth(n, today)
-                        measured = measure(server, n, today, None if label == "stock" else LIMIT, args.seconds)
+                        measured = measure(
+                            server, n, today, None if label == "stock" else LIMIT, args.seconds, tuple(args.queries)
+                        )
                         for query, cells in measured.items():
                             answers = truth[query] if label == "stock" else min(truth[query], LIMIT)
                             rows.append(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -337,3 +338,58 @@ def test_single_byte_and_utf8_queries_are_decoded(charset: str, name: str, encod
     assert name.encode(encoding) in raw  # really sent in that character set
     (found,) = parse_query(read_identifier(raw)).filters
     assert (found.pattern if isinstance(found, Like) else found.value) == name
+
+
+def raw_identifier(*elements: tuple[int, bytes]) -> bytes:
+    """An identifier written byte by byte (Implicit VR Little Endian), for values pydicom would not write."""
+    import struct
+
+    out = b""
+    for tag, value in sorted(elements):
+        if len(value) % 2:
+            value += b" "
+        out += struct.pack("<HHI", tag >> 16, tag & 0xFFFF, len(value)) + value
+    return out
+
+
+@pytest.mark.parametrize(
+    ("elements", "message"),
+    [
+        ([(0x00100030, b"\x1c\x0c")], r"PatientBirthDate \(DA\) holds the control character\(s\) U\+000C, U\+001C"),
+        ([(0x00100010, b"Smith\x01*")], r"PatientName \(PN\) holds the control character\(s\) U\+0001"),
+        ([(0x00100020, b"12\x7f")], r"PatientID \(LO\) holds the control character\(s\) U\+007F"),
+        ([(0x00080005, b"ISO_IR 100"), (0x00100020, b"12\x85")], r"U\+0085"),  # a C1 control in Latin-1
+        ([(0x00100040, b"F\\M")], r"PatientSex holds 2 values; only Study Instance UID"),
+        ([(0x00100030, b"20200101\\20210101")], "PatientBirthDate holds 2 values"),
+        ([(0x00080005, b"ISO_IR 192"), (0x00100010, b"M\xfcller")], "cannot be decoded"),
+    ],
+)
+def test_values_a_vr_does_not_allow_are_refused(elements: list[tuple[int, bytes]], message: str) -> None:
+    """One reading of each value decides: a value its VR does not allow never reaches the SQL."""
+    warns = pytest.warns(UserWarning) if any(b"\xfc" in v for _, v in elements) else nullcontext()
+    with warns, pytest.raises(QueryError, match=message):
+        parse_query(read_identifier(raw_identifier(*elements)))
+
+
+def test_text_vrs_may_hold_line_breaks_and_tabs() -> None:
+    query = parse_query(read_identifier(raw_identifier((0x00100010, b"Smith*"), (0x00104000, b"a\tb\r\nc"))))
+    assert query.filters[1] == Equals("PatientComments", "a\tb\r\nc")
+
+
+def test_a_list_of_uids_is_the_one_multi_valued_key() -> None:
+    query = parse_query(read_identifier(raw_identifier((0x0020000D, b"1.2.3\\1.2.4"))))
+    assert query.filters[0].values == ("1.2.3", "1.2.4")
+
+
+def test_non_ascii_without_a_character_set_is_read_as_latin1() -> None:
+    query = parse_query(read_identifier(raw_identifier((0x00100010, "Müller*".encode("latin-1")))))
+    assert query.filters == (Like("PatientName", "Müller*", fold_case=True),)
+
+
+def test_private_attributes_are_listed_and_never_matched() -> None:
+    step = raw_identifier((0x00080060, b"DX"), (0x00091010, b"x"))
+    item = b"\xfe\xff\x00\xe0" + len(step).to_bytes(4, "little") + step
+    sequence = (0x00400100, item)
+    query = parse_query(read_identifier(raw_identifier((0x00290010, b"ACME"), (0x00291001, b"y"), sequence)))
+    assert query.private_tags == ("(0029,0010)", "(0029,1001)", "(0009,1010)")
+    assert [f.column for f in query.filters] == ["Modality"]
