@@ -22,7 +22,6 @@ from typing import Any
 
 from vetmwl import demo, importer
 from vetmwl.config import IDENTIFIER
-from vetmwl.contract import COLUMNS
 
 REPO = Path(__file__).resolve().parents[1]
 LOGIN_SCRIPT = REPO / "sql" / "mssql" / "readonly-login.sql"
@@ -65,7 +64,7 @@ def create_database_sql(database: str) -> str:
 
 def view_sql(view: str) -> str:
     """The demo's view: the reference table as it is, named as a site's own view would be."""
-    columns = ",\n    ".join(c.name for c in COLUMNS)
+    columns = ",\n    ".join(importer.REFERENCE_COLUMNS)
     return f"CREATE OR ALTER VIEW {view} AS\nSELECT\n    {columns}\nFROM {TABLE}"
 
 

@@ -1,5 +1,9 @@
 -- Reference worklist table for PostgreSQL. One row per Scheduled Procedure Step.
 -- Identifiers are unquoted, so PostgreSQL folds them to lower case; the plugin does not mind.
+-- Columns are named after DICOM keywords (sql/README.md, plugin/vetmwl/model.py). Sequences with
+-- a column of their own hold DICOM JSON (PS3.18 F.2: a list of items); AdditionalAttributes holds
+-- one DICOM JSON dataset of every other attribute of the item (the step's inside its
+-- ScheduledProcedureStepSequence item).
 CREATE TABLE IF NOT EXISTS worklist (
     ScheduledProcedureStepID             VARCHAR(16)  NOT NULL UNIQUE,
     ScheduledProcedureStepStartDateTime  TIMESTAMP    NOT NULL,
@@ -10,17 +14,29 @@ CREATE TABLE IF NOT EXISTS worklist (
     ScheduledProcedureStepDescription    VARCHAR(64),
     ScheduledPerformingPhysicianName     VARCHAR(324),
     ScheduledProcedureStepStatus         VARCHAR(16),
+    PreMedication                        VARCHAR(64),
+    RequestedContrastAgent               VARCHAR(64),
+    CommentsOnTheScheduledProcedureStep  TEXT,
+    ScheduledProtocolCodeSequence        TEXT,
     RequestedProcedureID                 VARCHAR(16),
     RequestedProcedureDescription        VARCHAR(64),
     RequestedProcedurePriority           VARCHAR(16),
+    RequestedProcedureCodeSequence       TEXT,
     AccessionNumber                      VARCHAR(16),
     StudyInstanceUID                     VARCHAR(64),
     StudyDescription                     VARCHAR(64),
+    ReferencedStudySequence              TEXT,
     ReferringPhysicianName               VARCHAR(324),
+    RequestingPhysician                  VARCHAR(324),
+    AdmissionID                          VARCHAR(64),
+    CurrentPatientLocation               VARCHAR(64),
+    ReferencedPatientSequence            TEXT,
     PatientName                          VARCHAR(324) NOT NULL,
     PatientID                            VARCHAR(64)  NOT NULL,
+    IssuerOfPatientID                    VARCHAR(64),
     PatientBirthDate                     DATE,
     PatientSex                           VARCHAR(16),
+    PatientSize                          NUMERIC(8,3),
     PatientWeight                        NUMERIC(8,3),
     PatientSpeciesDescription            VARCHAR(64),
     PatientSpeciesCodeValue              VARCHAR(16),
@@ -36,8 +52,14 @@ CREATE TABLE IF NOT EXISTS worklist (
     BreedRegistryCodeMeaning             VARCHAR(64),
     PatientSexNeutered                   VARCHAR(16),
     ResponsiblePerson                    VARCHAR(324),
+    ResponsiblePersonRole                VARCHAR(16),
     ResponsibleOrganization              VARCHAR(64),
-    PatientComments                      TEXT
+    PatientComments                      TEXT,
+    MedicalAlerts                        VARCHAR(1024),
+    Allergies                            VARCHAR(1024),
+    SpecialNeeds                         VARCHAR(64),
+    PatientState                         VARCHAR(64),
+    AdditionalAttributes                 TEXT
 );
 CREATE INDEX IF NOT EXISTS worklist_start ON worklist (ScheduledProcedureStepStartDateTime);
 CREATE INDEX IF NOT EXISTS worklist_modality_start ON worklist (Modality, ScheduledProcedureStepStartDateTime);

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import json
 import subprocess
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pyodbc
 import pytest
 
 from conftest import sqlite_connection_string
-from support.servers import REPO
+from support.k61_items import SPS, k61_items, keyword_of_key, normalized_dataset, normalized_item, row_dataset
+from support.servers import REPO, OrthancServer
+from vetmwl import model
 
 PYTHON = str(REPO / ".venv" / "bin" / "python")
 
@@ -49,6 +55,15 @@ def empty_database(request, tmp_path: Path) -> tuple[str, str]:
     done = run_import("--dialect", request.param, "--connection", connection, "--create-schema", "-", stdin="[]")
     assert done.returncode == 0, done.stderr
     return request.param, connection
+
+
+def rows_of(connection_string: str, table: str = "worklist") -> list[dict[str, Any]]:
+    """Every row, as {column name as the database spells it: value}, in step ID order."""
+    with pyodbc.connect(connection_string) as connection:
+        cursor = connection.execute(f"SELECT * FROM {table}")
+        names = [d[0] for d in cursor.description]
+        rows = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+    return sorted(rows, key=lambda r: next(v for k, v in r.items() if k.lower() == "scheduledprocedurestepid"))
 
 
 def good_item(n: int) -> dict:
@@ -146,3 +161,116 @@ def test_unreachable_database_is_explained(tmp_path: Path) -> None:
     assert done.returncode == 3
     assert "nothing imported: the database server cannot be reached" in done.stderr
     assert "hunter2" not in done.stderr
+
+
+# -- every attribute of the model, stored and read back -----------------------------------------------
+def test_k61_items_round_trip(empty_database, tmp_path: Path) -> None:
+    """Every attribute of the K.6-1 items is in the table: the row, rebuilt, equals the item."""
+    dialect, connection = empty_database
+    path = tmp_path / "k61.json"
+    path.write_text(json.dumps(k61_items(), ensure_ascii=False), encoding="utf-8")
+    done = run_import("--dialect", dialect, "--connection", connection, str(path))
+    assert done.returncode == 0, done.stderr
+    rows = rows_of(connection)
+    assert len(rows) == len(k61_items())
+    for item, row in zip(k61_items(), rows, strict=True):
+        assert normalized_dataset(row_dataset(row)) == normalized_item(item)
+    bello = {k.lower(): v for k, v in rows[0].items()}
+    assert bello["medicalalerts"] == "Bites when in pain\\Epilepsy"
+    assert bello["patientname"] == "Müller^Bello" and bello["responsiblepersonrole"] == "OWNER"
+    assert float(bello["patientsize"]) == 0.62
+    assert json.loads(bello["scheduledprotocolcodesequence"])[1]["00400440"]["Value"][0]["0040A160"]["Value"] == [
+        "Take in full inspiration"
+    ]
+    mouse = {k.lower(): v for k, v in rows[2].items()}
+    assert mouse["patientname"] == "山田研究室^マウス42"
+    assert json.loads(mouse["additionalattributes"])["00100213"]["Value"] == ["C57BL/6J"]  # Strain Nomenclature
+
+
+#: A practice's own table: lower-case names, a key of its own, a column the plugin does not read,
+#: and only some of the attributes, the rest kept in the catch-all.
+SITE_TABLE = {
+    "sqlite": "internal_id INTEGER PRIMARY KEY AUTOINCREMENT",
+    "postgresql": "internal_id SERIAL PRIMARY KEY",
+    "mariadb": "internal_id INTEGER AUTO_INCREMENT PRIMARY KEY",
+}
+SITE_COLUMNS = (
+    "scheduledprocedurestepid VARCHAR(16) NOT NULL, scheduledprocedurestepstartdatetime {datetime} NOT NULL, "
+    "modality VARCHAR(16) NOT NULL, patientname VARCHAR(324) NOT NULL, patientid VARCHAR(64) NOT NULL, "
+    "studydate DATE, studytime VARCHAR(16), patientweight DECIMAL(8,3), medicalalerts VARCHAR(1024), "
+    "otherpatientidssequence TEXT, billing_code VARCHAR(10), additionalattributes TEXT"
+)
+
+
+def test_k61_items_into_a_site_table(empty_database, tmp_path: Path) -> None:
+    dialect, connection = empty_database
+    datetime_type = "DATETIME" if dialect == "mariadb" else "TIMESTAMP"
+    columns = SITE_COLUMNS.format(datetime=datetime_type)
+    with pyodbc.connect(connection, autocommit=True) as db:
+        suffix = " DEFAULT CHARACTER SET utf8mb4" if dialect == "mariadb" else ""
+        db.execute(f"CREATE TABLE site_worklist ({SITE_TABLE[dialect]}, {columns}){suffix}")
+    path = tmp_path / "k61.json"
+    path.write_text(json.dumps(k61_items(), ensure_ascii=False), encoding="utf-8")
+    done = run_import("--dialect", dialect, "--connection", connection, "--table", "site_worklist", str(path))
+    assert done.returncode == 0, done.stderr
+    rows = rows_of(connection, "site_worklist")
+    for item, row in zip(k61_items(), rows, strict=True):
+        assert normalized_dataset(row_dataset(row)) == normalized_item(item)
+        assert row["billing_code"] is None
+    assert str(rows[0]["studydate"]) == "2026-11-27" and rows[0]["studytime"] == "093000"
+    assert json.loads(rows[0]["otherpatientidssequence"])[0]["00100020"]["Value"] == ["276098106123456"]
+
+
+def test_decimal_places_the_column_would_round_are_refused(empty_database, tmp_path: Path) -> None:
+    dialect, connection = empty_database
+    item = good_item(1)
+    item["PatientWeight"] = "38.1234"
+    done = run_import("--dialect", dialect, "--connection", connection, "-", stdin=json.dumps([item, good_item(2)]))
+    if dialect == "sqlite":  # SQLite keeps any number as it is given
+        assert done.returncode == 0, done.stderr
+        with pyodbc.connect(connection) as db:
+            weight = db.execute("SELECT PatientWeight FROM worklist WHERE PatientID = '000001'").fetchone()[0]
+        assert float(weight) == 38.1234
+    else:
+        assert done.returncode == 1
+        assert "item 1: PatientWeight: 38.1234 has more decimal places than its column keeps (3)" in done.stderr
+        assert count(connection) == 0
+
+
+# -- the items are what Orthanc itself takes ----------------------------------------------------------
+@pytest.fixture(scope="module")
+def plain_orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]:
+    """Orthanc without plugins: its JSON-to-DICOM is the one ``/worklists/create`` uses."""
+    server = OrthancServer(tmp_path_factory.mktemp("orthanc-plain"), None, Plugins=[])
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def orthanc_json(server: OrthancServer, method: str, path: str, body: Any = None) -> Any:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(f"http://127.0.0.1:{server.http_port}{path}", data=data, method=method)
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+@pytest.mark.parametrize("position", range(len(k61_items())))
+def test_orthanc_makes_dicom_of_every_k61_item(plain_orthanc: OrthancServer, position: int) -> None:
+    """Orthanc's JSON-to-DICOM (/tools/create-dicom, as /worklists/create) takes each item whole.
+
+    ``Force`` lets the item carry its own Study Instance UID, which create-dicom otherwise makes up.
+    """
+    item = k61_items()[position]
+    try:
+        created = orthanc_json(plain_orthanc, "POST", "/tools/create-dicom", {"Tags": item, "Force": True})
+    except urllib.error.HTTPError as error:
+        pytest.fail(f"Orthanc refused item {position + 1}: {error.read().decode()}")
+    tags = orthanc_json(plain_orthanc, "GET", f"/instances/{created['ID']}/tags?short")
+    for key in item:
+        tag = model.tag_of(keyword_of_key(key))
+        assert f"{tag >> 16:04x},{tag & 0xFFFF:04x}" in tags, key
+    (step,) = tags["0040,0100"]
+    assert len(step) == len(item[SPS][0])
+    orthanc_json(plain_orthanc, "DELETE", f"/instances/{created['ID']}")

@@ -13,7 +13,7 @@ from sqlglot import exp
 from sqlglot.dialects.mysql import MySQL
 
 from support.identifier_files import identifier
-from vetmwl import importer
+from vetmwl import importer, model
 from vetmwl.config import DEFAULT_TEMPLATE_DIR
 from vetmwl.contract import COLUMNS, START_DATETIME
 from vetmwl.query import (
@@ -376,7 +376,81 @@ def test_schema_statements_parse(dialect: str) -> None:
         assert isinstance(statement, exp.Create)
     table = sqlglot.parse_one(statements[0], read=SQLGLOT_DIALECT[dialect])
     defined = [c.name.lower() for c in table.find_all(exp.ColumnDef)]
-    assert defined == [c.lower() for c in ALL_COLUMNS]
+    assert defined == [c.lower() for c in importer.REFERENCE_COLUMNS]
+
+
+#: Long text (LT and UT values, DICOM JSON) in each dialect.
+LONG_TEXT = {("TEXT", ()), ("LONGTEXT", ()), ("NVARCHAR", ("MAX",))}
+
+
+def column_kinds(dialect: str) -> list[tuple[str, object]]:
+    """(column, kind) of the reference table: text with its size, long text, date, date-time, decimal."""
+    table = sqlglot.parse_one(importer.schema_statements(dialect)[0], read=SQLGLOT_DIALECT[dialect])
+    kinds = []
+    for column in table.find_all(exp.ColumnDef):
+        kind = column.args["kind"]
+        name, sizes = kind.this.name, tuple(e.sql() for e in kind.expressions)
+        if (name, sizes) in LONG_TEXT:
+            kinds.append((column.name, "long text"))
+        elif name in ("VARCHAR", "NVARCHAR"):
+            kinds.append((column.name, int(sizes[0])))
+        elif name in ("TIMESTAMP", "DATETIME", "DATETIME2"):
+            kinds.append((column.name, "date-time"))
+        else:
+            kinds.append((column.name, f"{name}{sizes}"))
+    return kinds
+
+
+def test_schemas_agree_on_column_kinds() -> None:
+    """Same columns, same order, the same kind and size of each, whatever the dialect's type names."""
+    kinds = column_kinds("sqlite")
+    for dialect in DIALECTS:
+        assert column_kinds(dialect) == kinds, dialect
+    by_name = dict(kinds)
+    json_columns = ["ScheduledProtocolCodeSequence", "RequestedProcedureCodeSequence", "ReferencedStudySequence"]
+    for name in [*json_columns, "ReferencedPatientSequence", model.CATCH_ALL, "PatientComments"]:
+        assert by_name[name] == "long text", name
+    assert by_name["CommentsOnTheScheduledProcedureStep"] == "long text"
+    for name in ("RequestingPhysician", "PatientName", "ResponsiblePerson", "ReferringPhysicianName"):
+        assert by_name[name] == 324, name
+    assert by_name["MedicalAlerts"] == by_name["Allergies"] == 1024
+    assert by_name["ResponsiblePersonRole"] == by_name["Modality"] == 16
+    for name in ("IssuerOfPatientID", "AdmissionID", "CurrentPatientLocation", "SpecialNeeds", "PatientState"):
+        assert by_name[name] == 64, name
+    assert by_name["PreMedication"] == by_name["RequestedContrastAgent"] == 64
+    assert by_name["PatientSize"] == by_name["PatientWeight"] == "DECIMAL('8', '3')"
+    assert by_name["PatientBirthDate"] == "DATE()" and by_name[model.START_DATETIME] == "date-time"
+
+
+def test_schemas_have_the_same_indexes() -> None:
+    def indexes(dialect: str) -> list[tuple[str, tuple[str, ...]]]:
+        found = []
+        for statement in importer.schema_statements(dialect)[1:]:
+            match = re.match(r"CREATE INDEX (?:IF NOT EXISTS )?(\w+) ON [\w.]+ \((.*)\)$", statement)
+            assert match, statement
+            columns = tuple(w for w in re.findall(r"\w+", match[2]) if w in importer.REFERENCE_COLUMNS)
+            found.append((match[1], columns))
+        return found
+
+    assert indexes("sqlite") == indexes("postgresql") == indexes("mssql") == indexes("mariadb")
+    assert [name for name, _ in indexes("sqlite")] == [
+        "worklist_start",
+        "worklist_modality_start",
+        "worklist_station_start",
+        "worklist_patient_id",
+        "worklist_accession",
+        "worklist_patient_name",
+    ]
+
+
+def test_mariadb_person_name_columns_ignore_case() -> None:
+    """Every PN column of the MariaDB table has the accent-sensitive, case-insensitive collation."""
+    (table, *_) = importer.schema_statements("mariadb")
+    collated = set(re.findall(r"^\s*(\w+)\s+VARCHAR\(324\) COLLATE utf8mb4_uca1400_as_ci", table, re.MULTILINE))
+    attributes = [
+        c for c in importer.REFERENCE_COLUMNS if model.source_of(c) in (model.Source.VALUE, model.Source.JSON_SEQUENCE)
+    ]
+    assert collated == {c for c in attributes if model.vr_of(c) == "PN"}
 
 
 # -- the SQLite SQL, run against SQLite itself --------------------------------------------------
