@@ -596,6 +596,11 @@ def load(
     if unknown:
         raise TableError(f"the table {table} has no column(s) {', '.join(unknown)}")
     sql = insert_sql(dialect, table, [columns.names[name] for name in used])
+    if dialect == "mariadb":
+        # MariaDB Connector/ODBC 3.1 (Debian 12's 3.1.15) loses characters of a UTF-16 parameter
+        # longer than about 100 characters, which pyodbc sends in pieces (SQLPutData): 200 became
+        # 199. Parameters sent as UTF-8 arrive whole.
+        connection.setencoding(encoding="utf-8")
     cursor = connection.cursor()
     try:
         if replace:

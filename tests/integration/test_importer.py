@@ -221,6 +221,18 @@ def test_k61_items_into_a_site_table(empty_database, tmp_path: Path) -> None:
     assert json.loads(rows[0]["otherpatientidssequence"])[0]["00100020"]["Value"] == ["276098106123456"]
 
 
+def test_long_text_arrives_whole(empty_database) -> None:
+    """LT at its longest, in several scripts (MariaDB's driver once dropped characters of long values)."""
+    dialect, connection = empty_database
+    item = good_item(1)
+    item["PatientComments"] = ("Müller's dog Άργος, 山田さんの犬. " * 400)[:10240].rstrip()
+    item["StudyComments"] = "é" * 10240  # a retired LT without a column: to the catch-all
+    done = run_import("--dialect", dialect, "--connection", connection, "-", stdin=json.dumps([item]))
+    assert done.returncode == 0, done.stderr
+    (row,) = rows_of(connection)
+    assert normalized_dataset(row_dataset(row)) == normalized_item(item)
+
+
 def test_decimal_places_the_column_would_round_are_refused(empty_database, tmp_path: Path) -> None:
     dialect, connection = empty_database
     item = good_item(1)
