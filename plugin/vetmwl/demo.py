@@ -3,7 +3,8 @@
 The schedule is deterministic for a given start day, so the demo and the tests agree on it. It
 spreads dogs, cats, horses, a rabbit and a ferret over four stations (DX, CR, US, CT) for several
 days, with owners' names in several languages and scripts (Latin, Greek, Cyrillic, Japanese), and
-a few species, breed and breed registry codes as a practice system would give them.
+a few species, breed and breed registry codes as a practice system would give them; some animals
+have medical alerts or allergies, and the X-ray and CT steps carry a protocol code.
 
 Usage: ``python -m vetmwl.demo [--start YYYY-MM-DD] [--days 5] > items.json``
 """
@@ -84,6 +85,19 @@ CODES: dict[str, dict] = {
     },
 }
 
+#: Medical alerts and allergies (several values separated by backslashes), by pet name.
+ALERTS: dict[str, dict[str, str]] = {
+    "Rex": {"MedicalAlerts": "Bites when in pain"},
+    "Whiskers": {"MedicalAlerts": "Diabetic\\Scratches", "Allergies": "Penicillin"},
+    "Tornado": {"MedicalAlerts": "Kicks\\Needle-shy"},
+    "Шарик": {"Allergies": "Chicken protein\\Beef protein"},
+}
+#: The clinic that issues the Patient IDs.
+ISSUER = "RVC"
+#: Stations whose steps carry a protocol code (local scheme), made from the procedure's short name.
+PROTOCOL_STATIONS = ("DX", "CT")
+PROTOCOL_SCHEME = "99RVC"
+
 # modality: (station AE title, station name, location, procedures, items per day)
 STATIONS = {
     "DX": (
@@ -162,6 +176,7 @@ def schedule(start: date, days: int = 5) -> list[dict]:
                     {
                         "PatientName": f"{owner}^{pet}",
                         "PatientID": f"{patient_number:06d}",
+                        "IssuerOfPatientID": ISSUER,
                         "PatientBirthDate": born,
                         "PatientSex": sex,
                         "PatientWeight": weight,
@@ -176,6 +191,8 @@ def schedule(start: date, days: int = 5) -> list[dict]:
                         "StudyDescription": code,
                         "RequestedProcedurePriority": "STAT" if rng.random() < 0.1 else "ROUTINE",
                         "ReferringPhysicianName": VETS[rng.randrange(len(VETS))],
+                        "RequestingPhysician": VETS[serial % len(VETS)],
+                        **ALERTS.get(pet, {}),
                         **CODES.get(pet, {}),
                         "ScheduledProcedureStepSequence": [
                             {
@@ -189,11 +206,24 @@ def schedule(start: date, days: int = 5) -> list[dict]:
                                 "ScheduledProcedureStepDescription": description,
                                 "ScheduledPerformingPhysicianName": TECHNICIANS[serial % len(TECHNICIANS)],
                                 "ScheduledProcedureStepStatus": STATUSES[serial % len(STATUSES)],
+                                **_protocol(modality, code),
                             }
                         ],
                     }
                 )
     return items
+
+
+def _protocol(modality: str, short_name: str) -> dict[str, list[dict[str, str]]]:
+    """The step's protocol code on the stations that give one: ``XR Thorax`` is ``XR-THORAX``."""
+    if modality not in PROTOCOL_STATIONS:
+        return {}
+    value = short_name.upper().replace(" ", "-")
+    return {
+        "ScheduledProtocolCodeSequence": [
+            {"CodeValue": value, "CodingSchemeDesignator": PROTOCOL_SCHEME, "CodeMeaning": short_name}
+        ]
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -104,6 +104,13 @@ def test_demo_rows_are_lossless_in_reference_columns() -> None:
         assert_lossless(item, row)
 
 
+def test_demo_gives_some_of_the_newer_columns() -> None:
+    rows = [item_to_row(i) for i in ITEMS]
+    for column in ("MedicalAlerts", "ScheduledProtocolCodeSequence", "IssuerOfPatientID", "RequestingPhysician"):
+        assert any(r.get(column) for r in rows), column
+    assert all(CATCH_ALL not in r for r in rows)  # the demo fits the reference columns
+
+
 def test_empty_values_are_unknown_and_the_character_set_is_not_stored() -> None:
     item = good_item()
     item.update(PatientBreedDescription="", ResponsibleOrganization=None, AdmittingDiagnosesCodeSequence=[])
