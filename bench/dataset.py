@@ -274,13 +274,19 @@ def _row(item: Item) -> tuple:
     )
 
 
+def _schema(dialect: str) -> tuple[str, str]:
+    """The reference schema's CREATE TABLE statement, and its indexes (run after a bulk load)."""
+    schema = (REPO / "sql" / "schema" / f"{dialect}.sql").read_text()
+    end = schema.index(");", schema.index("CREATE TABLE")) + 2
+    return schema[:end], schema[end:]
+
+
 def write_sqlite(path: Path, n: int, today: date) -> None:
     """The reference schema in a SQLite file, filled in bulk (Python's sqlite3 is faster than ODBC here)."""
     path.unlink(missing_ok=True)
     db = sqlite3.connect(path)
-    schema = (REPO / "sql" / "schema" / "sqlite.sql").read_text()
-    table, indexes = schema.split(");", 1)
-    db.executescript(table + ");")
+    table, indexes = _schema("sqlite")
+    db.executescript(table)
     placeholders = ", ".join("?" * len(COLUMNS))
     db.executemany(
         f"INSERT INTO worklist ({', '.join(COLUMNS)}) VALUES ({placeholders})", (_row(i) for i in items(n, today))
@@ -293,10 +299,9 @@ def write_sqlite(path: Path, n: int, today: date) -> None:
 
 def write_postgres(psql: list[str], n: int, today: date) -> None:
     """Fill PostgreSQL through COPY; ``psql`` is the psql command line for the target database."""
-    schema = (REPO / "sql" / "schema" / "postgresql.sql").read_text()
-    table, indexes = schema.split(");", 1)
+    table, indexes = _schema("postgresql")
     subprocess.run([*psql, "-c", "DROP TABLE IF EXISTS worklist"], check=True, capture_output=True)
-    subprocess.run([*psql, "-c", table + ");"], check=True, capture_output=True)
+    subprocess.run([*psql, "-c", table], check=True, capture_output=True)
     lines = "".join("\t".join(v.replace("\t", " ") for v in _row(i)) + "\n" for i in items(n, today))
     subprocess.run(
         [*psql, "-c", f"COPY worklist ({', '.join(COLUMNS)}) FROM STDIN"],

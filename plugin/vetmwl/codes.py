@@ -14,13 +14,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from .contract import BREED_CODE, REGISTRATION_NUMBER, REGISTRY_CODE, SPECIES_CODE
+from .model import BREED_CODE, REGISTRATION_NUMBER, REGISTRY_CODE, SPECIES_CODE
 
 SCT = "SCT"
-#: The attributes of a code item (PS3.3 Table 8.8-1) that the plugin fills, in tag order.
-CODE_ITEM_KEYWORDS = ("CodeValue", "CodingSchemeDesignator", "CodeMeaning")
-#: The attributes of a Breed Registration Sequence item, in tag order.
-REGISTRATION_ITEM_KEYWORDS = ("BreedRegistrationNumber", "BreedRegistryCodeSequence")
 
 
 @dataclass(frozen=True)

@@ -135,14 +135,17 @@ def explain(exc: BaseException, connection_string: str = "") -> DatabaseError | 
 
 
 class FetchResult:
-    """Column names as the driver reports them, the rows, and the seconds the query took."""
+    """Column names and Python types as the driver reports them, the rows, and the seconds it took."""
 
-    __slots__ = ("columns", "rows", "seconds")
+    __slots__ = ("columns", "rows", "seconds", "types")
 
-    def __init__(self, columns: tuple[str, ...], rows: list[Any], seconds: float) -> None:
+    def __init__(
+        self, columns: tuple[str, ...], rows: list[Any], seconds: float, types: tuple[type | None, ...] = ()
+    ) -> None:
         self.columns = columns
         self.rows = rows
         self.seconds = seconds
+        self.types = types
 
 
 class _Worker:
@@ -193,7 +196,10 @@ class Database:
         connect_timeout: int,
         session_sql: Sequence[str] = (),
         connect: Callable[..., Any] | None = None,
+        text_encoding: str | None = None,
     ) -> None:
+        """``text_encoding``: send text parameters in this encoding instead of the driver's UTF-16
+        (MariaDB's driver loses characters of long UTF-16 values, but not of UTF-8 ones)."""
         if connect is None:
             import pyodbc
 
@@ -203,6 +209,7 @@ class Database:
         self._connect_timeout = connect_timeout
         self._session_sql = [s for s in session_sql if s.strip()]
         self._connect = connect
+        self._text_encoding = text_encoding
         self._connection: Any = None
         self._lock = threading.Lock()
         self._worker: _Worker | None = None
@@ -217,6 +224,8 @@ class Database:
             # (it gets statement_timeout from the session SQL instead), and the deadline covers all.
             with contextlib.suppress(Exception):
                 connection.timeout = self._query_timeout
+            if self._text_encoding:
+                connection.setencoding(encoding=self._text_encoding)
             cursor = connection.cursor()
             for statement in self._session_sql:
                 cursor.execute(statement)
@@ -240,6 +249,7 @@ class Database:
             try:
                 cursor.execute(sql, *params) if params else cursor.execute(sql)
                 columns = tuple(d[0] for d in cursor.description or ())
+                types = tuple(d[1] if len(d) > 1 and isinstance(d[1], type) else None for d in cursor.description or ())
                 rows = cursor.fetchmany(max_rows) if max_rows is not None else cursor.fetchall()
             finally:
                 with contextlib.suppress(Exception):
@@ -251,7 +261,7 @@ class Database:
             with contextlib.suppress(Exception):
                 connection.close()
             return None, None, error
-        return connection, FetchResult(columns, rows, time.perf_counter() - started), None
+        return connection, FetchResult(columns, rows, time.perf_counter() - started, types), None
 
     # -- runs on the caller's thread (Orthanc's) ------------------------------------------------
     def _run(self, sql: str, params: Sequence[object], max_rows: int | None) -> FetchResult:

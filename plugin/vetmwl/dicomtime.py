@@ -83,28 +83,54 @@ def time_interval(text: str) -> tuple[timedelta | None, timedelta | None]:
 def datetime_interval(
     date_text: str, time_text: str
 ) -> tuple[datetime | None, datetime | None, tuple[timedelta | None, timedelta | None] | None]:
-    """SPS Start Date and Time as PS3.4 Table K.6-1 says.
+    """SPS Start Date and Time, each on its own, as Orthanc reads them.
 
-    Returns ``(start, end_exclusive, time_of_day)``. When both are ranges they form one continuous
-    interval (5-7 July with 10:00-18:00 is 5 July 10:00 to 7 July 18:00, and 30-31 December with
-    18:00-08:30 is the night between). Otherwise each matches on its own: the date as whole days,
-    the time as a window within every day (``time_of_day``).
+    Returns ``(start, end_exclusive, time_of_day)``: the date (single or range) as whole days, and
+    the time (single or range) as a window within every day. PS3.4 Table K.6-1 would combine two
+    ranges into one interval (5-7 July with 10:00-18:00 meaning 5 July 10:00 to 7 July 18:00), but
+    Orthanc re-checks every answer's step item reading them apart, and empties the item of a step it
+    reads otherwise; so the plugin reads them apart too (docs/conformance.md, "Dates and times").
     """
-    time_of_day = time_interval(time_text) if time_text and not ("-" in date_text and "-" in time_text) else None
+    time_of_day = time_interval(time_text) if time_text else None
     if not date_text:
         return None, None, time_of_day
     first, after_last = date_interval(date_text)
     midnight = datetime.min.time()
-    if time_of_day is not None or not time_text:
-        start = datetime.combine(first, midnight) if first else None
-        end = datetime.combine(after_last, midnight) if after_last else None
-        return start, end, time_of_day
-    low, high, _ = _split_range(time_text)
-    t_start = parse_time_span(low)[0] if low else timedelta()
-    start = datetime.combine(first, midnight) + t_start if first else None
-    end = datetime.combine(after_last - DAY, midnight) + parse_time_span(high)[1] if after_last and high else None
-    if after_last and not high:
-        end = datetime.combine(after_last, midnight)
-    if start and end and start >= end:
-        raise ValueFormatError(f"date {date_text!r} with time {time_text!r} is an empty interval")
-    return start, end, None
+    start = datetime.combine(first, midnight) if first else None
+    end = datetime.combine(after_last, midnight) if after_last else None
+    return start, end, time_of_day
+
+
+_DT = re.compile(r"^(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(?:\.(\d{1,6}))?([+-]\d{4})?$")
+
+
+def parse_datetime_span(text: str) -> tuple[datetime, datetime]:
+    """A DT value as ``(start, end)``: that exact moment at its precision, ``end`` one tick later.
+    A UTC offset (``+0100``) is not applied: worklist times are the clinic's local time."""
+    match = _DT.match(text.strip(" "))
+    if not match:
+        raise ValueFormatError(f"{text!r} is not a DICOM date-time (YYYYMMDDHHMMSS.ffffff)")
+    year, month, day, hour, minute, second, fraction, _ = match.groups()
+    try:
+        start = datetime(
+            int(year),
+            int(month or 1),
+            int(day or 1),
+            int(hour or 0),
+            int(minute or 0),
+            int(second or 0),
+            int((fraction or "").ljust(6, "0")) if fraction else 0,
+        )
+    except ValueError as exc:
+        raise ValueFormatError(f"{text!r} is not a real date-time") from exc
+    return start, start + _TICK
+
+
+def datetime_value_interval(text: str) -> tuple[datetime | None, datetime | None]:
+    """A DT single value or range as ``(start, end_exclusive)``; ``None`` means open."""
+    low, high, _ = _split_range(text)
+    start = parse_datetime_span(low)[0] if low else None
+    end = parse_datetime_span(high)[1] if high else None
+    if start is not None and end is not None and start >= end:
+        raise ValueFormatError(f"{text!r} ends before it starts")
+    return start, end

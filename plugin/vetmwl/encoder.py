@@ -1,12 +1,17 @@
-"""A fast writer for worklist answers, compiled once per query shape.
+"""The answer writer: one worklist answer per row, shaped exactly like the modality's query.
 
-Orthanc runs every worklist callback under one global lock, so the time spent per answer caps the
-whole server. pydicom's general-purpose writer costs several hundred microseconds per answer; this
-module writes the same bytes (Explicit VR Little Endian, defined lengths, pydicom's padding) from a
-plan compiled once for each shape of query: which elements, in which order, with which VR, filled
-from which column. The tests check that its output is byte-for-byte what
-:func:`vetmwl.answers.encode` (pydicom) writes for the same answer, in both answer character sets.
-Work that only some keys need (veterinary codes, transliteration) is compiled in only for them.
+Every key the query asked for is in every answer, sequences and their items included: with its
+value, or zero-length when unknown, because Orthanc drops a requested key an answer lacks and
+modalities then complain about missing Type 2 attributes. Inside the Scheduled Procedure Step
+item, a requested sequence whose value is unknown gets one item of zero-length attributes: Orthanc
+re-checks the step item against the query and would empty it for a sequence without items.
+
+Orthanc runs every worklist callback under one global lock, so the time per answer caps the whole
+server: the elements filled from the view's columns are compiled once per query shape into a plan
+(which element, in which order, with which VR, from which reader) and written in Explicit VR Little
+Endian with defined lengths and pydicom's padding. Sequences and the attributes of the catch-all
+column, rarer, are written from pydicom datasets. tests/support/reference_answers.py builds the
+same answers with pydicom for the tests to compare byte for byte.
 """
 
 from __future__ import annotations
@@ -14,49 +19,39 @@ from __future__ import annotations
 import logging
 import struct
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
-from datetime import date, datetime
-from decimal import Decimal
-from functools import lru_cache
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 
-from . import codes
-from .answers import MAX_LENGTH, UNKNOWN_STATUS, _decimal_ds, _vr_of, requested_item
 from .charset import CODECS, LATIN1, UTF8, latin1_text
-from .contract import (
-    BREED_SEQUENCE,
-    COLUMN_BY_NAME,
-    REGISTRATION_SEQUENCE,
-    REGISTRY_SEQUENCE,
-    SPECIES_SEQUENCE,
-    START_DATE,
+from .matching import orthanc_time_text
+from .model import (
+    CHARACTER_SET,
+    MAX_LENGTH,
+    SPS_SEQUENCE,
     START_DATETIME,
     START_TIME,
-    STEP_KEYWORDS,
-    Kind,
+    STEP_ATTRIBUTES,
     Level,
+    keyword_of,
 )
-from .query import SPS_SEQUENCE, WorklistQuery
-from .studyuid import UID_SOURCES, derived_study_uid
+from .query import WorklistQuery
+from .values import Layout, Row, Values, ViewColumn, element_items, element_text
 
 log = logging.getLogger("vetmwl.answers")
 
 #: VRs whose length field has 4 bytes (after 2 reserved bytes) in Explicit VR Little Endian.
 _LONG_VRS = {"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"}
+#: Binary number VRs and their struct format.
+_BINARY = {"US": "<H", "SS": "<h", "UL": "<I", "SL": "<i", "FL": "<f", "FD": "<d", "UV": "<Q", "SV": "<q"}
 _ITEM = struct.pack("<HH", 0xFFFE, 0xE000)
-#: Columns the derived Study Instance UID is made from (see studyuid.derived_study_uid).
-_UID_SOURCES = ("StudyInstanceUID", *UID_SOURCES)
-
-Formatter = Callable[[Any], str]
-#: Writes the value (the items) of a sequence element from its source.
-ItemsWriter = Callable[[Any], bytes]
 #: Encoded answers by (encoder, row); about 40 MB at most with typical answers of 600-800 bytes.
 ANSWER_CACHE_SIZE = 50_000
 _ANSWERS: OrderedDict[tuple, bytes] = OrderedDict()
+_SPS_TAG = tag_for_keyword(SPS_SEQUENCE)
 
 
 def _header(tag: int, vr: str) -> bytes:
@@ -75,116 +70,62 @@ def _item(body: bytes) -> bytes:
     return _ITEM + struct.pack("<I", len(body)) + body
 
 
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    return value.strip() if isinstance(value, str) else str(value).strip()
+def vr_of_element(element: DataElement) -> str:
+    """The VR to answer a requested element with: its own, or the dictionary's when it came as UN."""
+    if element.VR in ("UN", None, "") and not element.tag.is_private:
+        try:
+            return dictionary_VR(element.tag).split(" or ")[0]
+        except KeyError:
+            return "UN"
+    return element.VR.split(" or ")[0]
 
 
-def _da(value: date) -> str:
-    """DA text; f-strings are three times faster than strftime, and this runs per answer."""
-    return f"{value.year:04d}{value.month:02d}{value.day:02d}"
+def _cut(keyword: str, vr: str, text: str, limit: int) -> str:
+    cut = "=".join(g[:limit] for g in text.split("=")) if vr == "PN" else text[:limit]
+    if cut != text:
+        log.warning("%s is longer than its VR %s allows; sent cut to %d characters", keyword, vr, limit)
+    return cut
 
 
-def _tm(value: datetime) -> str:
-    text = f"{value.hour:02d}{value.minute:02d}{value.second:02d}"
-    return f"{text}.{value.microsecond:06d}" if value.microsecond else text
+def _binary(vr: str, text: str) -> bytes:
+    """A binary number VR's value from its text (several values joined by backslashes)."""
+    if not text:
+        return b""
+    number = float if vr in ("FL", "FD") else int
+    try:
+        return b"".join(struct.pack(_BINARY[vr], number(part)) for part in text.split("\\"))
+    except (ValueError, struct.error):
+        log.warning("a value %r is not a number its VR %s can hold; sent empty", text, vr)
+        return b""
 
 
-def _date(value: Any) -> str:
-    return _da(value) if isinstance(value, date) else _text(value)
+def requested_item(element: DataElement) -> Dataset | None:
+    """The item a query's sequence holds, None for a zero-length sequence (which asks for all)."""
+    items = element.value or []
+    return items[0] if len(items) else None
 
 
-@lru_cache(maxsize=65536)
-def _derived_uid(identity: tuple[Any, ...]) -> str:
-    """derived_study_uid, remembered: modalities ask for the same orders again and again."""
-    return derived_study_uid(dict(zip(UID_SOURCES, identity, strict=True)))
-
-
-def _decimal(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        from pydicom.valuerep import format_number_as_ds
-
-        return format_number_as_ds(value)
-    if isinstance(value, Decimal | int):
-        return _decimal_ds(value)
-    return _text(value)
-
-
-class _Plan:
-    """Which columns to read, and how to get each requested value from a row tuple."""
-
-    def __init__(self, available: Sequence[str]) -> None:
-        self.available = set(available)
-        self.columns: list[str] = []
-
-    def index(self, column: str) -> int | None:
-        if column not in self.available:
-            return None
-        if column not in self.columns:
-            self.columns.append(column)
-        return self.columns.index(column)
-
-    def reader(self, columns: Sequence[str]) -> Callable[[Sequence[Any]], list[Any]]:
-        """Reads these columns from a row, None for those the view lacks."""
-        indexes = [self.index(c) for c in columns]
-        return lambda row: [None if i is None else row[i] for i in indexes]
-
-    def formatter(self, keyword: str) -> Formatter | None:
-        """How to turn a row into this keyword's text; ``None`` when it is always empty."""
-        if keyword in (START_DATE, START_TIME, START_DATETIME):
-            i = self.index(START_DATETIME)
-            write = {START_DATE: _da, START_TIME: _tm, START_DATETIME: lambda v: _da(v) + _tm(v)}[keyword]
-            return None if i is None else lambda row: write(row[i]) if isinstance(row[i], datetime) else ""
-        if keyword == "ResponsiblePersonRole":
-            i = self.index("ResponsiblePerson")
-            return None if i is None else lambda row: "OWNER" if _text(row[i]) else ""
-        if keyword == "StudyInstanceUID":
-            read = self.reader(_UID_SOURCES)
-
-            def study_uid(row: Sequence[Any]) -> str:
-                values = read(row)
-                return _text(values[0]) or _derived_uid(tuple(values[1:]))
-
-            return study_uid
-        if keyword == "ScheduledProcedureStepStatus":
-            i = self.index(keyword)
-            return (lambda row: UNKNOWN_STATUS) if i is None else lambda row: _text(row[i]) or UNKNOWN_STATUS
-        column = COLUMN_BY_NAME.get(keyword)
-        if column is None or column.level is Level.ITEM:
-            return None
-        i = self.index(keyword)
-        if i is None:
-            return None
-        if column.kind is Kind.DATE:
-            return lambda row: _date(row[i])
-        if column.kind is Kind.DECIMAL:
-            return lambda row: _decimal(row[i])
-        return lambda row: _text(row[i])
-
-    def species(self) -> Callable[[Sequence[Any]], codes.Code | None]:
-        read = self.reader(codes.SPECIES_COLUMNS)
-        return lambda row: codes.species_from(*read(row))
-
-    def breed(self) -> Callable[[Sequence[Any]], codes.Code | None]:
-        read, species = self.reader(codes.BREED_COLUMNS), self.species()
-        return lambda row: codes.breed_from(*read(row), species(row))
-
-    def registration(self) -> Callable[[Sequence[Any]], codes.Registration | None]:
-        read = self.reader(codes.REGISTRATION_COLUMNS)
-        return lambda row: codes.registration_from(*read(row))
+def _step_elements(requested: Dataset | None) -> list[DataElement]:
+    """The SPS item's elements to answer: those asked for, or (zero-length, empty item) all of the model's."""
+    if requested is None or len(requested) == 0:
+        tags = sorted(tag_for_keyword(k) for k in STEP_ATTRIBUTES if k != START_DATETIME)
+        return [DataElement(tag, dictionary_VR(tag), None) for tag in tags]
+    return list(requested)
 
 
 class _Element:
-    """One element to write: its header and, unless constant, how to get its value from a source
-    (the row, or a code for the elements of a code item). A sequence has ``items`` instead."""
+    """One element to write: its header and how to get its value from a row. A sequence has
+    ``items`` instead; a constant (always empty) element has its bytes ready."""
 
-    __slots__ = ("constant", "format", "header", "items", "keyword", "limit", "long", "pad", "vr")
+    __slots__ = ("binary", "constant", "format", "header", "items", "keyword", "limit", "long", "pad", "vr")
 
     def __init__(
-        self, tag: int, vr: str, keyword: str, value: Formatter | None, items: ItemsWriter | None = None
+        self,
+        tag: int,
+        vr: str,
+        keyword: str,
+        value: Callable[[Row], str] | None,
+        items: Callable[[Row], bytes] | None = None,
     ) -> None:
         self.header = _header(tag, vr)
         self.long = vr in _LONG_VRS
@@ -192,98 +133,133 @@ class _Element:
         self.keyword = keyword
         self.pad = b"\0" if vr == "UI" else b" "
         self.limit = MAX_LENGTH.get(vr)
+        self.binary = vr in _BINARY
         self.format = value
         self.items = items
         self.constant = None if value or items else (_long if self.long else _short)(self.header, b"")
 
 
-def _empty(element: DataElement) -> _Element:
-    """An element the plugin has no value for: present and empty (an empty sequence for SQ)."""
-    vr = _vr_of(element)
-    return _Element(element.tag, vr, element.keyword, None)
-
-
-def _defaults(keywords: tuple[str, ...]) -> list[DataElement]:
-    return [DataElement(tag_for_keyword(k), dictionary_VR(k), None) for k in keywords]
-
-
-def _requested(item: Dataset | None, defaults: tuple[str, ...]) -> list[DataElement]:
-    return _defaults(defaults) if item is None or len(item) == 0 else list(item)
-
-
 class AnswerEncoder:
-    """Writes the answers of one query shape; built by :meth:`compile`, reused while cached."""
+    """Writes the answers of one query shape over one view; built once per shape, then reused."""
 
-    def __init__(self, query: WorklistQuery, available: Sequence[str], character_set: str = UTF8) -> None:
+    def __init__(
+        self,
+        query: WorklistQuery,
+        view: Mapping[str, ViewColumn],
+        character_set: str = UTF8,
+        layout: Layout | None = None,
+    ) -> None:
         self.character_set = character_set
         self.codec = CODECS[character_set]
         self._latin1 = character_set == LATIN1
-        plan = _Plan(available)
-        self._root: list[_Element] = []
-        charset_tag = tag_for_keyword("SpecificCharacterSet")
+        self.layout = layout if layout is not None else Layout(view)
+        self.values = Values(self.layout)
+        self._start_time_text = query.start_time_text
+        charset_tag = tag_for_keyword(CHARACTER_SET)
         self._charset = _short(_header(charset_tag, "CS"), character_set.encode("ascii"))
-        elements = [e for e in query.identifier if e.keyword != "SpecificCharacterSet" and e.tag.group != 0x0002]
+        elements = [e for e in query.identifier if e.keyword != CHARACTER_SET and e.tag.group != 0x0002]
         self._charset_at = sum(1 for e in elements if e.tag < charset_tag)
+        self._root: list[_Element] = []
         for element in elements:
-            if element.keyword == SPS_SEQUENCE:
-                step = [self._element(e, plan) for e in _step_elements(query.step_requested)]
+            if element.tag == _SPS_TAG:
+                step = [self._element(e, Level.STEP) for e in _step_elements(query.step_requested)]
                 self._root.append(_Element(element.tag, "SQ", SPS_SEQUENCE, None, self._one_item(step)))
-            elif element.keyword in (SPECIES_SEQUENCE, BREED_SEQUENCE, REGISTRATION_SEQUENCE) and element.VR == "SQ":
-                self._root.append(self._veterinary(element, plan))
             else:
-                self._root.append(self._element(element, plan))
-        self.columns: tuple[str, ...] = tuple(plan.columns)
+                self._root.append(self._element(element, Level.ROOT))
 
-    def _one_item(self, elements: list[_Element]) -> ItemsWriter:
-        """Writes a sequence of exactly one item made of ``elements``."""
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The view columns (by keyword) the answers read, in row order."""
+        return tuple(self.layout.keywords)
+
+    def _one_item(self, elements: list[_Element]) -> Callable[[Row], bytes]:
         write = self._write
-        return lambda source: _item(write(elements, source))
+        return lambda row: _item(write(elements, row))
 
-    @staticmethod
-    def _element(element: DataElement, plan: _Plan) -> _Element:
-        vr = _vr_of(element)
+    def _element(self, element: DataElement, level: Level) -> _Element:
+        vr = vr_of_element(element)
+        keyword = element.keyword or keyword_of(element.tag)
+        if not keyword or element.tag.is_private:
+            return _Element(element.tag, vr, keyword, None)  # unknown to the plugin: present and empty
         if vr == "SQ":
-            return _Element(element.tag, "SQ", element.keyword, None)
-        return _Element(element.tag, vr, element.keyword, plan.formatter(element.keyword) if element.keyword else None)
+            read_items = self.values.items(keyword, level)
+            requested = requested_item(element)
+            if read_items is None and not (level is Level.STEP and requested is not None and len(requested)):
+                return _Element(element.tag, "SQ", keyword, None)
+            return _Element(element.tag, "SQ", keyword, None, self._sequence(read_items, requested, level))
+        read = self.values.text(keyword, level)
+        if read is not None and keyword == START_TIME and level is Level.STEP and self._start_time_text:
+            start, query_text = self.values.start(), self._start_time_text
 
-    def _code_items(self, requested: Dataset | None) -> ItemsWriter:
-        """Writes a code sequence from a :class:`codes.Code`: no item without a code, else one item."""
-        elements = []
-        for e in _requested(requested, codes.CODE_ITEM_KEYWORDS):
-            vr = _vr_of(e)
-            known = vr != "SQ" and e.keyword in codes.CODE_ITEM_KEYWORDS
-            keyword = e.keyword
-            elements.append(_Element(e.tag, vr, keyword, (lambda c, k=keyword: c.text_of(k)) if known else None))
-        write = self._write
-        return lambda code: _item(write(elements, code)) if code else b""
+            def start_time(row: Row) -> str:
+                value = start(row)
+                return (orthanc_time_text(value, query_text) or "") if value is not None else ""
 
-    def _veterinary(self, element: DataElement, plan: _Plan) -> _Element:
-        """Species, breed or registration, read from their columns (or derived) only when asked for."""
-        keyword = element.keyword
-        if keyword != REGISTRATION_SEQUENCE:
-            lookup = plan.species() if keyword == SPECIES_SEQUENCE else plan.breed()
-            code_items = self._code_items(requested_item(element))
-            return _Element(element.tag, "SQ", keyword, None, lambda row: code_items(lookup(row)))
-        registration = plan.registration()
-        inner: list[_Element] = []
-        for e in _requested(requested_item(element), codes.REGISTRATION_ITEM_KEYWORDS):
-            if e.keyword == REGISTRY_SEQUENCE:
-                registry = self._code_items(requested_item(e) if e.VR == "SQ" else None)
-                inner.append(_Element(e.tag, "SQ", e.keyword, None, lambda r, w=registry: w(r.registry)))
-            elif e.keyword == "BreedRegistrationNumber":
-                inner.append(_Element(e.tag, _vr_of(e), e.keyword, lambda r: r.number))
-            else:
-                inner.append(_empty(e))
-        write = self._write
+            read = start_time
+        return _Element(element.tag, vr, keyword, read)
 
-        def items(row: Sequence[Any]) -> bytes:
-            found = registration(row)
-            return _item(write(inner, found)) if found else b""
+    # -- sequences, from pydicom datasets ----------------------------------------------------------
+    def _sequence(
+        self,
+        read_items: Callable[[Row], list[Dataset] | None] | None,
+        requested: Dataset | None,
+        level: Level,
+    ) -> Callable[[Row], bytes]:
+        """Writes a sequence's items: the stored ones with the requested attributes, or, inside the
+        step item, one item of empty requested attributes when none is stored."""
+        keep_one = level is Level.STEP and requested is not None and len(requested) > 0
+        write_item = self._dataset_item
 
-        return _Element(element.tag, "SQ", keyword, None, items)
+        def items(row: Row) -> bytes:
+            stored = read_items(row) if read_items is not None else None
+            if not stored:
+                return _item(write_item(requested, None, keep_one)) if keep_one else b""
+            return b"".join(_item(write_item(requested, item, keep_one)) for item in stored)
 
-    def _write(self, elements: list[_Element], source: Any, out: list[bytes] | None = None) -> bytes:
-        """The elements' bytes for one source (a row, a code or a registration)."""
+        return items
+
+    def _dataset_item(self, requested: Dataset | None, stored: Dataset | None, keep_one: bool) -> bytes:
+        """One item: the requested attributes (all the stored ones when none is named) from ``stored``."""
+        if requested is not None and len(requested):
+            wanted = [(e.tag, vr_of_element(e), requested_item(e) if e.VR == "SQ" else None) for e in requested]
+        elif stored is not None:
+            wanted = [(e.tag, e.VR, None) for e in stored]
+        else:
+            wanted = []
+        parts = []
+        for tag, vr, inner in sorted(wanted, key=lambda w: w[0]):
+            keyword = keyword_of(tag)
+            header = _header(tag, vr)
+            if vr == "SQ":
+                found = element_items(stored, keyword) if stored is not None and keyword else None
+                nested_keep = keep_one and inner is not None and len(inner) > 0
+                if found:
+                    body = b"".join(_item(self._dataset_item(inner, i, nested_keep)) for i in found)
+                else:
+                    body = _item(self._dataset_item(inner, None, True)) if nested_keep else b""
+                parts.append(_long(header, body))
+                continue
+            text = element_text(stored, keyword) if stored is not None and keyword else ""
+            parts.append(self._value_bytes(header, vr, keyword, text))
+        return b"".join(parts)
+
+    def _value_bytes(self, header: bytes, vr: str, keyword: str, text: str) -> bytes:
+        if vr in _BINARY:
+            value = _binary(vr, text)
+        else:
+            if self._latin1 and text and not text.isascii():
+                text = latin1_text(keyword, text)
+            limit = MAX_LENGTH.get(vr)
+            if limit is not None and len(text) > limit:
+                text = _cut(keyword, vr, text, limit)
+            value = text.encode(self.codec)
+            if len(value) % 2:
+                value += b"\0" if vr == "UI" else b" "
+        return _long(header, value) if vr in _LONG_VRS else _short(header, value)
+
+    # -- the compiled elements ---------------------------------------------------------------------
+    def _write(self, elements: list[_Element], row: Row, out: list[bytes] | None = None) -> bytes:
+        """The elements' bytes for one row."""
         parts: list[bytes] = [] if out is None else out
         codec, latin1 = self.codec, self._latin1
         for e in elements:
@@ -291,9 +267,12 @@ class AnswerEncoder:
                 parts.append(e.constant)
                 continue
             if e.items is not None:
-                parts.append(_long(e.header, e.items(source)))
+                parts.append(_long(e.header, e.items(row)))
                 continue
-            text = e.format(source)  # type: ignore[misc]
+            text = e.format(row)  # type: ignore[misc]
+            if e.binary:
+                parts.append(_long(e.header, _binary(e.vr, text)) if e.long else _short(e.header, _binary(e.vr, text)))
+                continue
             if latin1 and text and not text.isascii():
                 text = latin1_text(e.keyword, text)
             if e.limit is not None and len(text) > e.limit:
@@ -329,9 +308,10 @@ class AnswerEncoder:
 
 
 def shape_of(query: WorklistQuery) -> tuple:
-    """What the answers' layout depends on: each requested element's tag and VR, nested items included."""
+    """What the answers' layout depends on: each requested element's tag and VR, nested items included,
+    and the start time asked (which decides how the step's start time is written)."""
     step = query.step_requested
-    return _element_shape(query.identifier), None if step is None else _element_shape(step)
+    return _element_shape(query.identifier), None if step is None else _element_shape(step), query.start_time_text
 
 
 def _element_shape(dataset: Dataset) -> tuple:
@@ -348,21 +328,3 @@ def _element_shape(dataset: Dataset) -> tuple:
         else:
             shape.append((tag, raw.VR))
     return tuple(shape)
-
-
-_SPS_TAG = tag_for_keyword(SPS_SEQUENCE)
-
-
-def _cut(keyword: str, vr: str, text: str, limit: int) -> str:
-    cut = "=".join(g[:limit] for g in text.split("=")) if vr == "PN" else text[:limit]
-    if cut != text:
-        log.warning("%s is longer than its VR %s allows; sent cut to %d characters", keyword, vr, limit)
-    return cut
-
-
-def _step_elements(requested: Dataset | None) -> list[DataElement]:
-    if requested is None or len(requested) == 0:
-        # A zero-length sequence or an empty item asks for the whole item.
-        tags = sorted(tag_for_keyword(k) for k in STEP_KEYWORDS)
-        return [DataElement(tag, dictionary_VR(tag), None) for tag in tags]
-    return list(requested)

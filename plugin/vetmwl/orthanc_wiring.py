@@ -360,7 +360,7 @@ def register(orthanc: ModuleType) -> WorklistService | None:
     service = WorklistService(settings)
     log.warning("version %s serving the worklist from SQL: %s", __version__, settings.summary())
     try:
-        service.columns()
+        service.view()
     except DatabaseError as error:
         log.error("the worklist database is not usable yet (will retry on each query): %s", error)
     knows_address = register_worklist(orthanc, make_callback(service, querylog, metrics, lock))

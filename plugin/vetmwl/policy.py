@@ -11,10 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .config import AeOptions
-from .query import STATUS, UNKNOWN_STATUS, Equals, Filter, InList
-
-STATION = "ScheduledStationAETitle"
-MODALITY = "Modality"
+from .model import MODALITY, STATION, STATUS, UNKNOWN_STATUS, Level
+from .query import Equals, Filter, InList
 
 
 @dataclass(frozen=True)
@@ -28,19 +26,19 @@ class Policy:
 def apply_options(filters: Sequence[Filter], options: AeOptions, calling_aet: str | None) -> Policy:
     """The query's filters with the calling AE's options applied."""
     out = list(filters)
-    asked = {f.column for f in filters}
+    asked = {f.keyword for f in filters}
     if STATUS not in asked:
-        # Unknown statuses count as SCHEDULED (see query.UNKNOWN_STATUS).
-        out.append(InList(STATUS, options.statuses, or_unknown=UNKNOWN_STATUS in options.statuses))
+        # Unknown statuses count as SCHEDULED (see model.UNKNOWN_STATUS).
+        out.append(InList(STATUS, options.statuses, or_unknown=UNKNOWN_STATUS in options.statuses, level=Level.STEP))
     aet = (calling_aet or "").strip()
     if options.restrict_to_own_station and aet and STATION not in asked:
-        out.append(Equals(STATION, aet))
+        out.append(Equals(STATION, aet, level=Level.STEP))
     answered = None
     for n, f in enumerate(out):
-        if isinstance(f, Equals) and f.column == MODALITY:
+        if isinstance(f, Equals) and f.keyword == MODALITY:
             aliases = options.aliases_of(f.value)
             if aliases and aliases != (f.value,):
-                out[n] = InList(MODALITY, aliases)
+                out[n] = InList(MODALITY, aliases, level=Level.STEP)
                 # Orthanc re-checks the step item against the query and would empty it for a CR
                 # step answering a DX query, so such steps are answered with the asked modality.
                 answered = f.value

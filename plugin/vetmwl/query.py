@@ -1,63 +1,65 @@
-"""Parse a worklist C-FIND identifier into a typed query: filters to match and keys to return.
+"""A worklist C-FIND identifier read into a typed query: the filters to match and the shape to answer.
 
-Matching follows PS3.4 C.2.2.2: an empty value, ``*`` or (for PN) a value of only wildcards and
-component separators is universal; ``*``/``?`` make a wildcard match; DA and TM take ranges; Study
-Instance UID takes a list. PN matching ignores case (our conformance statement says so).
+One filter type per kind of matching of PS3.4 C.2.2.2; whether SQL or Python decides a filter
+is the service's choice (:mod:`vetmwl.service`), how SQL decides it is the templates' (one macro
+per type), how Python decides it is :mod:`vetmwl.matching`'s.
+
+Each value is read once (:func:`_text`): decoded with the query's character set, its padding
+removed as its VR says, and refused when its VR does not allow it. The SQL and its bound values are
+both made from that one reading.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from io import BytesIO
+from typing import ClassVar
 
 import pydicom
 from pydicom.charset import python_encoding
-from pydicom.datadict import tag_for_keyword
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
-from . import contract
-from .contract import COLUMN_BY_NAME, START_DATE, START_DATETIME, START_TIME, Kind
-from .dicomtime import ValueFormatError, date_interval, datetime_interval
+from .dicomtime import ValueFormatError, date_interval, datetime_interval, datetime_value_interval, time_interval
 from .errors import QueryError
-from .studyuid import UID_ROOT, UID_SOURCES, effective_study_uid
-
-SPS_SEQUENCE = "ScheduledProcedureStepSequence"
-PN_COLUMNS = frozenset(
-    {
-        "PatientName",
-        "ReferringPhysicianName",
-        "ScheduledPerformingPhysicianName",
-        "ResponsiblePerson",
-    }
+from .model import (
+    KEEP_LEADING_SPACES,
+    NEVER_MATCHED,
+    NUMBER_VRS,
+    SPS_SEQUENCE,
+    START_DATE,
+    START_DATETIME,
+    START_TIME,
+    STATUS,
+    STUDY_UID,
+    TEXT_VRS,
+    UNKNOWN_STATUS,
+    Level,
+    keyword_of,
 )
-#: Keys that are never matched (PS3.4 K.6-1a, and 0008,0052 some modalities send by mistake).
-_NEVER_MATCHED = frozenset({"SpecificCharacterSet", "TimezoneOffsetFromUTC", "QueryRetrieveLevel"})
-STATUS = "ScheduledProcedureStepStatus"
-STUDY_UID = "StudyInstanceUID"
-#: A step whose status is unknown (NULL or empty) is SCHEDULED: offered, matched and answered as such.
-UNKNOWN_STATUS = "SCHEDULED"
-#: VRs whose leading spaces are significant (PS3.5 6.2): only trailing padding is removed.
-_KEEP_LEADING = frozenset({"LT", "ST", "UT"})
+from .studyuid import UID_ROOT
+
 #: The only control characters a decoded value may hold (PS3.5 6.1.2.3 and 6.2): TAB, LF, FF and
 #: CR in the text VRs; none elsewhere. ESC belongs to ISO 2022 code extensions, which decoding
 #: has already consumed.
 _TEXT_CONTROLS = frozenset("\t\n\f\r")
 
 
+# -- the filters: one type per kind of matching ---------------------------------------------------
 @dataclass(frozen=True)
 class Equals:
-    """Single value matching. ``or_unknown``: rows whose column is NULL or empty match too."""
+    """Single Value Matching (PS3.4 C.2.2.2.1). ``fold_case``: PN, compared without case.
+    ``or_unknown``: a row whose value is NULL or empty matches too (SPS Status, see policy)."""
 
-    column: str
+    keyword: str
     value: str
     fold_case: bool = False
-    kind: str = "equals"
     or_unknown: bool = False
+    level: Level = Level.ROOT
+    macro: ClassVar[str] = "equals"
 
     def params(self) -> list[object]:
         return [self.value.upper() if self.fold_case else self.value]
@@ -65,13 +67,14 @@ class Equals:
 
 @dataclass(frozen=True)
 class Like:
-    """A DICOM wildcard pattern (``*``, ``?``); the SQL renderer turns it into LIKE."""
+    """Wild Card Matching (PS3.4 C.2.2.2.4): ``*`` any characters, ``?`` one character."""
 
-    column: str
+    keyword: str
     pattern: str
     fold_case: bool = False
-    kind: str = "like"
     or_unknown: bool = False
+    level: Level = Level.ROOT
+    macro: ClassVar[str] = "like"
 
     def params(self) -> list[object]:
         return [self.pattern.upper() if self.fold_case else self.pattern]
@@ -79,16 +82,18 @@ class Like:
 
 @dataclass(frozen=True)
 class Range:
-    """``start <= column < end``; an open bound is ``None`` and renders no comparison (not both)."""
+    """Range Matching (PS3.4 C.2.2.2.5) of dates or date-times: ``start <= value < end``, half open;
+    an open bound is None (not both)."""
 
-    column: str
+    keyword: str
     start: date | datetime | None
     end: date | datetime | None
-    kind: str = "range"
+    level: Level = Level.ROOT
+    macro: ClassVar[str] = "range"
 
     def __post_init__(self) -> None:
         if self.start is None and self.end is None:
-            raise ValueError(f"a range on {self.column} needs at least one bound")
+            raise ValueError(f"a range on {self.keyword} needs at least one bound")
 
     def params(self) -> list[object]:
         return [v for v in (self.start, self.end) if v is not None]
@@ -96,16 +101,20 @@ class Range:
 
 @dataclass(frozen=True)
 class TimeOfDay:
-    """SPS Start Time without a date: a window within every day, as seconds after midnight."""
+    """Range Matching of a time of day (TM, PS3.4 C.2.2.2.5), as offsets from midnight; on the start
+    date-time column, the window applies on every day. ``text`` is the query's value, as Orthanc
+    compares it (see :func:`vetmwl.matching.orthanc_time_text`)."""
 
-    column: str
+    keyword: str
     start: timedelta | None
     end: timedelta | None
-    kind: str = "time_of_day"
+    level: Level = Level.ROOT
+    text: str = ""
+    macro: ClassVar[str] = "time_of_day"
 
     def __post_init__(self) -> None:
         if self.start is None and self.end is None:
-            raise ValueError(f"a time window on {self.column} needs at least one bound")
+            raise ValueError(f"a time window on {self.keyword} needs at least one bound")
 
     def params(self) -> list[object]:
         return [v.total_seconds() for v in (self.start, self.end) if v is not None]
@@ -113,66 +122,30 @@ class TimeOfDay:
 
 @dataclass(frozen=True)
 class InList:
-    """List matching (List of UID; also the offered statuses and modality aliases)."""
+    """List of UID Matching (PS3.4 C.2.2.2.2); the AE's offered statuses and modality aliases too."""
 
-    column: str
+    keyword: str
     values: tuple[str, ...]
-    kind: str = "in_list"
     or_unknown: bool = False
+    level: Level = Level.ROOT
+    macro: ClassVar[str] = "in_list"
 
     def params(self) -> list[object]:
         return list(self.values)
 
 
-Filter = Equals | Like | Range | TimeOfDay | InList
+@dataclass(frozen=True)
+class ItemMatch:
+    """Sequence Matching (PS3.4 C.2.2.2.6): some item of the stored sequence matches all ``filters``.
+    Decided in Python only."""
+
+    keyword: str
+    filters: tuple[Filter, ...]
+    level: Level = Level.ROOT
+    macro: ClassVar[str] = ""
 
 
-def person_name_matches(pattern: str, value: object) -> bool:
-    """PN matching in Python, case-insensitive for every script, with ``*`` and ``?``."""
-    if value is None:
-        return False
-    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.fullmatch(regex, str(value).strip(" "), re.IGNORECASE | re.DOTALL) is not None
-
-
-def text_matches(f: Filter, value: object) -> bool:
-    """Whether a text filter selects ``value``, decided in Python exactly as the SQL decides it."""
-    if value is None or str(value).strip(" ") == "":
-        return bool(getattr(f, "or_unknown", False))
-    text = str(value).strip(" ")
-    if isinstance(f, InList):
-        return text in f.values
-    if isinstance(f, Equals | Like):
-        pattern = f.pattern if isinstance(f, Like) else f.value
-        if f.fold_case:
-            return person_name_matches(pattern, text)
-        if isinstance(f, Equals):
-            return text == pattern
-        regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-        return re.fullmatch(regex, text, re.DOTALL) is not None
-    return False
-
-
-def needs_recheck(f: Filter, dialect: str) -> bool:
-    """Whether SQL alone cannot decide this filter: non-ASCII case folding on SQLite, and Study
-    Instance UIDs that may be derived (SQL selects the rows without a stored UID as candidates)."""
-    if isinstance(f, InList) and f.column == STUDY_UID:
-        return f.or_unknown
-    if dialect != "sqlite" or not isinstance(f, Like | Equals) or not f.fold_case:
-        return False
-    return not (f.pattern if isinstance(f, Like) else f.value).isascii()
-
-
-def recheck_columns(f: Filter) -> tuple[str, ...]:
-    """The columns :func:`recheck` reads."""
-    return (STUDY_UID, *UID_SOURCES) if f.column == STUDY_UID else (f.column,)
-
-
-def recheck(f: Filter, row: Mapping[str, object]) -> bool:
-    """The Python half of a filter that :func:`needs_recheck`: does this row really match?"""
-    if f.column == STUDY_UID and isinstance(f, InList):
-        return effective_study_uid(row) in f.values
-    return text_matches(f, row.get(f.column))
+Filter = Equals | Like | Range | TimeOfDay | InList | ItemMatch
 
 
 @dataclass(frozen=True)
@@ -184,22 +157,33 @@ class WorklistQuery:
     step_requested: Dataset | None
     #: Private attributes anywhere in the identifier, as ``(gggg,eeee)``.
     private_tags: tuple[str, ...] = ()
+    #: The SPS Start Time as the query gave it (Orthanc's re-check compares the answers' to it).
+    start_time_text: str = ""
+    #: Step keys whose value starts with spaces: padding to DICOM, but not to Orthanc's re-check.
+    padded_step_keys: tuple[str, ...] = ()
 
     def matching_keys(self) -> dict[str, str]:
         """The non-universal keys, for the log line of each C-FIND."""
-        keys = {}
+        keys: dict[str, str] = {}
         for f in self.filters:
             if isinstance(f, InList):
-                keys[f.column] = "\\".join(f.values)
-            elif isinstance(f, Equals | Like):
-                keys[f.column] = f.value if isinstance(f, Equals) else f.pattern
+                keys[f.keyword] = "\\".join(f.values)
+            elif isinstance(f, Equals):
+                keys[f.keyword] = f.value
+            elif isinstance(f, Like):
+                keys[f.keyword] = f.pattern
+            elif isinstance(f, ItemMatch):
+                inner = WorklistQuery(Dataset(), f.filters, None).matching_keys()
+                keys[f.keyword] = "[" + ", ".join(f"{k}={v}" for k, v in inner.items()) + "]"
             else:
                 # A date range and a time window can both bear on the start date-time column.
-                name = "ScheduledProcedureStepStartTime" if isinstance(f, TimeOfDay) else f.column
+                name = START_TIME if isinstance(f, TimeOfDay) and f.keyword == START_DATETIME else f.keyword
+                name = START_DATE if isinstance(f, Range) and f.keyword == START_DATETIME else name
                 keys[name] = f"{f.start or ''}..{f.end or ''}"
         return keys
 
 
+# -- reading the identifier --------------------------------------------------------------------------
 def read_identifier(raw: bytes) -> Dataset:
     """The C-FIND identifier Orthanc hands over (a DICOM file) as a dataset without file meta."""
     try:
@@ -220,7 +204,7 @@ def _check_character_set(dataset: Dataset) -> None:
             raise QueryError(f"the query's Specific Character Set {term!r} is not supported")
 
 
-def _text(dataset: Dataset, keyword: str) -> str:
+def _text(dataset: Dataset, tag: int, keyword: str) -> str:
     """An element's value as text, decoded with the query's character set; '' when empty.
 
     This is the one normalization of a query value: every filter, and so the SQL and its bound
@@ -230,9 +214,7 @@ def _text(dataset: Dataset, keyword: str) -> str:
     several values where only a list of UIDs may have them, control characters, or bytes the
     declared character set cannot decode.
     """
-    if keyword not in dataset:
-        return ""
-    element = dataset[keyword]  # the element, for its VR (Dataset.get would give the value)
+    element = dataset[tag]
     value = element.value
     if value is None:
         return ""
@@ -243,18 +225,20 @@ def _text(dataset: Dataset, keyword: str) -> str:
                 f"{keyword} holds {len(value)} values; only Study Instance UID may list several (PS3.4 C.2.2.2.2)"
             )
         text = "\\".join(str(v) for v in value)
+    elif isinstance(value, bytes):
+        raise QueryError(f"{keyword} ({vr}) holds binary data, which cannot be matched")
     else:
         text = str(value)
     if "\ufffd" in text:
         raise QueryError(f"{keyword}: a value cannot be decoded with the query's Specific Character Set")
-    if vr in _KEEP_LEADING:
+    if vr in KEEP_LEADING_SPACES:
         text = text.rstrip(" ")
     elif vr == "UI":
         text = text.strip("\0 ")
     else:
         text = text.strip(" ")
     controls = sorted(
-        {c for c in text if unicodedata.category(c) == "Cc" and not (vr in _KEEP_LEADING and c in _TEXT_CONTROLS)}
+        {c for c in text if unicodedata.category(c) == "Cc" and not (vr in KEEP_LEADING_SPACES and c in _TEXT_CONTROLS)}
     )
     if controls:
         codes = ", ".join(f"U+{ord(c):04X}" for c in controls)
@@ -263,72 +247,103 @@ def _text(dataset: Dataset, keyword: str) -> str:
 
 
 def _is_universal(value: str, person_name: bool) -> bool:
+    """Universal Matching (PS3.4 C.2.2.2.3): empty, or only ``*``; for PN, only wildcards and
+    component separators (``*^*``, which modalities send for "any name")."""
     if person_name:
         return value.strip("*^= ") == "" or value.replace("*", "") == ""
     return value == "" or set(value) == {"*"}
 
 
-def _text_filter(column: str, value: str) -> Filter | None:
-    person_name = column in PN_COLUMNS
+def _text_filter(keyword: str, value: str, vr: str, level: Level) -> Filter | None:
+    person_name = vr == "PN"
     if person_name:
         value = value.rstrip("^ ")
     if _is_universal(value, person_name):
         return None
     if "*" in value or "?" in value:
-        return Like(column, value, fold_case=person_name)
-    return Equals(column, value, fold_case=person_name)
+        return Like(keyword, value, fold_case=person_name, level=level)
+    return Equals(keyword, value, fold_case=person_name, level=level)
 
 
-def _uid_filter(value: str) -> Filter | None:
-    """List of UID matching (a single UID is a list of one). UIDs take no wildcards; ``*`` alone
-    is universal. A UID the plugin may have derived (``2.25.``) also selects the rows without a
-    stored UID, which the service then checks in Python (see :func:`recheck`)."""
+def _uid_filter(keyword: str, value: str, level: Level) -> Filter | None:
+    """List of UID matching (a single UID is a list of one). UIDs take no wildcards; ``*`` alone is
+    universal. A Study Instance UID the plugin may have derived (``2.25.``) also selects the rows
+    without a stored UID, which the service then checks in Python."""
     uids = tuple(dict.fromkeys(u.strip("\0 ") for u in value.split("\\") if u.strip("\0 ")))
     if not uids or uids == ("*",):
         return None
-    return InList(STUDY_UID, uids, or_unknown=any(u.startswith(UID_ROOT) for u in uids))
+    derived = keyword == STUDY_UID and any(u.startswith(UID_ROOT) for u in uids)
+    return InList(keyword, uids, or_unknown=derived, level=level)
 
 
 def _status_filter(value: str) -> Filter | None:
     """SPS Status: a key that selects SCHEDULED also selects the steps whose status is unknown."""
-    found = _text_filter(STATUS, value)
-    if found is not None and text_matches(found, UNKNOWN_STATUS):
-        return replace(found, or_unknown=True)
+    found = _text_filter(STATUS, value, "CS", Level.STEP)
+    if isinstance(found, Equals | Like) and _selects(found, UNKNOWN_STATUS):
+        return _or_unknown(found)
     return found
 
 
-def _value_filter(keyword: str, dataset: Dataset) -> Filter | None:
-    column = COLUMN_BY_NAME.get(keyword)
-    if column is None or keyword == START_DATETIME:
+def _selects(f: Equals | Like, text: str) -> bool:
+    pattern = f.value if isinstance(f, Equals) else f.pattern
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, text, re.DOTALL) is not None
+
+
+def _or_unknown(f: Equals | Like) -> Equals | Like:
+    if isinstance(f, Equals):
+        return Equals(f.keyword, f.value, f.fold_case, True, f.level)
+    return Like(f.keyword, f.pattern, f.fold_case, True, f.level)
+
+
+def _value_filter(dataset: Dataset, tag: int, keyword: str, level: Level) -> Filter | None:
+    """The filter of one non-empty element of the identifier or of a sequence item in it."""
+    vr = dataset[tag].VR
+    if vr == "SQ":
+        items = dataset[tag].value or []
+        if len(items) > 1:
+            raise QueryError(f"{keyword} holds {len(items)} items; a key sequence holds one (PS3.4 C.2.2.2.6)")
+        inner = _filters_of(items[0], level) if items else []
+        return ItemMatch(keyword, tuple(inner), level) if inner else None
+    value = _text(dataset, tag, keyword)
+    if not value:
         return None
-    value = _text(dataset, keyword)
-    if column.kind is Kind.TEXT:
-        if keyword == STUDY_UID:
-            return _uid_filter(value)
-        if keyword == STATUS:
-            return _status_filter(value)
-        return _text_filter(column.name, value)
-    if column.kind is Kind.DATE and value:
-        try:
-            start, end = date_interval(value)
-        except ValueFormatError as exc:
-            raise QueryError(f"{keyword}: {exc}") from exc
-        return Range(column.name, start, end)
-    return None  # DECIMAL columns (weight) are returned, never matched.
+    if keyword == STATUS:
+        return _status_filter(value)
+    if vr == "UI":
+        return _uid_filter(keyword, value, level)
+    try:
+        if vr == "DA":
+            return Range(keyword, *date_interval(value), level=level)
+        if vr == "TM":
+            return TimeOfDay(keyword, *time_interval(value), level=level, text=value)
+        if vr == "DT":
+            return Range(keyword, *datetime_value_interval(value), level=level)
+    except ValueFormatError as exc:
+        raise QueryError(f"{keyword}: {exc}") from exc
+    if vr in TEXT_VRS:
+        return _text_filter(keyword, value, vr, level)
+    if vr in NUMBER_VRS:
+        return None if value == "*" else Equals(keyword, value, level=level)
+    return None  # binary VRs are returned, never matched
 
 
 def _start_filters(step: Dataset) -> list[Filter]:
-    """SPS Start Date and Time: one combined range, or a date range and a time-of-day window."""
-    date_text, time_text = _text(step, START_DATE), _text(step, START_TIME)
+    """SPS Start Date and Time, each on its own: a date range on the start date-time column, and a
+    window of the day on every day (see docs/conformance.md, "Dates and times")."""
+    texts = {}
+    for keyword in (START_DATE, START_TIME):
+        tag = pydicom.datadict.tag_for_keyword(keyword)
+        texts[keyword] = _text(step, tag, keyword) if tag in step else ""
     try:
-        start, end, time_of_day = datetime_interval(date_text, time_text)
+        start, end, time_of_day = datetime_interval(texts[START_DATE], texts[START_TIME])
     except ValueFormatError as exc:
         raise QueryError(f"Scheduled Procedure Step Start Date/Time: {exc}") from exc
     filters: list[Filter] = []
     if start is not None or end is not None:
-        filters.append(Range(START_DATETIME, start, end))
+        filters.append(Range(START_DATETIME, start, end, level=Level.STEP))
     if time_of_day is not None:
-        filters.append(TimeOfDay(START_DATETIME, *time_of_day))
+        filters.append(TimeOfDay(START_DATETIME, *time_of_day, level=Level.STEP, text=texts[START_TIME]))
     return filters
 
 
@@ -337,25 +352,42 @@ def _has_value(element: object) -> bool:
     return bool(getattr(element, "value", None))
 
 
-def _filters_of(dataset: Dataset, keywords: dict[int, str]) -> list[Filter]:
-    """Filters for the non-empty elements of ``dataset`` whose tags are in ``keywords``.
+_SPS_TAG = pydicom.datadict.tag_for_keyword(SPS_SEQUENCE)
+_START_TAGS = {pydicom.datadict.tag_for_keyword(START_DATE), pydicom.datadict.tag_for_keyword(START_TIME)}
+
+
+def _filters_of(dataset: Dataset, level: Level) -> list[Filter]:
+    """Filters for the non-empty public elements of ``dataset`` (the root, or an item).
 
     Empty elements (most of a query) are only requested, never matched, so they are skipped
     before pydicom converts them: parsing is most of a small query's cost.
     """
     filters = []
     for tag in dataset.keys():  # noqa: SIM118 - iterating the dataset would convert every element
-        keyword = keywords.get(tag)
-        if keyword and _has_value(dataset.get_item(tag, keep_deferred=True)):
-            found = _value_filter(keyword, dataset)
-            if found:
-                filters.append(found)
+        if tag == _SPS_TAG or tag in _START_TAGS or tag.is_private:
+            continue
+        keyword = keyword_of(tag)
+        if not keyword or keyword in NEVER_MATCHED or not _has_value(dataset.get_item(tag, keep_deferred=True)):
+            continue
+        found = _value_filter(dataset, tag, keyword, level)
+        if found is not None:
+            filters.append(found)
     return filters
 
 
-_ROOT_MATCHED = {tag_for_keyword(k): k for k in contract.ROOT_KEYWORDS - _NEVER_MATCHED if tag_for_keyword(k)}
-_STEP_MATCHED = {tag_for_keyword(k): k for k in contract.STEP_KEYWORDS - {START_DATE, START_TIME} if tag_for_keyword(k)}
-_SPS_TAG = tag_for_keyword(SPS_SEQUENCE)
+def _padded(dataset: Dataset) -> list[str]:
+    """The text keys of ``dataset`` whose value starts with a space (read without converting the rest)."""
+    found = []
+    for tag in dataset.keys():  # noqa: SIM118 - iterating the dataset would convert every element
+        raw = dataset.get_item(tag, keep_deferred=True)
+        if tag.is_private or raw.VR not in TEXT_VRS or raw.VR in KEEP_LEADING_SPACES or not _has_value(raw):
+            continue
+        value = raw.value  # as received: pydicom strips some VRs' padding when it converts them
+        if isinstance(value, bytes):
+            value = value.decode("latin-1")
+        if isinstance(value, str) and value.startswith(" ") and value.strip(" \0"):
+            found.append(keyword_of(tag))
+    return found
 
 
 def _private_tags(dataset: Dataset) -> list[str]:
@@ -380,15 +412,19 @@ def parse_query(identifier: Dataset) -> WorklistQuery:
     if "QueryRetrieveLevel" in identifier:
         del identifier.QueryRetrieveLevel  # not part of a worklist query; some modalities send it.
     step_requested: Dataset | None = None
+    start_time = ""
+    padded: list[str] = []
     try:
-        filters = _filters_of(identifier, _ROOT_MATCHED)
+        filters = _filters_of(identifier, Level.ROOT)
         if _SPS_TAG in identifier:
             items = identifier[_SPS_TAG].value or []
             if len(items) > 1:
                 raise QueryError("the Scheduled Procedure Step Sequence holds more than one item")
             step_requested = items[0] if items else Dataset()
-            filters += _filters_of(step_requested, _STEP_MATCHED)
+            padded = _padded(step_requested)
+            filters += _filters_of(step_requested, Level.STEP)
             filters += _start_filters(step_requested)
+            start_time = next((f.text for f in filters if isinstance(f, TimeOfDay) and f.keyword == START_DATETIME), "")
     except (UnicodeDecodeError, LookupError) as exc:
         raise QueryError(f"a value in the query cannot be decoded with its character set ({exc})") from exc
     return WorklistQuery(
@@ -396,4 +432,6 @@ def parse_query(identifier: Dataset) -> WorklistQuery:
         filters=tuple(filters),
         step_requested=step_requested,
         private_tags=tuple(_private_tags(identifier)),
+        start_time_text=start_time,
+        padded_step_keys=tuple(padded),
     )

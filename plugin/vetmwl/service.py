@@ -1,42 +1,71 @@
-"""The worklist service: from the raw C-FIND identifier to encoded answers, without Orthanc.
+"""The worklist service: from a C-FIND identifier to encoded answers, without Orthanc.
 
-The Orthanc wiring calls :meth:`WorklistService.find` and hands the bytes over; the REST page and
-the tests call the very same method, so there is one code path for every consumer.
+This is where a C-FIND becomes SQL. :meth:`WorklistService.plan` reads the identifier into filters
+(:mod:`vetmwl.query`), applies the calling AE's options (:mod:`vetmwl.policy`), decides for each
+filter whether SQL or Python decides it, compiles the answer writer (:mod:`vetmwl.encoder`) and
+renders the SQL (:mod:`vetmwl.sqlrender`, templates in ``sql/queries``). :meth:`find` runs it.
+The Orthanc wiring, the REST page and the tests all call :meth:`find`: one code path for all.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
+
+from pydicom.datadict import DicomDictionary
 
 from .config import Settings
-from .contract import COLUMNS, REQUIRED_COLUMNS
 from .db import Database
-from .encoder import AnswerEncoder, shape_of
+from .encoder import AnswerEncoder
 from .errors import DatabaseError, InternalError
-from .policy import MODALITY, apply_options
-from .query import (
-    STATUS,
+from .matching import Value, matches, orthanc_time_text, orthanc_wildcard
+from .model import (
+    CATCH_ALL,
+    CODE_COLUMNS,
+    MODALITY,
+    NUMBER_VRS,
+    REQUIRED_COLUMNS,
+    SPS_SEQUENCE,
+    START_DATETIME,
     STUDY_UID,
-    UNKNOWN_STATUS,
+    TEXT_VRS,
+    Level,
+    Source,
+    level_of,
+    multi_valued,
+    source_of,
+    vr_of,
+)
+from .policy import apply_options
+from .query import (
+    Equals,
     Filter,
+    InList,
+    ItemMatch,
+    Like,
+    Range,
+    TimeOfDay,
     WorklistQuery,
-    needs_recheck,
     parse_query,
     read_identifier,
-    recheck,
-    recheck_columns,
-    text_matches,
 )
 from .sqlrender import SqlRenderer
+from .values import Layout, Row, Values, ViewColumn
 
 log = logging.getLogger("vetmwl.service")
 
 _MISSING_COLUMN_STATES = {"42S22", "42703"}
-#: Rows read at most for a query whose last word is Python's (see query.needs_recheck): SQL then
-#: selects candidates, so its LIMIT must leave room for the ones Python turns down.
-RECHECK_SCAN_ROWS = 10_000
+#: Rows read at most for a query some of whose filters Python decides: SQL then selects candidates,
+#: so its LIMIT must leave room for the rows Python turns down; beyond, the answer is incomplete.
+SCAN_ROWS = 10_000
+#: Distinct identifiers (with calling AE) whose plans are kept; modalities poll with a few, over and over.
+PLAN_CACHE_SIZE = 1024
+#: Multi-valued keys that are nevertheless matched in SQL as one value (a station has one AE title).
+_SQL_AS_SINGLE = frozenset({"ScheduledStationAETitle", "ScheduledStationName"})
 
 
 class ViewError(DatabaseError):
@@ -57,6 +86,99 @@ class FindResult:
     build_seconds: float = 0.0
 
 
+@dataclass(frozen=True)
+class Check:
+    """A test Python makes on each row SQL returns: a filter SQL cannot decide (or only narrows),
+    or what Orthanc's own re-check would reject (see :mod:`vetmwl.matching`)."""
+
+    keyword: str
+    read: Callable[[Row], Value]
+    test: Callable[[Value], bool]
+
+    def __call__(self, row: Row) -> bool:
+        return self.test(self.read(row))
+
+
+def _filter_check(f: Filter, read: Callable[[Row], Value]) -> Check:
+    orthanc = _orthanc_check(f)
+    if orthanc is None:
+        return Check(f.keyword, read, lambda value: matches(f, value))
+    return Check(f.keyword, read, lambda value: matches(f, value) and orthanc(value))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A query made ready to run: its SQL, the checks Python adds, and the answer writer."""
+
+    query: WorklistQuery
+    encoder: AnswerEncoder
+    sql: str
+    params: tuple[object, ...]
+    #: Rows SQL reads at most (one more than answered, to know when there are more).
+    fetch: int
+    checks: tuple[Check, ...]
+    answered_modality: str | None
+    ignored: tuple[str, ...]
+    #: Why no row can match, when none can (the query is then not sent to the database).
+    nothing: str = ""
+
+
+@cache
+def _keywords_by_lower_name() -> dict[str, str]:
+    """Every DICOM keyword and every special column, by its lower-case spelling."""
+    found = {entry[4].lower(): entry[4] for entry in DicomDictionary.values() if entry[4]}
+    for name in (START_DATETIME, CATCH_ALL, *CODE_COLUMNS):
+        found[name.lower()] = name
+    return found
+
+
+#: Python types each kind of column may have (what the drivers return for the reference schemas).
+_TEXT_TYPES = (str,)
+_USABLE = {
+    "DA": ("date", "datetime", "str"),
+    "TM": ("time", "timedelta", "datetime", "str"),
+    "DT": ("datetime", "str"),
+    "number": ("int", "float", "Decimal", "str"),
+    "text": ("str", "int", "Decimal"),
+}
+
+
+def _usable(column: ViewColumn) -> bool:
+    kind = column.python_type.__name__ if column.python_type is not None else "str"
+    if column.source is Source.START:
+        return kind in ("datetime", "str")
+    if column.source is not Source.VALUE:
+        return kind == "str"
+    vr = vr_of(column.keyword)
+    allowed = _USABLE.get(vr) or _USABLE["number" if vr in NUMBER_VRS else "text"]
+    return kind in allowed
+
+
+def discover(names: tuple[str, ...], types: tuple[type | None, ...]) -> tuple[dict[str, ViewColumn], list[str]]:
+    """The view's columns the plugin reads, by keyword, and a line for each it does not."""
+    lookup = _keywords_by_lower_name()
+    view: dict[str, ViewColumn] = {}
+    notes: list[str] = []
+    for n, name in enumerate(names):
+        python_type = types[n] if n < len(types) else None
+        keyword = lookup.get(name.lower())
+        source = source_of(keyword) if keyword else None
+        if keyword is None:
+            notes.append(f"column {name!r} is not a DICOM keyword: ignored")
+            continue
+        if source is None:
+            notes.append(f"column {name!r} is not an attribute of the Modality Worklist model: ignored")
+            continue
+        column = ViewColumn(name, keyword, source, python_type)
+        if not _usable(column):
+            kind = python_type.__name__ if python_type else "?"
+            what = vr_of(keyword) if source is Source.VALUE else source.value
+            notes.append(f"column {name!r} holds {kind}, which the plugin cannot read as {what}: ignored")
+            continue
+        view[keyword] = column
+    return view, notes
+
+
 class WorklistService:
     """Turns worklist queries into answers from the configured SQL view."""
 
@@ -69,103 +191,103 @@ class WorklistService:
             settings.query_timeout,
             settings.connect_timeout,
             session_sql=session.split(";"),
+            text_encoding="utf-8" if settings.dialect == "mariadb" else None,
         )
-        self._columns: tuple[str, ...] | None = None
-        self._encoders: dict[tuple, AnswerEncoder] = {}
-        self._prepared: dict[tuple, Prepared] = {}
+        self._view: dict[str, ViewColumn] | None = None
+        self._plans: dict[tuple, Plan] = {}
 
     def close(self) -> None:
-        """Close the database connection and forget what was prepared (Orthanc is stopping)."""
+        """Close the database connection and forget the plans (Orthanc is stopping)."""
         self.database.close()
-        self._prepared.clear()
-        self._encoders.clear()
+        self._plans.clear()
 
-    def columns(self) -> tuple[str, ...]:
-        """The contract's columns that the view really has, discovered once per process."""
-        if self._columns is None:
+    def view(self) -> dict[str, ViewColumn]:
+        """The view's columns the plugin reads, discovered once per process and checked."""
+        if self._view is None:
             result = self.database.fetch(self.renderer.render_named("columns.sql.j2"), max_rows=0)
-            present = {name.lower() for name in result.columns}
-            missing = [name for name in REQUIRED_COLUMNS if name.lower() not in present]
+            view, notes = discover(result.columns, result.types)
+            missing = [name for name in REQUIRED_COLUMNS if name not in view]
             if missing:
                 raise ViewError(
                     f"the view {self.settings.view} lacks the required column(s) {', '.join(missing)}: "
                     f"compare it with sql/README.md"
                 )
-            self._columns = tuple(c.name for c in COLUMNS if c.name.lower() in present)
-            absent = [c.name for c in COLUMNS if c.name not in self._columns]
-            if absent:
-                log.info("the view has no column(s) %s: those keys are returned empty", ", ".join(absent))
-        return self._columns
+            for note in notes:
+                (log.warning if "cannot read" in note else log.info)("the view's %s", note)
+            without = "" if CATCH_ALL in view else f"; no {CATCH_ALL} column, so other attributes are empty"
+            log.info("the view has %d column(s) the plugin reads%s", len(view), without)
+            self._view = view
+        return self._view
 
-    def _encoder_for(self, query: WorklistQuery, columns: tuple[str, ...], character_set: str) -> AnswerEncoder:
-        """The compiled answer writer for this query's shape, built once and then reused."""
-        key = (shape_of(query), columns, character_set)
-        encoder = self._encoders.get(key)
-        if encoder is None:
-            if len(self._encoders) >= 256:
-                self._encoders.clear()
-            encoder = self._encoders[key] = AnswerEncoder(query, columns, character_set)
-        return encoder
-
-    def _split(self, filters: tuple[Filter, ...], columns: tuple[str, ...]) -> tuple[list, list, list[str], bool]:
-        """(SQL filters, Python-only filters, ignored keys, whether nothing can match).
-
-        A key on a column the view lacks cannot be matched and is ignored, except two whose value
-        the plugin knows without the column: every Study Instance UID is then derived (checked in
-        Python), and every status is unknown, so SCHEDULED.
-        """
-        usable, local, ignored, nothing = [], [], [], False
-        for f in filters:
-            if f.column in columns:
-                usable.append(f)
-            elif f.column == STUDY_UID:
-                local.append(f)
-            elif f.column == STATUS:
-                nothing = nothing or not text_matches(f, UNKNOWN_STATUS)
-            else:
-                ignored.append(f.column)
-        return usable, local, ignored, nothing
-
-    def _prepare(self, raw_identifier: bytes, calling_aet: str | None, calling_address: str | None = None) -> Prepared:
+    # -- the C-FIND to SQL step ------------------------------------------------------------------
+    def plan(self, raw_identifier: bytes, calling_aet: str | None = None, calling_address: str | None = None) -> Plan:
         """Everything about a query that does not depend on the data, remembered per identifier.
 
-        Modalities poll with the same identifier over and over; parsing it, applying the calling
+        Modalities poll with the same identifier over and over; reading it, applying the calling
         AE's options, compiling the answer writer and rendering the SQL is then done once.
         """
-        columns = self.columns()
+        view = self.view()
         address = calling_address if self.settings.by_address else None  # one entry for all addresses otherwise
-        key = (identifier_bytes(raw_identifier), calling_aet, address, columns)
-        prepared = self._prepared.get(key)
-        if prepared is not None:
-            return prepared
+        key = (identifier_bytes(raw_identifier), calling_aet, address)
+        plan = self._plans.get(key)
+        if plan is None:
+            if len(self._plans) >= PLAN_CACHE_SIZE:
+                self._plans.clear()
+            plan = self._plans[key] = self._make_plan(raw_identifier, calling_aet, address, view)
+        return plan
+
+    def _make_plan(
+        self, raw_identifier: bytes, calling_aet: str | None, address: str | None, view: Mapping[str, ViewColumn]
+    ) -> Plan:
         query = parse_query(read_identifier(raw_identifier))
         options = self.settings.options_for(calling_aet, address)
         policy = apply_options(query.filters, options, calling_aet)
-        usable, local, ignored, nothing = self._split(policy.filters, columns)
+        layout = Layout(view)
+        encoder = AnswerEncoder(query, view, options.character_set, layout)
+        sql_filters: list[Filter] = []
+        checks: list[Check] = []
+        ignored: list[str] = []
+        nothing = ""
+        for f in policy.filters:
+            in_sql = _sql_decides(f, view)
+            if in_sql:
+                sql_filters.append(f)
+            if not in_sql or _python_confirms(f, self.settings.dialect):
+                read = _reader(f, encoder.values)
+                if read is None and f.level is Level.STEP:
+                    nothing = nothing or _nowhere(f)
+                elif read is None:
+                    ignored.append(f.keyword)
+                else:
+                    checks.append(_filter_check(f, read))
+        if query.padded_step_keys:
+            nothing = nothing or (
+                f"the query's {SPS_SEQUENCE} > {', '.join(query.padded_step_keys)} starts with a space, which DICOM "
+                "reads as padding but Orthanc's re-check keeps: it would empty the step item of every answer, so "
+                "the query gets no answer"
+            )
+        time_check = _start_time_check(query, encoder.values)
+        if time_check is not None:
+            checks.append(time_check)
+        if nothing:
+            log.warning("%s", nothing)
         limit = self.settings.limit_answers
-        encoder = self._encoder_for(query, columns, options.character_set)
-        rechecks = [f for f in usable if needs_recheck(f, self.settings.dialect)] + local
-        selected = list(encoder.columns) or ["ScheduledProcedureStepID"]
-        for f in rechecks:
-            selected += [c for c in recheck_columns(f) if c in columns and c not in selected]
-        fetch = max(limit, RECHECK_SCAN_ROWS) + 1 if rechecks else limit + 1
-        rendered = self.renderer.render(selected, usable, fetch)
-        prepared = Prepared(
-            query,
-            policy.answered_modality,
-            ignored,
-            nothing,
-            encoder,
-            rechecks,
-            selected,
-            fetch,
-            rendered.sql,
-            tuple(rendered.params),
+        fetch = (max(limit, SCAN_ROWS) if checks else limit) + 1
+        if not layout.keywords:
+            layout.index("ScheduledProcedureStepID")
+        names = {k: c.name for k, c in view.items()}
+        rendered = self.renderer.render(layout.names, sql_filters, fetch, names=names)
+        return Plan(
+            query=query,
+            encoder=encoder,
+            sql=rendered.sql,
+            params=tuple(rendered.params),
+            fetch=fetch,
+            checks=tuple(checks),
+            answered_modality=policy.answered_modality,
+            ignored=tuple(ignored),
+            nothing=nothing,
         )
-        if len(self._prepared) >= 1024:
-            self._prepared.clear()
-        self._prepared[key] = prepared
-        return prepared
 
     def find(
         self, raw_identifier: bytes, calling_aet: str | None = None, calling_address: str | None = None
@@ -176,8 +298,8 @@ class WorklistService:
         readable text; an InternalError carries the SQL and the query's matching keys.
         """
         started = time.perf_counter()
-        p = self._prepare(raw_identifier, calling_aet, calling_address)
-        parsed = time.perf_counter()
+        p = self.plan(raw_identifier, calling_aet, calling_address)
+        planned = time.perf_counter()
         limit = self.settings.limit_answers
         rows: list = []
         sql_seconds = 0.0
@@ -187,17 +309,16 @@ class WorklistService:
                 rows, sql_seconds = result.rows, result.seconds
         except DatabaseError as error:
             if error.sqlstate in _MISSING_COLUMN_STATES:
-                self._columns = None  # the view changed under us: discover its columns again.
+                self._view = None  # the view changed under us: discover its columns again.
+                self._plans.clear()
             raise
         except InternalError as error:
             error.sql, error.keys = p.sql, p.query.matching_keys()
             raise
         fetched = time.perf_counter()
         incomplete = len(rows) >= p.fetch
-        if p.rechecks:
-            rows = [
-                row for row in rows if all(recheck(f, dict(zip(p.selected, row, strict=False))) for f in p.rechecks)
-            ]
+        if p.checks:
+            rows = [row for row in rows if all(check(row) for check in p.checks)]
             incomplete = incomplete or len(rows) > limit
         if p.answered_modality and MODALITY in p.encoder.columns:
             rows = _answering_modality(rows, p.encoder.columns.index(MODALITY), p.answered_modality)
@@ -210,26 +331,81 @@ class WorklistService:
             incomplete=incomplete,
             sql_seconds=sql_seconds,
             total_seconds=finished - started,
-            ignored_keys=p.ignored,
-            parse_seconds=parsed - started,
+            ignored_keys=list(p.ignored),
+            parse_seconds=planned - started,
             build_seconds=finished - fetched,
         )
 
 
-@dataclass(frozen=True)
-class Prepared:
-    """A query made ready to run: filters after the AE's options, SQL, answer writer."""
+# -- which filters SQL decides, and how Python reads the others --------------------------------------
+def _sql_decides(f: Filter, view: Mapping[str, ViewColumn]) -> bool:
+    """Whether the view has a column SQL can match ``f`` on: the start date-time, or a plain column
+    of one value whose type SQL compares like DICOM does (text, or a real date)."""
+    column = view.get(f.keyword)
+    if column is None or isinstance(f, ItemMatch):
+        return False
+    if column.source is Source.START:
+        return isinstance(f, Range | TimeOfDay)
+    if column.source is not Source.VALUE or level_of(f.keyword) not in (None, f.level):
+        return False
+    vr = vr_of(f.keyword)
+    if multi_valued(f.keyword) and f.keyword not in _SQL_AS_SINGLE:
+        return False
+    kind = column.python_type.__name__ if column.python_type else "str"
+    if isinstance(f, Range):
+        return vr == "DA" and kind in ("date", "datetime")
+    if isinstance(f, Equals | Like):
+        return vr in TEXT_VRS and vr != "UI" and kind == "str"
+    if isinstance(f, InList):
+        return vr in TEXT_VRS and kind == "str"
+    return False
 
-    query: WorklistQuery
-    answered_modality: str | None
-    ignored: list[str]
-    nothing: bool
-    encoder: AnswerEncoder
-    rechecks: list
-    selected: list[str]
-    fetch: int
-    sql: str
-    params: tuple
+
+def _python_confirms(f: Filter, dialect: str) -> bool:
+    """Whether Python must confirm what SQL selects: Study Instance UIDs the plugin may have derived
+    (SQL selects the rows without one as candidates), and non-ASCII names on SQLite (whose LIKE folds
+    only ASCII letters)."""
+    if isinstance(f, InList) and f.keyword == STUDY_UID:
+        return f.or_unknown
+    if dialect != "sqlite" or not isinstance(f, Like | Equals) or not f.fold_case:
+        return False
+    return not (f.pattern if isinstance(f, Like) else f.value).isascii()
+
+
+def _reader(f: Filter, values: Values) -> Callable[[Row], Value] | None:
+    if isinstance(f, ItemMatch):
+        return values.items(f.keyword, f.level)
+    if f.keyword == START_DATETIME:
+        return values.start()
+    return values.text(f.keyword, f.level)
+
+
+def _nowhere(f: Filter) -> str:
+    return (
+        f"the query's {SPS_SEQUENCE} > {f.keyword} has a value, but the view has no column for it (nor "
+        f"{CATCH_ALL}): the plugin cannot match it, and Orthanc would empty the step item of every answer, "
+        "so the query gets no answer"
+    )
+
+
+def _orthanc_check(f: Filter) -> Callable[[Value], bool] | None:
+    """Orthanc's own reading of a step key where it differs from DICOM's: ``?`` on bytes."""
+    if f.level is Level.STEP and isinstance(f, Like) and "?" in f.pattern:
+        return lambda value: isinstance(value, str) and any(orthanc_wildcard(f, v) for v in value.split("\\"))
+    return None
+
+
+def _start_time_check(query: WorklistQuery, values: Values) -> Check | None:
+    """Rows whose start time Orthanc would read as outside the query's time (it compares TM as text):
+    only possible when the query's time has fewer digits than HHMMSS, or a fraction."""
+    text = query.start_time_text
+    if not text or all(len(bound) in (0, 6) for bound in text.split("-")):
+        return None
+
+    def orthanc_accepts(value: Value) -> bool:
+        return isinstance(value, datetime) and orthanc_time_text(value, text) is not None
+
+    return Check(START_DATETIME, values.start(), orthanc_accepts)
 
 
 def identifier_bytes(raw: bytes) -> bytes:

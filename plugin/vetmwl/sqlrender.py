@@ -1,13 +1,16 @@
-"""Render parameterized SQL from the Jinja2 templates in ``sql/queries``.
+"""Render parameterized SQL from the Jinja2 templates in ``sql/queries``, and all dialect knowledge.
 
-Templates only ever see identifiers from the column contract and the validated view name; every
-value travels as a bind parameter. The rendered text depends only on the query's shape (which
-filters, which columns), so it is cached and the hot path renders each shape once.
+Templates only ever see the view's column names (each an attribute keyword of the model) and the
+validated view name; every value travels as a bind parameter, turned here into what each dialect
+compares (LIKE or GLOB patterns, dates as text on SQLite). The SQL of a filter is chosen by its
+type (``macro``, one macro per kind of matching in ``macros.sql.j2``). The rendered text depends
+only on the query's shape (which filters, which columns), so it is cached and the hot path renders
+each shape once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -23,6 +26,11 @@ from .query import Equals, Filter, Like
 class RenderedQuery:
     sql: str
     params: list[object]
+
+
+#: Dialects whose usual collations compare text without case (SQL Server, MariaDB): a case-sensitive
+#: key (anything but a PN) gets a second, binary comparison there.
+CASE_INSENSITIVE_DIALECTS = frozenset({"mssql", "mariadb"})
 
 
 def like_pattern(dicom_pattern: str, dialect: str) -> str:
@@ -87,6 +95,7 @@ class SqlRenderer:
     """Renders the configured query template for one dialect and view."""
 
     def __init__(self, template_dir: Path, template: str, dialect: str, view: str) -> None:
+        """``dialect``: mssql, postgresql, sqlite or mariadb; ``view``: a validated view or table name."""
         self._env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(template_dir)),
             undefined=jinja2.StrictUndefined,
@@ -103,7 +112,12 @@ class SqlRenderer:
             dialect=self.dialect, view=self.view, columns=columns, filters=shape, limit=limit
         ).strip()
 
-    def render(self, columns: Sequence[str], filters: Sequence[Filter], limit: int) -> RenderedQuery:
+    def render(
+        self, columns: Sequence[str], filters: Sequence[Filter], limit: int, names: Mapping[str, str] | None = None
+    ) -> RenderedQuery:
+        """The SQL and its parameters: ``columns`` selected, ``filters`` ANDed, at most ``limit`` rows,
+        in start order. ``names`` maps a filter's keyword to the view's name of its column."""
+        names = names or {}
         params: list[object] = []
         for f in filters:
             values = f.params()
@@ -113,8 +127,10 @@ class SqlRenderer:
                 values = [glob_pattern(f.pattern)]
             elif isinstance(f, Like):
                 values = [like_pattern(str(v), self.dialect) for v in values]
+            if self.dialect in CASE_INSENSITIVE_DIALECTS and isinstance(f, Like | Equals) and not f.fold_case:
+                values = values * 2  # the index's comparison, then the case-sensitive one (macros.sql.j2)
             params.extend(bind_value(v, self.dialect) for v in values)
-        shape = tuple(_shape_of(f) for f in filters)
+        shape = tuple(replace(_shape_of(f), keyword=names.get(f.keyword, f.keyword)) for f in filters)
         sql = self._render_shape(tuple(columns), shape, limit)
         markers = sql.count("?")
         if markers != len(params):
@@ -132,11 +148,13 @@ def _shape_of(f: Filter) -> Filter:
     """The filter with its values replaced by placeholders of the same presence, for caching."""
     changes = {}
     for fld in fields(f):
-        if fld.name in ("column", "kind", "fold_case", "or_unknown"):
+        if fld.name in ("keyword", "fold_case", "or_unknown", "level"):
             continue  # these shape the SQL text itself
         value = getattr(f, fld.name)
         if fld.name == "values":
             changes[fld.name] = ("",) * len(value)
+        elif fld.name == "filters":
+            changes[fld.name] = ()
         elif value is not None:
             changes[fld.name] = "" if isinstance(value, str) else True
     return replace(f, **changes)

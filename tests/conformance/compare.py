@@ -34,8 +34,6 @@ class Diff:
     rule: str
     why: str
     verdict: str = WRONG
-    #: Ours only: Orthanc's re-check of our answers emptied their step items (the answers still came).
-    emptied: bool = False
 
 
 @dataclass(frozen=True)
@@ -145,9 +143,9 @@ class Observation:
                 found.append(f"{side}: undeclared difference from the expectation: {self.describe(side)}")
             elif diff is not None and not self.differs(side):
                 found.append(f"{side}: the declared difference ({diff.rule}: {diff.why}) is gone")
-            elif diff is not None and diff.emptied != bool(self.emptied[side]):
-                state = "expected" if diff.emptied else "unexpected"
-                found.append(f"{side}: {state} emptied step items: {self.describe(side)}")
+        if self.emptied["ours"]:
+            # Never allowed: a modality cannot use an answer whose step item Orthanc emptied.
+            found.append(f"ours: answers arrived with an emptied step item: {self.describe('ours')}")
         return found
 
 

@@ -52,9 +52,9 @@ def render(observations: list[Observation], items: int) -> str:
     emptied = sum(bool(o.emptied["ours"]) for o in observations)
     lines += [
         "",
-        f"In {emptied} queries some of our answers reached the client with an empty step item: Orthanc re-checks",
+        f"In {emptied} queries some of our answers reached the client with an empty step item (Orthanc re-checks",
         "each answer's Scheduled Procedure Step item with its own matcher and empties it when that matcher",
-        "disagrees (README, Known limits).",
+        "disagrees); the suite fails on any, and the plugin reads dates and times as that matcher does.",
         "",
         "## Declared differences",
         "",

@@ -56,7 +56,6 @@ def test_table_is_big_and_every_row_names_its_rule(conformance_items: list[dict[
         for side, diff in query.diffs.items():
             assert side in SIDES, query.id
             assert diff.rule and diff.why and diff.verdict in (WRONG, CHOICE), query.id
-            assert not diff.emptied or side == "ours", f"{query.id}: only our answers pass Orthanc's re-check"
     rules = Counter(q.rule.split(" ")[0] for q in QUERIES)
     for rule in ("C.2.2.2.1", "C.2.2.2.2", "C.2.2.2.3", "C.2.2.2.4", "C.2.2.2.5", "C.2.2.2.6", "K.6-1"):
         assert rules[rule], f"no query exercises {rule}"

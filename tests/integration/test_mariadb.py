@@ -17,16 +17,16 @@ from conftest import plugin_settings
 from support.clients import broad_query, echo, findscu, is_failure, pynetdicom_find
 from support.identifier_files import identifier
 from support.servers import MariaDBServer, OrthancServer
+from support.views import reference_columns
 from unit.test_sqlrender import FILTER_SETS, FRACTION_CASES, MATCHING_CASES, ROWS
 from vetmwl import importer
 from vetmwl.config import DEFAULT_TEMPLATE_DIR
-from vetmwl.contract import COLUMNS
 from vetmwl.db import Database
-from vetmwl.errors import DatabaseError
+from vetmwl.errors import DatabaseError, InternalError
 from vetmwl.query import Like, parse_query
 from vetmwl.sqlrender import SqlRenderer
 
-ALL_COLUMNS = tuple(c.name for c in COLUMNS)
+ALL_COLUMNS = reference_columns()
 
 
 def renderer() -> SqlRenderer:
@@ -36,7 +36,18 @@ def renderer() -> SqlRenderer:
 def database(connection: str, query_timeout: int = 5, session: bool = True) -> Database:
     """The plugin's own connection class, set up as the service sets it up."""
     statements = renderer().render_named("session.sql.j2", query_timeout_ms=query_timeout * 1000).split(";")
-    return Database(connection, query_timeout, 5, session_sql=statements if session else ())
+    return Database(connection, query_timeout, 5, session_sql=statements if session else (), text_encoding="utf-8")
+
+
+def test_long_text_parameters_arrive_whole(mariadb_db: str) -> None:
+    """MariaDB's ODBC driver drops characters of long UTF-16 parameters; the plugin sends UTF-8."""
+    db = database(mariadb_db)
+    try:
+        for text in ("x" * 200, "Müller " * 100, "山田" * 150):
+            (row,) = db.fetch("SELECT CHAR_LENGTH(?)", [text]).rows
+            assert row[0] == len(text)
+    finally:
+        db.close()
 
 
 def fill(mariadb: MariaDBServer, name: str, rows: list[tuple[str, str, str, str, str]]) -> str:
@@ -129,11 +140,12 @@ def test_every_query_shape_runs(mariadb_db: str, name: str) -> None:
 
 
 def test_like_escape_needs_the_session(mariadb_db: str) -> None:
-    """``ESCAPE '\\'`` is a syntax error under MariaDB's default sql_mode; the session makes it valid."""
+    """``ESCAPE '\\'`` is a syntax error under MariaDB's default sql_mode; the session makes it valid.
+    Without it the server refuses the plugin's own SQL: an internal error, not a database failure."""
     rendered = renderer().render(("ScheduledProcedureStepID",), [Like("PatientName", "SMITH*", fold_case=True)], 10)
     bare = database(mariadb_db, session=False)
     try:
-        with pytest.raises(DatabaseError) as error:
+        with pytest.raises(InternalError) as error:
             bare.fetch(rendered.sql, rendered.params)
         assert error.value.sqlstate == "42000"
     finally:

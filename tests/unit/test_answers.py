@@ -1,4 +1,8 @@
-"""Answers: shaped exactly like the query, filled from the row, encoded so any name survives."""
+"""Answers: shaped exactly like the query, filled from the row, encoded so any name survives.
+
+Written by the plugin's answer writer (vetmwl.encoder) over the reference table's columns, and read
+back as Orthanc reads them.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +18,15 @@ import pytest
 from pydicom.dataset import Dataset
 
 from support.identifier_files import file_bytes, identifier
-from vetmwl.answers import ANSWER_CHARACTER_SET, build_answer, derived_study_uid, encode, value_for
-from vetmwl.contract import STEP_KEYWORDS
+from support.views import reference_columns, view_of
+from vetmwl.charset import UTF8
+from vetmwl.encoder import AnswerEncoder
+from vetmwl.model import REQUIRED_COLUMNS, START_DATETIME, STEP_ATTRIBUTES
 from vetmwl.query import WorklistQuery, parse_query, read_identifier
+from vetmwl.studyuid import derived_study_uid
+
+VIEW = view_of(reference_columns())
+STEP_KEYWORDS = set(STEP_ATTRIBUTES) - {START_DATETIME}
 
 ROW: dict[str, Any] = {
     "ScheduledProcedureStepID": "SPS00001",
@@ -71,6 +81,21 @@ def full_query() -> WorklistQuery:
 def decode(raw: bytes) -> Dataset:
     """Read an answer back as Orthanc would: Explicit VR Little Endian, no preamble, no file meta."""
     return pydicom.dcmread(BytesIO(raw), force=True)
+
+
+def encode(q: WorklistQuery, row: dict[str, Any], character_set: str = UTF8) -> bytes:
+    encoder = AnswerEncoder(q, VIEW, character_set)
+    return encoder.encode(tuple(row.get(c) for c in encoder.columns))
+
+
+def build_answer(q: WorklistQuery, row: dict[str, Any], character_set: str = UTF8) -> Dataset:
+    """The answer the plugin writes for ``row``, read back."""
+    return decode(encode(q, row, character_set))
+
+
+def value_for(keyword: str, row: dict[str, Any]) -> str:
+    """The text the plugin answers for a root ``keyword`` of ``row``."""
+    return str(build_answer(query(**{keyword: ""}), row)[keyword].value or "")
 
 
 def test_every_requested_key_is_answered_and_nothing_else() -> None:
@@ -239,11 +264,11 @@ def test_answers_are_always_utf8(query_charset: str | None) -> None:
     if query_charset:
         root["SpecificCharacterSet"] = query_charset
     answer = build_answer(parse_query(read_identifier(file_bytes(identifier(**root)))), ROW)
-    assert answer.SpecificCharacterSet == ANSWER_CHARACTER_SET == "ISO_IR 192"
+    assert answer.SpecificCharacterSet == UTF8 == "ISO_IR 192"
 
 
 def test_encoded_answer_decodes_to_the_same_values() -> None:
-    raw = encode(build_answer(full_query(), ROW))
+    raw = encode(full_query(), ROW)
     assert not raw.startswith(b"\0" * 128)  # no preamble
     assert b"DICM" not in raw[:132]  # and no file meta
     assert "山田^ポチ".encode() in raw
@@ -266,7 +291,7 @@ def test_encoded_answer_decodes_to_the_same_values() -> None:
 
 
 def test_encoded_answer_is_explicit_vr_little_endian() -> None:
-    raw = encode(build_answer(query(PatientID=""), ROW))
+    raw = encode(query(PatientID=""), ROW)
     # (0008,0005) CS, then (0010,0020) LO, each with its VR spelled out as Explicit VR does.
     assert raw.startswith(b"\x08\x00\x05\x00CS")
     assert b"\x10\x00\x20\x00LO" in raw
@@ -307,4 +332,54 @@ def test_latin1_answer(caplog: pytest.LogCaptureFixture) -> None:
     answer = build_answer(query(PatientName="", ResponsiblePerson=""), ROW, "ISO_IR 100")
     assert answer.SpecificCharacterSet == "ISO_IR 100"
     assert str(answer.PatientName) == "??^??"
-    assert decode(encode(answer)).PatientName == "??^??"
+    assert decode(encode(query(PatientName=""), ROW, "ISO_IR 100")).PatientName == "??^??"
+
+
+def test_a_stored_responsible_person_role_is_answered_as_stored() -> None:
+    assert value_for("ResponsiblePersonRole", {**ROW, "ResponsiblePersonRole": "GUARDIAN"}) == "GUARDIAN"
+    assert value_for("ResponsiblePersonRole", {**ROW, "ResponsiblePersonRole": None}) == "OWNER"
+
+
+CATCH_ALL = {
+    "AdditionalAttributes": (
+        '{"00101010": {"vr": "AS", "Value": ["003Y"]}, "001021C0": {"vr": "US", "Value": [4]},'
+        ' "00102000": {"vr": "LO", "Value": ["bites", "epileptic"]},'
+        ' "00400100": {"vr": "SQ", "Value": [{"00400012": {"vr": "LO", "Value": ["none"]}}]}}'
+    )
+}
+
+
+def test_attributes_without_a_column_come_from_the_catch_all() -> None:
+    q = query({"PreMedication": "", "Modality": ""}, PatientAge="", PregnancyStatus="", Allergies="")
+    answer = build_answer(q, {**ROW, **CATCH_ALL, "Allergies": "penicillin"})
+    assert answer.PatientAge == "003Y"
+    assert answer.PregnancyStatus == 4  # US, written as a binary number
+    assert answer.Allergies == "penicillin"  # a column of its own
+    # PreMedication has a column: its value is there only (so that SQL matches what is sent).
+    assert answer.ScheduledProcedureStepSequence[0].PreMedication in ("", None)
+    with_column = build_answer(q, {**ROW, **CATCH_ALL, "PreMedication": "ACP"})
+    assert with_column.ScheduledProcedureStepSequence[0].PreMedication == "ACP"
+    # A view without that column takes it from the catch-all.
+    encoder = AnswerEncoder(q, view_of(_required_and_catch_all()))
+    row = {**ROW, **CATCH_ALL}
+    decoded = decode(encoder.encode(tuple(row.get(c) for c in encoder.columns)))
+    assert decoded.ScheduledProcedureStepSequence[0].PreMedication == "none"
+
+
+def _required_and_catch_all() -> tuple[str, ...]:
+    return (*REQUIRED_COLUMNS, "AdditionalAttributes")
+
+
+def test_a_multi_valued_attribute_keeps_its_values() -> None:
+    answer = build_answer(query(MedicalAlerts=""), {**ROW, "MedicalAlerts": "aggressive\\epileptic"})
+    assert list(answer.MedicalAlerts) == ["aggressive", "epileptic"]
+
+
+def test_a_sequence_column_holds_dicom_json() -> None:
+    stored = (
+        '[{"00081150": {"vr": "UI", "Value": ["1.2.840.10008.3.1.2.3.1"]},'
+        ' "00081155": {"vr": "UI", "Value": ["1.2.3"]}}]'
+    )
+    answer = build_answer(query(ReferencedStudySequence=[]), {**ROW, "ReferencedStudySequence": stored})
+    (item,) = answer.ReferencedStudySequence
+    assert item.ReferencedSOPInstanceUID == "1.2.3"

@@ -16,24 +16,29 @@ from pydicom.charset import python_encoding
 from pydicom.datadict import dictionary_VR, keyword_for_tag
 from pydicom.dataset import Dataset
 
+from support.reference_answers import build_answer, encode
+from support.views import python_type, reference_columns, view_of
 from vetmwl import codes
-from vetmwl.answers import build_answer, encode
 from vetmwl.charset import CODECS
 from vetmwl.config import _AE_KEYS, DEFAULT_STATUSES, AeOptions
-from vetmwl.contract import (
-    ANSWERED_ROOT_KEYWORDS,
-    COLUMN_BY_NAME,
-    COLUMNS,
+from vetmwl.encoder import AnswerEncoder
+from vetmwl.errors import QueryError
+from vetmwl.model import (
+    CATCH_ALL,
+    CODE_SEQUENCES,
+    REGISTRATION_SEQUENCE,
     START_DATE,
     START_DATETIME,
     START_TIME,
-    STEP_KEYWORDS,
-    Kind,
     Level,
+    Source,
+    level_of,
+    vr_of,
 )
-from vetmwl.encoder import AnswerEncoder
-from vetmwl.errors import QueryError
-from vetmwl.query import parse_query
+from vetmwl.query import ItemMatch, parse_query
+from vetmwl.service import _sql_decides
+
+VIEW = view_of(reference_columns())
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "conformance.md"
 SPS = "ScheduledProcedureStepSequence"
@@ -71,8 +76,8 @@ def check_attribute(row: dict[str, str]) -> tuple[str, int]:
 
 MATCHING = table("### Matching keys")
 SAMPLES = {
-    "single value": {"DA": "20200101", "TM": "1000", "UI": "1.2.3", "PN": "Smith^Rex"},
-    "wildcard": {"PN": "Sm*", "DA": "2020*", "TM": "10*", "UI": "1.2.*"},
+    "single value": {"DA": "20200101", "TM": "1000", "UI": "1.2.3", "PN": "Smith^Rex", "DS": "12.5"},
+    "wildcard": {"PN": "Sm*", "DA": "2020*", "TM": "10*", "UI": "1.2.*", "DS": None},
     "range": {"DA": "20200101-20201231", "TM": "0800-1200"},
     "list of UID": {"UI": "1.2.3\\1.2.4"},
 }
@@ -82,6 +87,18 @@ KINDS = {
     "range": {"range", "time_of_day"},
     "list of UID": {"in_list"},
 }
+
+
+def code_query(keyword: str, step: bool) -> tuple:
+    """A sequence key whose one item names a code value: sequence matching."""
+    ds = Dataset()
+    item = Dataset()
+    item.CodeValue = "P1"
+    target = Dataset() if step else ds
+    setattr(target, keyword, [item])
+    if step:
+        ds.ScheduledProcedureStepSequence = [target]
+    return parse_query(ds).filters
 
 
 def parsed(keyword: str, step: bool, value: str) -> tuple:
@@ -96,19 +113,25 @@ def parsed(keyword: str, step: bool, value: str) -> tuple:
 
 
 def matchable() -> set[str]:
-    """Every key the code turns into a filter: text and date columns at the root or in the step."""
-    names = {c.name for c in COLUMNS if c.level is not Level.ITEM and c.kind in (Kind.TEXT, Kind.DATE)}
-    return names - {START_DATETIME} | {START_DATE, START_TIME}
+    """Every key of the reference table the code matches: its plain and sequence columns, and the
+    start date and time."""
+    names = {k for k, c in VIEW.items() if c.source in (Source.VALUE, Source.JSON_SEQUENCE)}
+    return names | {START_DATE, START_TIME}
 
 
 @pytest.mark.parametrize("row", MATCHING, ids=[r["Keyword"] for r in MATCHING])
 def test_documented_matching_key(row: dict[str, str]) -> None:
     keyword, depth = check_attribute(row)
-    if row["Matching"] == "sequence":
-        assert keyword == SPS
+    if keyword == SPS:
+        assert row["Matching"] == "sequence"
         return
     column = row["Column"].strip("`")
-    assert column in COLUMN_BY_NAME
+    assert column in VIEW
+    if row["Matching"] == "sequence":
+        (found,) = code_query(keyword, depth == 1)
+        assert isinstance(found, ItemMatch) and found.keyword == keyword
+        assert row["Decided by"] == "Python"
+        return
     kinds = [k.strip() for k in row["Matching"].split(",")]
     assert set(kinds) <= set(KINDS), row
     for kind in KINDS:
@@ -121,9 +144,12 @@ def test_documented_matching_key(row: dict[str, str]) -> None:
             filters = parsed(keyword, depth == 1, value)
         except QueryError:
             filters = ()
-        found = {f.kind for f in filters if f.column == column}
+        mine = [f for f in filters if f.keyword == column]
+        found = {f.macro for f in mine}
         if kind in kinds:
             assert found and found <= KINDS[kind], (keyword, kind, filters)
+            decided = "SQL" if all(_sql_decides(f, VIEW) for f in mine) else "Python"
+            assert row["Decided by"] == decided, (keyword, kind)
         elif kind == "wildcard":
             assert "like" not in found, f"{keyword} does wildcard matching, which the document does not say"
 
@@ -136,10 +162,16 @@ def test_every_matched_key_is_documented() -> None:
 # -- return keys --------------------------------------------------------------------------------
 
 RETURN = table("### Return keys")
+CODE_JSON = (
+    '[{"00080100": {"vr": "SH", "Value": ["P1"]}, "00080102": {"vr": "SH", "Value": ["99VET"]},'
+    ' "00080104": {"vr": "LO", "Value": ["Thorax"]}}]'
+)
 FULL_ROW: dict[str, Any] = {
-    c.name: {Kind.DATE: date(2018, 3, 4), Kind.DECIMAL: Decimal("32.5")}.get(c.kind, "X1") for c in COLUMNS
+    name: {date: date(2018, 3, 4), Decimal: Decimal("32.5")}.get(python_type(name), "X1") for name in VIEW
 }
+FULL_ROW |= {k: CODE_JSON for k, c in VIEW.items() if c.source is Source.JSON_SEQUENCE}
 FULL_ROW |= {
+    CATCH_ALL: "{}",
     START_DATETIME: datetime(2026, 1, 5, 9, 30),
     "StudyInstanceUID": "1.2.3",
     "PatientSpeciesCodeValue": "448771007",
@@ -183,8 +215,8 @@ def full_query(tree: dict[str, list[str]]) -> Dataset:
 def test_every_documented_return_key_gets_a_value_with_its_vr() -> None:
     tree = documented_tree()
     query = parse_query(full_query(tree))
-    reference = build_answer(query, FULL_ROW)
-    encoder = AnswerEncoder(query, tuple(FULL_ROW))
+    reference = build_answer(query, VIEW, FULL_ROW)
+    encoder = AnswerEncoder(query, VIEW)
     fast = pydicom.dcmread(BytesIO(encoder.encode(tuple(FULL_ROW[c] for c in encoder.columns))), force=True)
     assert encode(reference) == encoder.encode(tuple(FULL_ROW[c] for c in encoder.columns))
 
@@ -194,7 +226,7 @@ def test_every_documented_return_key_gets_a_value_with_its_vr() -> None:
             element = dataset[keyword]
             assert dictionary_VR(keyword) == element.VR
             if element.VR == "SQ":
-                assert len(element.value) == 1, f"{keyword} has no item for a full row"
+                assert len(element.value) >= 1, f"{keyword} has no item for a full row"
                 check(element.value[0], keyword)
             else:
                 assert not element.is_empty, f"{keyword} is documented with a source but answered empty"
@@ -202,16 +234,20 @@ def test_every_documented_return_key_gets_a_value_with_its_vr() -> None:
     check(fast, "")
 
 
-def test_every_answered_key_is_documented() -> None:
+def test_every_column_of_the_reference_table_is_documented() -> None:
     tree = documented_tree()
-    assert set(tree[""]) == ANSWERED_ROOT_KEYWORDS | {"SpecificCharacterSet", SPS}
-    assert set(tree[SPS]) == STEP_KEYWORDS
+    answered = {k for k, c in VIEW.items() if c.source in (Source.VALUE, Source.JSON_SEQUENCE)}
+    roots = {k for k in answered if level_of(k) is Level.ROOT} | set(CODE_SEQUENCES) | {REGISTRATION_SEQUENCE}
+    assert set(tree[""]) == roots | {"SpecificCharacterSet", SPS}
+    steps = {k for k in answered if level_of(k) is Level.STEP} - {START_DATETIME}
+    assert set(tree[SPS]) == steps | {START_DATE, START_TIME}
 
 
-def test_source_columns_are_contract_columns() -> None:
+def test_source_columns_are_columns_of_the_reference_table() -> None:
     for row in RETURN:
         for name in re.findall(r"`([A-Z][a-z][A-Za-z]+)`", row["Source"]):
-            assert name in COLUMN_BY_NAME, f"{row['Keyword']}: {name} is not a contract column"
+            assert name in VIEW or name == CATCH_ALL, f"{row['Keyword']}: {name} is not a column the plugin reads"
+            assert name in VIEW or vr_of(name)
 
 
 # -- veterinary codes, character sets, options --------------------------------------------------

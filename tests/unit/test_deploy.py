@@ -44,12 +44,14 @@ from support.deploy import (
 from support.servers import free_port
 from support.standin import HERE as STANDIN
 from support.standin import generate_configuration as standin_configuration
+from support.views import reference_columns
 from vetmwl.config import _KEYS, SECTION, load_settings, orthanc_warnings
-from vetmwl.contract import COLUMNS, REQUIRED_COLUMNS
+from vetmwl.model import REQUIRED_COLUMNS, source_of
 
 HADOLINT = Path(sys.executable).with_name("hadolint")
 OUR_IMAGE = "vetmwl-orthanc:local"
-CONTRACT = {c.name for c in COLUMNS}
+#: Names the plugin reads: the reference table's columns and any other attribute of the model.
+CONTRACT = {name for name in reference_columns()}
 
 
 def load_init_script() -> ModuleType:
@@ -409,7 +411,7 @@ def test_init_statements_parse() -> None:
     assert isinstance(create, exp.IfBlock)
     (view,) = parse_tsql(init_demo_db.view_sql("dbo.vet_worklist"))
     assert isinstance(view, exp.Create) and view.kind == "VIEW"
-    assert [c.alias_or_name for c in view.expression.expressions] == [c.name for c in COLUMNS]
+    assert [c.alias_or_name for c in view.expression.expressions] == list(reference_columns())
 
 
 def test_impromed_example_view_follows_the_contract_and_invents_no_vendor_names() -> None:
@@ -420,7 +422,7 @@ def test_impromed_example_view_follows_the_contract_and_invents_no_vendor_names(
     assert len(views) == 1
     select = views[0].expression
     aliases = [e.alias_or_name for e in select.expressions]
-    assert set(aliases) <= CONTRACT and set(REQUIRED_COLUMNS) <= set(aliases)
+    assert all(source_of(alias) is not None for alias in aliases) and set(REQUIRED_COLUMNS) <= set(aliases)
     assert len(aliases) == len(set(aliases))
     for table in select.find_all(exp.Table):
         # The vendor's tables are placeholders (dbo.site_...); ours live in the vetmwl schema.

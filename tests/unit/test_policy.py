@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from vetmwl.config import AeOptions
+from vetmwl.model import STATUS, Level
 from vetmwl.policy import apply_options
-from vetmwl.query import STATUS, Equals, InList, Like
+from vetmwl.query import Equals, InList, Like
 
-OFFERED = InList(STATUS, ("SCHEDULED", "ARRIVED", "READY"), or_unknown=True)
+STEP = Level.STEP
+OFFERED = InList(STATUS, ("SCHEDULED", "ARRIVED", "READY"), or_unknown=True, level=STEP)
 
 
 def test_a_query_without_status_gets_the_offered_statuses() -> None:
@@ -17,7 +19,7 @@ def test_a_query_without_status_gets_the_offered_statuses() -> None:
 
 def test_unknown_status_is_offered_only_with_scheduled() -> None:
     (started,) = apply_options([], AeOptions(statuses=("STARTED",)), None).filters
-    assert started == InList(STATUS, ("STARTED",))
+    assert started == InList(STATUS, ("STARTED",), level=STEP)
 
 
 def test_a_status_in_the_query_is_not_overridden() -> None:
@@ -27,7 +29,10 @@ def test_a_status_in_the_query_is_not_overridden() -> None:
 
 def test_own_station_only_when_asked_for_and_the_query_names_none() -> None:
     restrict = AeOptions(restrict_to_own_station=True)
-    assert apply_options([], restrict, " CR_ROOM2 ").filters == (OFFERED, Equals("ScheduledStationAETitle", "CR_ROOM2"))
+    assert apply_options([], restrict, " CR_ROOM2 ").filters == (
+        OFFERED,
+        Equals("ScheduledStationAETitle", "CR_ROOM2", level=STEP),
+    )
     named = Like("ScheduledStationAETitle", "DX*")
     assert apply_options([named], restrict, "CR_ROOM2").filters == (named, OFFERED)
     assert apply_options([], restrict, None).filters == (OFFERED,)  # the REST page without an AE
@@ -37,7 +42,7 @@ def test_own_station_only_when_asked_for_and_the_query_names_none() -> None:
 def test_modality_alias_widens_a_single_value_and_answers_the_asked_modality() -> None:
     options = AeOptions(modality_aliases=(("DX", ("DX", "CR")),))
     policy = apply_options([Equals("Modality", "DX")], options, "CR_ROOM2")
-    assert policy.filters == (InList("Modality", ("DX", "CR")), OFFERED)
+    assert policy.filters == (InList("Modality", ("DX", "CR"), level=STEP), OFFERED)
     assert policy.answered_modality == "DX"
     assert apply_options([Equals("Modality", "US")], options, None).filters[0] == Equals("Modality", "US")
     assert apply_options([Like("Modality", "D*")], options, None).answered_modality is None

@@ -14,8 +14,8 @@ import pytest
 from pydicom.dataset import Dataset
 
 from support.identifier_files import file_bytes, identifier
+from support.views import reference_columns
 from vetmwl.config import load_settings
-from vetmwl.contract import COLUMNS
 from vetmwl.service import WorklistService
 from vetmwl.studyuid import derived_study_uid
 
@@ -161,8 +161,8 @@ def bare_view(sqlite_db: str, tmp_path: Path) -> str:
     source = Path(sqlite_db.split("Database=", 1)[1])
     copy = tmp_path / "bare.sqlite"
     shutil.copy(source, copy)
-    kept = [c.name for c in COLUMNS if c.name not in ("StudyInstanceUID", "ScheduledProcedureStepStatus")]
-    kept = [c for c in kept if "Code" not in c and "Registr" not in c]
+    kept = [c for c in reference_columns() if c not in ("StudyInstanceUID", "ScheduledProcedureStepStatus")]
+    kept = [c for c in kept if "Code" not in c and "Registr" not in c and c != "AdditionalAttributes"]
     with sqlite3.connect(copy) as connection:
         connection.execute(f"CREATE VIEW bare AS SELECT {', '.join(kept)} FROM worklist")
     return f"Driver=SQLite3;Database={copy}"
@@ -212,9 +212,9 @@ def test_a_repeated_identifier_is_prepared_once(services: list[WorklistService],
     first, second = file_bytes(query), file_bytes(query)  # two files: different meta, same dataset
     assert first != second or identifier_bytes(first) == identifier_bytes(second)
     assert identifier_bytes(first) == identifier_bytes(second) and len(identifier_bytes(first)) < len(first)
-    prepared = service._prepare(first, None)
-    assert service._prepare(second, None) is prepared
-    own_station = service._prepare(first, "DX_ROOM1")
+    prepared = service.plan(first, None)
+    assert service.plan(second, None) is prepared
+    own_station = service.plan(first, "DX_ROOM1")
     assert own_station is not prepared  # the calling AE's options are part of the key
     assert (
         "ScheduledStationAETitle" in own_station.sql and "ScheduledStationAETitle" not in prepared.sql.split("WHERE")[1]
