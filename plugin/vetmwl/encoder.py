@@ -81,6 +81,10 @@ def vr_of_element(element: DataElement) -> str:
 
 
 def _cut(keyword: str, vr: str, text: str, limit: int) -> str:
+    """Each value cut to its VR's length (a PN per component group); several values each on its own."""
+    if "\\" in text and vr not in ("LT", "ST", "UT"):
+        values = [_cut(keyword, vr, v, limit) for v in text.split("\\")]
+        return "\\".join(values)
     cut = "=".join(g[:limit] for g in text.split("=")) if vr == "PN" else text[:limit]
     if cut != text:
         log.warning("%s is longer than its VR %s allows; sent cut to %d characters", keyword, vr, limit)
@@ -276,7 +280,7 @@ class AnswerEncoder:
             if latin1 and text and not text.isascii():
                 text = latin1_text(e.keyword, text)
             if e.limit is not None and len(text) > e.limit:
-                text = _cut(e.keyword, e.vr, text, e.limit)
+                text = _cut(e.keyword, e.vr, text, e.limit)  # several values may be longer together
             value = text.encode(codec)
             if len(value) % 2:
                 value += e.pad

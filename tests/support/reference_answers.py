@@ -39,8 +39,10 @@ def _value(vr: str, keyword: str, text: str, character_set: str) -> Any:
     if character_set == LATIN1 and vr != "UI":
         text = latin1_text(keyword, text)
     limit = MAX_LENGTH.get(vr)
-    if limit is not None and len(text) > limit:
-        text = "=".join(g[:limit] for g in text.split("=")) if vr == "PN" else text[:limit]
+    if limit is not None:
+        values = text.split("\\") if vr not in ("LT", "ST", "UT") else [text]
+        cut = ["=".join(g[:limit] for g in v.split("=")) if vr == "PN" else v[:limit] for v in values]
+        text = "\\".join(cut)
     return text
 
 

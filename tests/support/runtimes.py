@@ -36,6 +36,7 @@ ORTHANC_PACKAGES = (
     "unixodbc",
     "libsqliteodbc",
     "odbc-postgresql",
+    "odbc-mariadb",
     "dcmtk",
 )
 #: The Debian suites of the compatibility matrix beside the host: Debian 13 (Orthanc 1.12.7,
