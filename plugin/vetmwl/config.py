@@ -323,7 +323,7 @@ def _character_sets(configuration: dict[str, Any]) -> tuple[str, dict[str, str]]
 
 def _encoding_warnings(configuration: dict[str, Any]) -> list[str]:
     """Orthanc re-encodes every worklist answer in its DefaultEncoding, whatever the plugin wrote
-    (see README "Character sets"); say when that defeats the configured character sets."""
+    (see docs/character-sets.md); say when that defeats the configured character sets."""
     encoding = configuration.get("DefaultEncoding", "Latin1")
     default, per_ae = _character_sets(configuration)
     if encoding == "Utf8":

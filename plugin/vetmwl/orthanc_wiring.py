@@ -32,7 +32,7 @@ log = logging.getLogger("vetmwl")
 #: Every callback handed to Orthanc, held until the process ends. orthanc-python 5.0 and 7.1 drop
 #: their reference to a REST callback only after the embedded interpreter is finalized; a callback
 #: nobody else holds (a closure) is then deallocated in a dead interpreter, and Orthanc dies with
-#: SIGSEGV at every stop (see README "Known limits").
+#: SIGSEGV at every stop (see docs/known-limits.md).
 _HELD: list[Callable[..., Any]] = []
 
 
@@ -307,10 +307,8 @@ def _register_web(orthanc: ModuleType, api: RestApi) -> None:
 
 
 def _register_stop(orthanc: ModuleType, service: WorklistService | None) -> None:
-    """On Orthanc's stop, close the database connection and end the worker thread.
-
-    Orthanc finalizes the embedded Python right after ``ORTHANC_STOPPED``; a worker thread or an
-    ODBC connection still alive then can crash newer Orthancs at exit (see README "Known limits").
+    """On Orthanc's stop, close the database connection and end the worker thread, so that nothing
+    of ours is still running when Orthanc finalizes the embedded Python right after ``ORTHANC_STOPPED``.
     """
     if not hasattr(orthanc, "RegisterOnChangeCallback"):
         return

@@ -1,7 +1,7 @@
 """Per-calling-AE options through the real Orthanc, and what Orthanc does to the answer character set.
 
 Orthanc 1.10.1 re-encodes every worklist answer in its own DefaultEncoding, whatever character set
-the plugin wrote (README "Character sets"): these tests pin that down, so a change in Orthanc shows.
+the plugin wrote (docs/character-sets.md): these tests pin that down, so a change in Orthanc shows.
 """
 
 from __future__ import annotations

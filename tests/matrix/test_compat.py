@@ -153,7 +153,7 @@ def test_no_cfind_stalls(demo_orthanc: OrthancServer, today: date) -> None:
     """A few hundred C-FINDs, with a new association each and on one association: none over 1 s.
 
     Orthanc 1.12 and 1.13 with orthanc-python 5 and 7 stalled about 1 % of C-FINDs for 5 s (see
-    README "Known limits"); the plugin works around it.
+    docs/known-limits.md); a machine whose host name resolves has none.
     """
     raw = encode_identifier(broad_query())
     seconds: list[float] = []

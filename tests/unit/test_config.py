@@ -263,7 +263,7 @@ def test_conflicting_or_bad_options_are_refused(section: dict[str, Any], message
 @pytest.mark.parametrize(
     ("encoding", "section", "words"),
     [
-        # Orthanc re-encodes answers in its DefaultEncoding (verified: see README "Character sets").
+        # Orthanc re-encodes answers in its DefaultEncoding (verified: see docs/character-sets.md).
         ("Utf8", {"Modalities": {"OLD_CR": {"CharacterSet": "ISO_IR 100"}}}, "OLD_CR, but"),
         ("Utf8", {"CharacterSet": "ISO_IR 100"}, "all other AEs"),
         ("Latin1", {"CharacterSet": "ISO_IR 100", "Modalities": {"NEW_US": {"CharacterSet": "ISO_IR 192"}}}, "NEW_US"),
