@@ -18,7 +18,16 @@ are fixed, so the suite gives the same answers on every day. The hard cases, and
   ``08``, ``0830``, ``083015``, ``083015.123456``, ``000000``, ``235959``;
 - missing optional values: birth dates, weights, breeds, stations, accession numbers, physicians,
   statuses, Study Instance UIDs (ours derives one; the peers have none);
-- a lower-case station AE title (``us_room1``) next to ``US_ROOM1`` (AE matching is case-sensitive).
+- a lower-case station AE title (``us_room1``) next to ``US_ROOM1`` (AE matching is case-sensitive);
+- the rest of the model (issue #12), on some items only, so that "unknown" is there too: plain
+  columns of the reference table (Issuer of Patient ID, Requesting Physician in two cases, Admission
+  ID, Current Patient Location, Special Needs, Patient State, Responsible Person Role, Patient's Size
+  written ``0.450`` and ``0.45``, Medical Alerts and Allergies with several values; in the step
+  Pre-Medication, Requested Contrast Agent, Comments on the SPS), DICOM JSON sequence columns
+  (Scheduled Protocol Code Sequence with one or two codes, the same Code Value under two schemes;
+  Requested Procedure Code, Referenced Study and Referenced Patient Sequences) and attributes that
+  only the catch-all holds (Patient's Age, Reason for the Requested Procedure, Other Patient IDs
+  Sequence with one or two items; in the step SPS End Date and Time).
 """
 
 from __future__ import annotations
@@ -29,7 +38,7 @@ from typing import Any
 SPS = "ScheduledProcedureStepSequence"
 
 #: Patients (the animals) and their owners, by a short key.
-PATIENTS: dict[str, dict[str, str]] = {
+PATIENTS: dict[str, dict[str, Any]] = {
     "smith_rex": {
         "PatientName": "Smith^Rex",
         "PatientID": "000123",
@@ -40,6 +49,14 @@ PATIENTS: dict[str, dict[str, str]] = {
         "PatientBreedDescription": "Labrador Retriever",
         "PatientSexNeutered": "ALTERED",
         "ResponsiblePerson": "Smith^John",
+        "ResponsiblePersonRole": "OWNER",
+        "IssuerOfPatientID": "RVC",
+        "PatientSize": "0.450",
+        "MedicalAlerts": "Bites when in pain\\Epilepsy",
+        "Allergies": "Penicillin",
+        "SpecialNeeds": "Muzzle",
+        "PatientAge": "007Y",
+        "OtherPatientIDsSequence": [{"PatientID": "276098106123456", "TypeOfPatientID": "RFID"}],
     },
     "smith_rex_lower": {
         "PatientName": "smith^rex",
@@ -49,6 +66,8 @@ PATIENTS: dict[str, dict[str, str]] = {
         "PatientSpeciesDescription": "Felis catus",
         "PatientBreedDescription": "Domestic Shorthair",
         "ResponsiblePerson": "smith^jane",
+        "IssuerOfPatientID": "RVC-2",
+        "PatientState": "Sedated",
     },
     "smith_rex_upper": {
         "PatientName": "SMITH^REX",
@@ -90,6 +109,14 @@ PATIENTS: dict[str, dict[str, str]] = {
         "PatientBreedDescription": "German Shepherd",
         "PatientSexNeutered": "UNALTERED",
         "ResponsiblePerson": "Müller^Hans",
+        "ResponsiblePersonRole": "OWNER",
+        "IssuerOfPatientID": "CityVet",
+        "PatientSize": "0.65",
+        "MedicalAlerts": "Aggressive",
+        "Allergies": "Penicillin\\Latex",
+        "SpecialNeeds": "Muzzle required",
+        "PatientState": "Fasted",
+        "PatientAge": "006Y",
     },
     "muller": {
         "PatientName": "Muller^Max",
@@ -111,6 +138,10 @@ PATIENTS: dict[str, dict[str, str]] = {
         "PatientBreedDescription": "Border Collie",
         "PatientSexNeutered": "UNALTERED",
         "ResponsiblePerson": "O'Connor^Siobhan",
+        "ResponsiblePersonRole": "GUARDIAN",
+        "PatientSize": "0.45",
+        "MedicalAlerts": "Epilepsy",
+        "Allergies": "Latex\\Chicken",
     },
     "yamada": {
         "PatientName": "山田^ポチ",
@@ -169,6 +200,11 @@ PATIENTS: dict[str, dict[str, str]] = {
         "PatientBreedDescription": "Domestic Shorthair",
         "PatientSexNeutered": "ALTERED",
         "ResponsiblePerson": "García^María^José^Sra.^",
+        "PatientAge": "004Y",
+        "OtherPatientIDsSequence": [
+            {"PatientID": "941000012345678", "TypeOfPatientID": "RFID"},
+            {"PatientID": "LUNA-1", "TypeOfPatientID": "TEXT"},
+        ],
     },
     "nguyen": {
         "PatientName": "Nguyen^Coco",
@@ -224,6 +260,10 @@ PATIENTS: dict[str, dict[str, str]] = {
         "PatientBreedDescription": "Quarter Horse",
         "PatientSexNeutered": "ALTERED",
         "ResponsiblePerson": "Rossi^Marco",
+        "ResponsiblePersonRole": "AGENT",
+        "IssuerOfPatientID": "EquiVet",
+        "PatientSize": "1.52",
+        "PatientState": "Lame",
     },
 }
 
@@ -242,12 +282,75 @@ STATIONS: dict[str, tuple[str, str | None, str, str, str]] = {
 PHYSICIANS = ["Carter^Emily^^Dr", "Okafor^James^Chukwuemeka^Dr^DVM", "Lindqvist^Anna^^Dr"]
 TECHNICIANS = ["Hughes^Sam", "Patel^Priya", "Kim^Jae"]
 
+#: SOP Classes of the referenced instances: Detached Study and Detached Patient Management (retired).
+STUDY_CLASS = "1.2.840.10008.3.1.2.3.1"
+PATIENT_CLASS = "1.2.840.10008.3.1.2.1.1"
+#: Referenced Study and Patient Sequence instances of a few orders.
+REFERENCED_STUDY_1001 = "1.2.826.0.1.3680043.10.1386.2.1001"
+REFERENCED_STUDY_1025 = "1.2.826.0.1.3680043.10.1386.2.1025"
+REFERENCED_PATIENT_FARM = "1.2.826.0.1.3680043.10.1386.3.7"
+#: Keys of ``extras`` that belong in the step item (the others go to the root).
+STEP_EXTRAS = frozenset(
+    {
+        "PreMedication",
+        "RequestedContrastAgent",
+        "CommentsOnTheScheduledProcedureStep",
+        "ScheduledProtocolCodeSequence",
+        "ScheduledProcedureStepEndDate",
+        "ScheduledProcedureStepEndTime",
+    }
+)
+
+
+def code(value: str, scheme: str, meaning: str) -> dict[str, str]:
+    """One code item (PS3.3 Table 8.8-1)."""
+    return {"CodeValue": value, "CodingSchemeDesignator": scheme, "CodeMeaning": meaning}
+
+
+def referenced(sop_class: str, instance: str) -> list[dict[str, str]]:
+    return [{"ReferencedSOPClassUID": sop_class, "ReferencedSOPInstanceUID": instance}]
+
+
 #: One row per step: (SPS ID, patient, accession, requested procedure ID, station, date, time, extras).
 #: ``extras`` override or add keys (root or step); ``None`` removes a default key.
 STEPS: list[tuple[str, str, str | None, str | None, str, str, str, dict[str, Any]]] = [
     # 30 December 2025
-    ("SPS001", "smith_rex", "ACC1001", "RP1001", "dx", "20251230", "0800", {}),
-    ("SPS002", "smith_rex", "ACC1001", "RP1002", "dx_abd", "20251230", "0815", {}),
+    (
+        "SPS001",
+        "smith_rex",
+        "ACC1001",
+        "RP1001",
+        "dx",
+        "20251230",
+        "0800",
+        {
+            "RequestingPhysician": "Carter^Emily",
+            "AdmissionID": "ADM-1001",
+            "CurrentPatientLocation": "Ward 3",
+            "ReasonForTheRequestedProcedure": "Coughing",
+            "RequestedProcedureCodeSequence": [code("XR-THX-3", "99RVC", "XR thorax 3 views")],
+            "ReferencedStudySequence": referenced(STUDY_CLASS, REFERENCED_STUDY_1001),
+            "ScheduledProtocolCodeSequence": [
+                code("XR-THX-LAT", "99RVC", "XR thorax lateral"),
+                code("XR-THX-VD", "99RVC", "XR thorax ventrodorsal"),
+            ],
+        },
+    ),
+    (
+        "SPS002",
+        "smith_rex",
+        "ACC1001",
+        "RP1002",
+        "dx_abd",
+        "20251230",
+        "0815",
+        {
+            "RequestingPhysician": "Carter^Emily",
+            "AdmissionID": "ADM-1001",
+            "ReferencedStudySequence": referenced(STUDY_CLASS, REFERENCED_STUDY_1001),
+            "ScheduledProtocolCodeSequence": [code("XR-ABD-2", "99RVC", "XR abdomen 2 views")],
+        },
+    ),
     ("SPS003", "smith_rex", "ACC1001", "RP1003", "us", "20251230", "0900", {}),
     ("SPS004", "smith_rex_lower", "ACC1002", "RP1004", "us", "20251230", "0930", {}),
     (
@@ -261,13 +364,72 @@ STEPS: list[tuple[str, str, str | None, str | None, str, str, str, dict[str, Any
         {"RequestedProcedurePriority": "STAT"},
     ),
     ("SPS006", "smithers", "ACC1004", "RP1006", "dx", "20251230", "1100", {}),
-    ("SPS007", "mueller", "ACC1005", "RP1007", "ct", "20251230", "1200", {"ScheduledProcedureStepStatus": "ARRIVED"}),
-    ("SPS008", "muller", "ACC1006", "RP1008", "ct", "20251230", "1330", {}),
-    ("SPS009", "farm", "ACC1007", "RP1009", "mobile", "20251230", "1400", {}),
-    ("SPS010", "rossi", "ACC1008", "RP1010", "mobile", "20251230", "1530", {}),
+    (
+        "SPS007",
+        "mueller",
+        "ACC1005",
+        "RP1007",
+        "ct",
+        "20251230",
+        "1200",
+        {
+            "ScheduledProcedureStepStatus": "ARRIVED",
+            "RequestingPhysician": "Okafor^James",
+            "AdmissionID": "ADM-1005",
+            "CurrentPatientLocation": "ICU",
+            "ReasonForTheRequestedProcedure": "Seizures",
+            "PreMedication": "Butorphanol",
+            "ScheduledProtocolCodeSequence": [code("CT-HEAD", "99RVC", "CT head")],
+            "ScheduledProcedureStepEndDate": "20251230",
+            "ScheduledProcedureStepEndTime": "1300",
+        },
+    ),
+    (
+        "SPS008",
+        "muller",
+        "ACC1006",
+        "RP1008",
+        "ct",
+        "20251230",
+        "1330",
+        {"ScheduledProtocolCodeSequence": [code("CT-HEAD", "LOCAL", "Head CT")]},
+    ),
+    (
+        "SPS009",
+        "farm",
+        "ACC1007",
+        "RP1009",
+        "mobile",
+        "20251230",
+        "1400",
+        {
+            "AdmissionID": "ADM-1007",
+            "CurrentPatientLocation": "Barn 2",
+            "ReferencedPatientSequence": referenced(PATIENT_CLASS, REFERENCED_PATIENT_FARM),
+        },
+    ),
+    (
+        "SPS010",
+        "rossi",
+        "ACC1008",
+        "RP1010",
+        "mobile",
+        "20251230",
+        "1530",
+        {"ReasonForTheRequestedProcedure": "Lameness, right hind"},
+    ),
     ("SPS011", "garcia", None, "RP1011", "us", "20251230", "153000", {}),
     ("SPS012", "oconnor", "ACC1009", "RP1012", "dx", "20251230", "153015", {}),
-    ("SPS013", "yamada", "ACC1010", "RP1013", "mr", "20251230", "1600", {}),
+    (
+        "SPS013",
+        "yamada",
+        "ACC1010",
+        "RP1013",
+        "mr",
+        "20251230",
+        "1600",
+        {"RequestingPhysician": "Lindqvist^Anna", "AdmissionID": "ADM-1010"},
+    ),
     ("SPS014", "greek", "ACC1011", "RP1014", "cr", "20251230", "1700", {}),
     ("SPS015", "cyrillic", "ACC1012", "RP1015", "us_lower", "20251230", "1800", {}),
     ("SPS016", "nguyen", "ACC1013", "RP1016", "us", "20251230", "235959", {}),
@@ -281,7 +443,19 @@ STEPS: list[tuple[str, str, str | None, str | None, str, str, str, dict[str, Any
     ("SPS023", "mueller", "ACC1020", "RP1023", "us", "20251231", "0959", {}),
     ("SPS024", "smith_rex_lower", "ACC1021", "RP1024", "us", "20251231", "1000", {}),
     ("SPS025", "smith_rex_upper", "ACC1022", "RP1025", "cr", "20251231", "1015", {}),
-    ("SPS026", "farm", "ACC1023", "RP1026", "mobile", "20251231", "1130", {}),
+    (
+        "SPS026",
+        "farm",
+        "ACC1023",
+        "RP1026",
+        "mobile",
+        "20251231",
+        "1130",
+        {
+            "ReasonForTheRequestedProcedure": "Lameness, left fore",
+            "ReferencedPatientSequence": referenced(PATIENT_CLASS, REFERENCED_PATIENT_FARM),
+        },
+    ),
     ("SPS027", "yamada_groups", "ACC1024", "RP1027", "mr", "20251231", "1200", {}),
     # One requested procedure with two steps: CT without, then with contrast.
     (
@@ -292,7 +466,13 @@ STEPS: list[tuple[str, str, str | None, str | None, str, str, str, dict[str, Any
         "ct",
         "20251231",
         "1300",
-        {"ScheduledProcedureStepDescription": "CT thorax"},
+        {
+            "ScheduledProcedureStepDescription": "CT thorax",
+            "RequestingPhysician": "Lindqvist^Anna",
+            "RequestedProcedureCodeSequence": [code("CT-THX", "99RVC", "CT thorax")],
+            "ReferencedStudySequence": referenced(STUDY_CLASS, REFERENCED_STUDY_1025),
+            "ScheduledProtocolCodeSequence": [code("CT-THX", "99RVC", "CT thorax without contrast")],
+        },
     ),
     (
         "SPS029",
@@ -302,7 +482,18 @@ STEPS: list[tuple[str, str, str | None, str | None, str, str, str, dict[str, Any
         "ct",
         "20251231",
         "1330",
-        {"ScheduledProcedureStepDescription": "CT thorax, contrast"},
+        {
+            "ScheduledProcedureStepDescription": "CT thorax, contrast",
+            "RequestingPhysician": "Lindqvist^Anna",
+            "RequestedProcedureCodeSequence": [code("CT-THX", "99RVC", "CT thorax")],
+            "ReferencedStudySequence": referenced(STUDY_CLASS, REFERENCED_STUDY_1025),
+            "RequestedContrastAgent": "Iohexol",
+            "PreMedication": "Dexmedetomidine",
+            "CommentsOnTheScheduledProcedureStep": "Fasted since 22:00",
+            "ScheduledProtocolCodeSequence": [code("CT-THX-C", "99RVC", "CT thorax with contrast")],
+            "ScheduledProcedureStepEndDate": "20251231",
+            "ScheduledProcedureStepEndTime": "1415",
+        },
     ),
     ("SPS030", "greek", "ACC1026", "RP1029", "us", "20251231", "1530", {}),
     ("SPS031", "cyrillic", "ACC1027", "RP1030", "us", "20251231", "1745", {}),
@@ -311,10 +502,34 @@ STEPS: list[tuple[str, str, str | None, str | None, str, str, str, dict[str, Any
     ("SPS034", "smithers", "ACC1029", "RP1032", "dx", "20251231", "2359", {}),
     # 1 January 2026
     ("SPS035", "smith_rex", "ACC1030", "RP1033", "dx", "20260101", "0000", {}),
-    ("SPS036", "garcia", "ACC1031", "RP1034", "us", "20260101", "0800", {}),
+    (
+        "SPS036",
+        "garcia",
+        "ACC1031",
+        "RP1034",
+        "us",
+        "20260101",
+        "0800",
+        {"RequestingPhysician": "carter^emily", "CurrentPatientLocation": "Ward 3"},
+    ),
     ("SPS037", "mueller", "ACC1032", "RP1035", "dx", "20260101", "0830", {}),
     ("SPS038", "muller", "ACC1033", "RP1036", "dx", "20260101", "0900", {}),
-    ("SPS039", "yamada", "ACC1034", "RP1037", "ct", "20260101", "1000", {"ScheduledProcedureStepStatus": "READY"}),
+    (
+        "SPS039",
+        "yamada",
+        "ACC1034",
+        "RP1037",
+        "ct",
+        "20260101",
+        "1000",
+        {
+            "ScheduledProcedureStepStatus": "READY",
+            "RequestedContrastAgent": "Iopamidol",
+            "CommentsOnTheScheduledProcedureStep": "Owner waits in the lobby",
+            "ScheduledProtocolCodeSequence": [code("CT-HEAD", "99RVC", "CT head")],
+            "ScheduledProcedureStepEndDate": "20260101",
+        },
+    ),
     ("SPS040", "dupont", "ACC1035", "RP1038", "cr", "20260101", "1200", {}),
     ("SPS041", "brown", "ACC1036", "RP1039", "us_lower", "20260101", "1500", {}),
     ("SPS042", "aaberg", "ACC1037", "RP1040", "mr", "20260101", "1800", {}),
@@ -333,7 +548,20 @@ STEPS: list[tuple[str, str, str | None, str | None, str, str, str, dict[str, Any
     ("SPS054", "smithers", "ACC1048", "RP1052", "us", "20260102", "1200", {}),
     ("SPS055", "yamada_groups", "ACC1049", "RP1053", "us", "20260102", "1300", {}),
     ("SPS056", "dupont", "ACC1050", "RP1054", "dx", "20260102", "1400", {}),
-    ("SPS057", "brown", "ACC1051", "RP1055", "ct", "20260102", "1500", {}),
+    (
+        "SPS057",
+        "brown",
+        "ACC1051",
+        "RP1055",
+        "ct",
+        "20260102",
+        "1500",
+        {
+            "RequestedContrastAgent": "Iohexol",
+            "PreMedication": "Butorphanol",
+            "ScheduledProtocolCodeSequence": [code("CT-ABD-C", "99RVC", "CT abdomen with contrast")],
+        },
+    ),
     ("SPS058", "aaberg", "ACC1052", "RP1056", "us", "20260102", "1600", {}),
     # SPS IDs and accession numbers that differ only in leading zeros.
     ("0001", "garcia", "000077", "RP1057", "dx", "20260102", "1700", {}),
@@ -384,7 +612,7 @@ def _item(number: int, row: tuple[str, str, str | None, str | None, str, str, st
         }
     )
     for keyword, value in extras.items():
-        (step if keyword in step else item)[keyword] = value
+        (step if keyword in step or keyword in STEP_EXTRAS else item)[keyword] = value
     item[SPS] = [{k: v for k, v in step.items() if v is not None}]
     return {k: v for k, v in item.items() if v is not None}
 
