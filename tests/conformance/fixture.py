@@ -23,11 +23,14 @@ are fixed, so the suite gives the same answers on every day. The hard cases, and
   columns of the reference table (Issuer of Patient ID, Requesting Physician in two cases, Admission
   ID, Current Patient Location, Special Needs, Patient State, Responsible Person Role, Patient's Size
   written ``0.450`` and ``0.45``, Medical Alerts and Allergies with several values; in the step
-  Pre-Medication, Requested Contrast Agent, Comments on the SPS), DICOM JSON sequence columns
+  Pre-Medication, Requested Contrast Agent, Comments on the SPS, one with a leading space, which
+  LT keeps), DICOM JSON sequence columns
   (Scheduled Protocol Code Sequence with one or two codes, the same Code Value under two schemes;
   Requested Procedure Code, Referenced Study and Referenced Patient Sequences) and attributes that
-  only the catch-all holds (Patient's Age, Reason for the Requested Procedure, Other Patient IDs
-  Sequence with one or two items; in the step SPS End Date and Time).
+  only the catch-all holds (Patient's Age, Reason for the Requested Procedure, two Names of
+  Intended Recipients of Results, Other Patient IDs Sequence with one or two items; in the step SPS
+  End Date and Time, the time written ``1300`` and ``1415``, and a modification date-time written
+  to the minute).
 """
 
 from __future__ import annotations
@@ -298,6 +301,7 @@ STEP_EXTRAS = frozenset(
         "ScheduledProtocolCodeSequence",
         "ScheduledProcedureStepEndDate",
         "ScheduledProcedureStepEndTime",
+        "ScheduledProcedureStepModificationDateTime",
     }
 )
 
@@ -328,6 +332,7 @@ STEPS: list[tuple[str, str, str | None, str | None, str, str, str, dict[str, Any
             "AdmissionID": "ADM-1001",
             "CurrentPatientLocation": "Ward 3",
             "ReasonForTheRequestedProcedure": "Coughing",
+            "NamesOfIntendedRecipientsOfResults": "Carter^Emily\\Okafor^James",
             "RequestedProcedureCodeSequence": [code("XR-THX-3", "99RVC", "XR thorax 3 views")],
             "ReferencedStudySequence": referenced(STUDY_CLASS, REFERENCED_STUDY_1001),
             "ScheduledProtocolCodeSequence": [
@@ -440,7 +445,16 @@ STEPS: list[tuple[str, str, str | None, str | None, str, str, str, dict[str, Any
     ("SPS020", "brown", "ACC1017", "RP1020", "dx", "20251231", "083015", {}),
     ("SPS021", "taylor", "ACC1018", "RP1021", "dx", "20251231", "083015.123456", {}),
     ("SPS022", "smith_rex", "ACC1019", "RP1022", "us", "20251231", "0831", {}),
-    ("SPS023", "mueller", "ACC1020", "RP1023", "us", "20251231", "0959", {}),
+    (
+        "SPS023",
+        "mueller",
+        "ACC1020",
+        "RP1023",
+        "us",
+        "20251231",
+        "0959",
+        {"CommentsOnTheScheduledProcedureStep": " Bring the consent form"},
+    ),
     ("SPS024", "smith_rex_lower", "ACC1021", "RP1024", "us", "20251231", "1000", {}),
     ("SPS025", "smith_rex_upper", "ACC1022", "RP1025", "cr", "20251231", "1015", {}),
     (
@@ -493,6 +507,7 @@ STEPS: list[tuple[str, str, str | None, str | None, str, str, str, dict[str, Any
             "ScheduledProtocolCodeSequence": [code("CT-THX-C", "99RVC", "CT thorax with contrast")],
             "ScheduledProcedureStepEndDate": "20251231",
             "ScheduledProcedureStepEndTime": "1415",
+            "ScheduledProcedureStepModificationDateTime": "202512301130",
         },
     ),
     ("SPS030", "greek", "ACC1026", "RP1029", "us", "20251231", "1530", {}),
