@@ -40,15 +40,19 @@ class Diff:
 class Query:
     id: str
     rule: str
-    root: dict[str, str] = field(default_factory=dict)
+    #: Root keys: text, or for a sequence a list of at most one item (a dict of keys, nested alike).
+    root: dict[str, Any] = field(default_factory=dict)
     #: The step item's keys (the SPS ID is always requested), or EMPTY_ITEM, or ZERO_LENGTH.
-    step: dict[str, str] | str = field(default_factory=dict)
+    step: dict[str, Any] | str = field(default_factory=dict)
     charset: str = "ISO_IR 192"
     diffs: dict[str, Diff] = field(default_factory=dict)
     #: The choice left to the SCP that the expectation makes (as our conformance statement does).
     choice: str = ""
+    #: A fault of ours (the plugin's) that this query shows, and why it is one: the query fails
+    #: until the plugin is fixed, and then fails again until this note is removed.
+    bug: str = ""
 
-    def step_keys(self) -> dict[str, str] | None:
+    def step_keys(self) -> dict[str, Any] | None:
         return None if isinstance(self.step, str) else self.step
 
     def identifier(self) -> Dataset:
@@ -64,8 +68,7 @@ class Query:
             ds.SpecificCharacterSet = self.charset
         for keyword in IDENTITY_KEYS:
             setattr(ds, keyword, "")
-        for keyword, value in self.root.items():
-            setattr(ds, keyword, value)
+        _set_keys(ds, self.root)
         if self.step == ZERO_LENGTH:
             ds.ScheduledProcedureStepSequence = []
         elif self.step == EMPTY_ITEM:
@@ -73,12 +76,25 @@ class Query:
         else:
             item = Dataset()
             item.ScheduledProcedureStepID = ""
-            for keyword, value in self.step_keys().items():  # type: ignore[union-attr]
-                setattr(item, keyword, value)
+            _set_keys(item, self.step_keys() or {})
             ds.ScheduledProcedureStepSequence = [item]
 
     def expected(self, items: list[dict[str, Any]]) -> frozenset[str]:
         return expect.expected_ids(items, self.root, self.step_keys())
+
+
+def _set_keys(ds: Dataset, keys: dict[str, Any]) -> None:
+    """Keys into a dataset; a list is a sequence key, its items (dicts) set the same way."""
+    for keyword, value in keys.items():
+        if isinstance(value, list):
+            items = []
+            for keys_of_item in value:
+                item = Dataset()
+                _set_keys(item, keys_of_item)
+                items.append(item)
+            setattr(ds, keyword, items)
+        else:
+            setattr(ds, keyword, value)
 
 
 def identity(item: dict[str, Any]) -> tuple[str, ...]:
@@ -146,6 +162,11 @@ class Observation:
         if self.emptied["ours"]:
             # Never allowed: a modality cannot use an answer whose step item Orthanc emptied.
             found.append(f"ours: answers arrived with an emptied step item: {self.describe('ours')}")
+        if self.query.bug:
+            if found:
+                found.append(f"ours: known plugin fault: {self.query.bug}")
+            else:
+                found.append(f"ours: the plugin fault noted on this query is gone, remove the note: {self.query.bug}")
         return found
 
 

@@ -74,6 +74,20 @@ def render(observations: list[Observation], items: int) -> str:
                 observed = observed[:157] + "..."
             lines.append(f"| `{o.query.id}` | {diff.rule} | {verdict} | {diff.why} | {observed} |")
         lines.append("")
+    faults = [o for o in observations if o.query.bug]
+    if faults:
+        lines += [
+            "## Plugin faults",
+            "",
+            "Queries that show a fault of ours; they fail until the plugin is fixed.",
+            "",
+            "| query | rule | fault | observed |",
+            "|---|---|---|---|",
+        ]
+        for o in faults:
+            observed = o.describe("ours").replace("|", "\\|")
+            lines.append(f"| `{o.query.id}` | {o.query.rule} | {o.query.bug} | {observed} |")
+        lines.append("")
     by_rule: dict[str, int] = defaultdict(int)
     for o in observations:
         by_rule[o.query.rule] += 1

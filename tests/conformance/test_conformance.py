@@ -77,6 +77,16 @@ def test_fixture_has_the_hard_cases(conformance_items: list[dict[str, Any]]) -> 
     assert any("PatientBirthDate" not in i for i in conformance_items)
     assert any("PatientWeight" not in i for i in conformance_items)
     assert any("ScheduledStationAETitle" not in s for s in steps)
+    # The rest of the model (issue #12): several values, both writings of one number, sequences
+    # with one and two items, and attributes that only the catch-all holds, at root and in the step.
+    assert any("\\" in i.get("MedicalAlerts", "") for i in conformance_items)
+    assert {"0.450", "0.45"} <= {i.get("PatientSize") for i in conformance_items}
+    assert any(len(s.get("ScheduledProtocolCodeSequence", [])) == 2 for s in steps)
+    assert any(len(i.get("OtherPatientIDsSequence", [])) == 2 for i in conformance_items)
+    assert any("ResponsiblePersonRole" in i for i in conformance_items)
+    assert any("ReferencedStudySequence" in i for i in conformance_items)
+    assert any("ScheduledProcedureStepEndTime" in s for s in steps)
+    assert any(s.get("CommentsOnTheScheduledProcedureStep", "").startswith(" ") for s in steps)
 
 
 @pytest.mark.parametrize(
@@ -95,11 +105,47 @@ def test_fixture_has_the_hard_cases(conformance_items: list[dict[str, Any]]) -> 
         ("PatientName", "*^*", "Smith", False),  # a wildcard, not universal, in the strict reading
         ("PatientName", "Smith^Rex^^", "Smith^Rex", True),
         ("StudyInstanceUID", "1.2\\1.3", "1.3", True),
+        ("MedicalAlerts", "Epilepsy", "Bites when in pain\\Epilepsy", True),  # any value, K.2.2.3
+        ("Allergies", "Lat*", "Penicillin\\Latex", True),  # a wildcard on each value, not on the text
+        ("Allergies", "Penicillin\\Latex", "Penicillin\\Latex", False),  # no value is 'a\\b'
+        ("NamesOfIntendedRecipientsOfResults", "okafor^james", "Carter^Emily\\Okafor^James", True),
+        ("CommentsOnTheScheduledProcedureStep", "a\\b", "a\\b", True),  # LT is one value
+        ("CommentsOnTheScheduledProcedureStep", "Note", " Note", False),  # LT keeps leading spaces
+        ("PatientSize", "0.45", "0.450", True),  # numbers by value
+        ("PatientWeight", "32.50", "32.5", True),
+        ("PatientSize", "0.45", "0.46", False),
+        ("PatientSize", "0.45", None, False),
+        ("ScheduledProcedureStepEndTime", "130000-150000", "1300", True),
+        ("ScheduledProcedureStepModificationDateTime", "20251230113000", "202512301130", True),
+        ("ScheduledProcedureStepModificationDateTime", "20251230-20251231", "202601010000", False),
     ],
 )
 def test_expectation_reads_the_rules_literally(keyword: str, key: str, stored: str | None, matches: bool) -> None:
     """The independent expectation must itself be right, or it would bless a shared mistake."""
     assert expect.key_matches(keyword, key, stored) is matches
+
+
+CODE_A = {"CodeValue": "A", "CodingSchemeDesignator": "99X", "CodeMeaning": "alpha"}
+CODE_B = {"CodeValue": "B", "CodingSchemeDesignator": "99X", "CodeMeaning": "beta"}
+
+
+@pytest.mark.parametrize(
+    ("key", "stored", "matches"),
+    [
+        ([{"CodeValue": "B"}], [CODE_A, CODE_B], True),  # some item matches
+        ([{"CodeValue": "A", "CodeMeaning": "beta"}], [CODE_A, CODE_B], False),  # every key in one item
+        ([{"CodeValue": "A", "CodingSchemeDesignator": "99X"}], [CODE_A], True),
+        ([{"CodeMeaning": "al*"}], [CODE_A], True),
+        ([{"CodeValue": "A"}], None, False),  # an unknown sequence matches no key
+        ([{"CodeValue": "A"}], [], False),
+        ([{"CodeValue": ""}], None, True),  # an item of universal keys is universal
+        ([{"CodeValue": "*", "CodeMeaning": ""}], None, True),
+        ([], None, True),  # so is a zero-length sequence
+    ],
+)
+def test_expectation_matches_sequences(key: list, stored: list | None, matches: bool) -> None:
+    """C.2.2.2.6: some stored item matches every key of the query's item."""
+    assert expect.key_matches("ScheduledProtocolCodeSequence", key, stored) is matches
 
 
 def test_expectation_combines_date_and_time_ranges_only() -> None:
