@@ -3,12 +3,14 @@
 A difference is declared per side (``ours``, ``orthanc``: Orthanc's own matcher, ``dcmtk``:
 wlmscpfs) with the rule that decides it and the verdict: ``WRONG`` (the standard says otherwise)
 or ``CHOICE`` (the standard leaves it to the SCP). An answer of ours whose step item Orthanc's
-re-check emptied is never allowed (compare.py).
+re-check emptied is never allowed (compare.py). A query that shows a fault of the plugin says why in
+its ``bug``, and fails until the plugin is fixed.
 """
 
 from __future__ import annotations
 
 from conformance.compare import CHOICE, EMPTY_ITEM, WRONG, ZERO_LENGTH, Diff, Query
+from conformance.fixture import REFERENCED_PATIENT_FARM, REFERENCED_STUDY_1001
 
 SV = "C.2.2.2.1 single value"
 UID = "C.2.2.2.2 list of UID"
@@ -25,6 +27,10 @@ TM_SINGLE = "C.2.2.2.1.3 DA/TM single value by meaning"
 TM_RANGE = "C.2.2.2.5.2 TM range by value"
 CHARACTERS = "C.2.2.2.4 wildcards match characters, not bytes"
 CHARSET = "K.4.1.1.3.1 query Specific Character Set"
+MULTIPLE = "K.2.2.3 matching multiple values"
+NUMBER = "C.2.2.2.1 single value: IS and DS by value (the SCP's to define, CP-2305)"
+LT_LEADING = "PS3.5 6.2 leading spaces of LT are significant"
+DT_SINGLE = "C.2.2.2.1 single value: DT by meaning, as C.2.2.2.1.3 reads DA and TM"
 
 UID_1001 = "1.2.826.0.1.3680043.10.1386.1001"
 UID_1005 = "1.2.826.0.1.3680043.10.1386.1005"
@@ -522,3 +528,372 @@ QUERIES: list[Query] = [
         diffs={"dcmtk": dcmtk_ignores("Patient Species Description")},
     ),
 ]
+
+#: Return keys of every new attribute at the root (issue #12), asked with no value.
+NEW_ROOT_KEYS = {
+    "IssuerOfPatientID": "",
+    "RequestingPhysician": "",
+    "AdmissionID": "",
+    "CurrentPatientLocation": "",
+    "SpecialNeeds": "",
+    "PatientState": "",
+    "ResponsiblePersonRole": "",
+    "MedicalAlerts": "",
+    "Allergies": "",
+    "PatientSize": "",
+    "PatientAge": "",
+    "ReasonForTheRequestedProcedure": "",
+}
+#: The new step attributes, asked with no value.
+NEW_STEP_KEYS = {
+    "PreMedication": "",
+    "RequestedContrastAgent": "",
+    "CommentsOnTheScheduledProcedureStep": "",
+    "ScheduledProcedureStepEndDate": "",
+    "ScheduledProcedureStepEndTime": "",
+}
+CODE_KEYS = {"CodeValue": "", "CodingSchemeDesignator": "", "CodeMeaning": ""}
+REFERENCE_KEYS = {"ReferencedSOPClassUID": "", "ReferencedSOPInstanceUID": ""}
+
+ORTHANC_MULTIPLE = Diff(
+    MULTIPLE,
+    "Orthanc's matcher compares the key with all the stored values as one text ('Bites when in pain\\Epilepsy'), "
+    "so no value of several ever matches",
+)
+ORTHANC_NUMBER = Diff(
+    NUMBER, "Orthanc compares DS values as text, so '0.45' does not find '0.450' (nor '32.50' '32.5')", CHOICE
+)
+ORTHANC_ABSENT_SEQUENCE = Diff(
+    UNKNOWN,
+    "Orthanc's matcher skips a sequence key that the item does not have, so every item without the sequence "
+    "matches; items with it are matched as C.2.2.2.6 says",
+)
+#: What the plugin does with a TM or DT key in the step that it matches by value (issue #12).
+OURS_STEP_TEXT_BY_VALUE = (
+    "ours matches the step's {key} by value ({stored} is {moment}) but answers it as stored; Orthanc's re-check "
+    "compares it as text with the query's {query} and empties the step item. The start time is written as Orthanc "
+    "compares it (matching.orthanc_time_text); this one must be too, or the step not answered"
+)
+DCMTK_SEQUENCES = "sequence keys (it returns them, never matches on them)"
+
+#: Queries on the attributes the plugin answers and matches since issue #12: the reference table's
+#: new plain columns, several stored values, numbers, the catch-all, DICOM JSON sequences.
+WHOLE_MODEL: list[Query] = [
+    # Plain columns at the root: single value and wildcard
+    Query("sv-issuer", SV, {"IssuerOfPatientID": "RVC"}),
+    Query("wc-issuer", WILDCARD, {"IssuerOfPatientID": "RVC*"}),
+    Query(
+        "sv-requesting",
+        PN_CASE,
+        {"RequestingPhysician": "Carter^Emily"},
+        choice=PN_CASE,
+        diffs={"dcmtk": DCMTK_PN_CASE},
+    ),
+    Query("wc-requesting", WILDCARD, {"RequestingPhysician": "Lindq*"}),
+    Query("sv-admission", SV, {"AdmissionID": "ADM-1001"}),
+    Query("wc-admission", WILDCARD, {"AdmissionID": "ADM-100?"}),
+    Query(
+        "sv-patient-location",
+        SV,
+        {"CurrentPatientLocation": "Ward 3"},
+        diffs={"dcmtk": dcmtk_ignores("Current Patient Location")},
+    ),
+    Query(
+        "wc-patient-location",
+        WILDCARD,
+        {"CurrentPatientLocation": "Barn*"},
+        diffs={"dcmtk": dcmtk_ignores("Current Patient Location")},
+    ),
+    Query("sv-special-needs", SV, {"SpecialNeeds": "Muzzle"}, diffs={"dcmtk": dcmtk_ignores("Special Needs")}),
+    Query("wc-special-needs", WILDCARD, {"SpecialNeeds": "Muzzle*"}, diffs={"dcmtk": dcmtk_ignores("Special Needs")}),
+    Query("sv-patient-state", SV, {"PatientState": "Fasted"}, diffs={"dcmtk": dcmtk_ignores("Patient State")}),
+    Query("sv-role", SV, {"ResponsiblePersonRole": "AGENT"}),
+    Query("sv-role-owner", SV, {"ResponsiblePersonRole": "OWNER"}),
+    Query("univ-star-alerts", UNIVERSAL, {"MedicalAlerts": "*"}, diffs={"orthanc": ORTHANC_NEEDS_ATTRIBUTE}),
+    # Several stored values: any may match
+    Query(
+        "mv-alerts-second",
+        MULTIPLE,
+        {"MedicalAlerts": "Epilepsy"},
+        diffs={"orthanc": ORTHANC_MULTIPLE, "dcmtk": dcmtk_ignores("Medical Alerts")},
+    ),
+    Query(
+        "mv-alerts-first",
+        MULTIPLE,
+        {"MedicalAlerts": "Bites when in pain"},
+        diffs={"orthanc": ORTHANC_MULTIPLE, "dcmtk": dcmtk_ignores("Medical Alerts")},
+    ),
+    Query(
+        "mv-allergies-first",
+        MULTIPLE,
+        {"Allergies": "Penicillin"},
+        diffs={"orthanc": ORTHANC_MULTIPLE, "dcmtk": dcmtk_ignores("Allergies")},
+    ),
+    Query(
+        "mv-allergies-second",
+        MULTIPLE,
+        {"Allergies": "Chicken"},
+        diffs={"orthanc": ORTHANC_MULTIPLE, "dcmtk": dcmtk_ignores("Allergies")},
+    ),
+    Query(
+        "mv-allergies-wildcard",
+        MULTIPLE,
+        {"Allergies": "Lat*"},
+        diffs={
+            "orthanc": Diff(
+                MULTIPLE,
+                "Orthanc matches the key against all the values as one text: 'Lat*' finds 'Latex\\Chicken' (its "
+                "'*' runs over the backslash) but not 'Penicillin\\Latex'",
+            ),
+            "dcmtk": dcmtk_ignores("Allergies"),
+        },
+    ),
+    Query(
+        "mv-recipients-pn",
+        MULTIPLE,
+        {"NamesOfIntendedRecipientsOfResults": "okafor^james"},
+        choice=PN_CASE,
+        diffs={"orthanc": ORTHANC_MULTIPLE, "dcmtk": dcmtk_ignores("Names of Intended Recipients of Results")},
+    ),
+    # Numbers
+    Query(
+        "num-size",
+        NUMBER,
+        {"PatientSize": "0.45"},
+        diffs={"orthanc": ORTHANC_NUMBER, "dcmtk": dcmtk_ignores("Patient's Size")},
+    ),
+    Query(
+        "num-size-zeros",
+        NUMBER,
+        {"PatientSize": "0.4500"},
+        diffs={"orthanc": ORTHANC_NUMBER, "dcmtk": dcmtk_ignores("Patient's Size")},
+    ),
+    Query(
+        "num-weight",
+        NUMBER,
+        {"PatientWeight": "32.50"},
+        diffs={"orthanc": ORTHANC_NUMBER, "dcmtk": dcmtk_ignores("Patient's Weight")},
+    ),
+    # The catch-all at the root
+    Query("ca-age", SV, {"PatientAge": "007Y"}, diffs={"dcmtk": dcmtk_ignores("Patient's Age")}),
+    Query(
+        "ca-reason",
+        SV,
+        {"ReasonForTheRequestedProcedure": "Seizures"},
+        diffs={"dcmtk": dcmtk_ignores("Reason for the Requested Procedure")},
+    ),
+    Query(
+        "ca-reason-wildcard",
+        WILDCARD,
+        {"ReasonForTheRequestedProcedure": "Lameness*"},
+        diffs={"dcmtk": dcmtk_ignores("Reason for the Requested Procedure")},
+    ),
+    # Plain columns in the step
+    Query(
+        "sv-premedication",
+        SV,
+        step={"PreMedication": "Butorphanol"},
+        diffs={"dcmtk": dcmtk_ignores("Pre-Medication")},
+    ),
+    Query(
+        "wc-premedication", WILDCARD, step={"PreMedication": "Dex*"}, diffs={"dcmtk": dcmtk_ignores("Pre-Medication")}
+    ),
+    Query(
+        "univ-star-premedication",
+        UNIVERSAL,
+        step={"PreMedication": "*"},
+        diffs={"orthanc": ORTHANC_NEEDS_ATTRIBUTE},
+    ),
+    Query(
+        "sv-contrast",
+        SV,
+        step={"RequestedContrastAgent": "Iohexol"},
+        diffs={"dcmtk": dcmtk_ignores("Requested Contrast Agent")},
+    ),
+    Query(
+        "wc-contrast",
+        WILDCARD,
+        step={"RequestedContrastAgent": "Io*"},
+        diffs={"dcmtk": dcmtk_ignores("Requested Contrast Agent")},
+    ),
+    Query(
+        "sv-step-comments",
+        SV,
+        step={"CommentsOnTheScheduledProcedureStep": "Fasted since 22:00"},
+        diffs={"dcmtk": dcmtk_ignores("Comments on the SPS")},
+    ),
+    Query(
+        "wc-step-comments",
+        WILDCARD,
+        step={"CommentsOnTheScheduledProcedureStep": "*lobby"},
+        diffs={"dcmtk": dcmtk_ignores("Comments on the SPS")},
+    ),
+    Query(
+        "lt-leading-space",
+        LT_LEADING,
+        step={"CommentsOnTheScheduledProcedureStep": " Bring the consent form"},
+        diffs={"dcmtk": dcmtk_ignores("Comments on the SPS")},
+    ),
+    Query(
+        "lt-leading-space-missing",
+        LT_LEADING,
+        step={"CommentsOnTheScheduledProcedureStep": "Bring the consent form"},
+        diffs={"dcmtk": dcmtk_ignores("Comments on the SPS")},
+    ),
+    # The catch-all in the step
+    Query(
+        "ca-step-end-date",
+        SV,
+        step={"ScheduledProcedureStepEndDate": "20251231"},
+        diffs={"dcmtk": dcmtk_ignores("SPS End Date")},
+    ),
+    Query(
+        "ca-step-end-date-range",
+        RANGE,
+        step={"ScheduledProcedureStepEndDate": "20251230-20251231"},
+        diffs={"dcmtk": dcmtk_ignores("SPS End Date")},
+    ),
+    Query(
+        "ca-step-end-time-range",
+        TM_RANGE,
+        step={"ScheduledProcedureStepEndTime": "1300-1500"},
+        diffs={"dcmtk": dcmtk_ignores("SPS End Time")},
+    ),
+    Query(
+        "ca-step-end-time-seconds",
+        TM_RANGE,
+        step={"ScheduledProcedureStepEndTime": "130000-150000"},
+        diffs={"orthanc": orthanc_tm_strings(), "dcmtk": dcmtk_ignores("SPS End Time")},
+        bug=OURS_STEP_TEXT_BY_VALUE.format(
+            key="SPS End Time", stored="'1300'", moment="13:00:00", query="'130000-150000'"
+        ),
+    ),
+    Query(
+        "ca-step-end-time-single",
+        TM_SINGLE,
+        step={"ScheduledProcedureStepEndTime": "130000"},
+        diffs={"orthanc": orthanc_tm_strings(TM_SINGLE), "dcmtk": dcmtk_ignores("SPS End Time")},
+        bug=OURS_STEP_TEXT_BY_VALUE.format(key="SPS End Time", stored="'1300'", moment="13:00:00", query="'130000'"),
+    ),
+    Query(
+        "ca-step-modified",
+        DT_SINGLE,
+        step={"ScheduledProcedureStepModificationDateTime": "20251230113000"},
+        diffs={
+            "orthanc": Diff(DT_SINGLE, "Orthanc compares DT as strings: '202512301130' is not '20251230113000'"),
+            "dcmtk": dcmtk_ignores("SPS Modification Date Time"),
+        },
+        bug=OURS_STEP_TEXT_BY_VALUE.format(
+            key="SPS Modification Date Time",
+            stored="'202512301130'",
+            moment="2025-12-30 11:30:00",
+            query="'20251230113000'",
+        ),
+    ),
+    # Sequence matching in the step
+    Query(
+        "seq-protocol-code",
+        SEQUENCE,
+        step={"ScheduledProtocolCodeSequence": [{"CodeValue": "CT-THX-C"}]},
+        diffs={"orthanc": ORTHANC_ABSENT_SEQUENCE, "dcmtk": dcmtk_ignores(DCMTK_SEQUENCES)},
+    ),
+    Query(
+        "seq-protocol-second-item",
+        SEQUENCE,
+        step={"ScheduledProtocolCodeSequence": [{"CodeValue": "XR-THX-VD"}]},
+        diffs={"orthanc": ORTHANC_ABSENT_SEQUENCE, "dcmtk": dcmtk_ignores(DCMTK_SEQUENCES)},
+    ),
+    Query(
+        "seq-protocol-meaning-wildcard",
+        SEQUENCE,
+        step={"ScheduledProtocolCodeSequence": [{"CodeMeaning": "CT thorax*"}]},
+        diffs={"orthanc": ORTHANC_ABSENT_SEQUENCE, "dcmtk": dcmtk_ignores(DCMTK_SEQUENCES)},
+    ),
+    Query(
+        "seq-protocol-same-item",
+        SEQUENCE,
+        step={"ScheduledProtocolCodeSequence": [{"CodeValue": "CT-HEAD", "CodingSchemeDesignator": "99RVC"}]},
+        diffs={"orthanc": ORTHANC_ABSENT_SEQUENCE, "dcmtk": dcmtk_ignores(DCMTK_SEQUENCES)},
+    ),
+    Query(
+        "seq-protocol-across-items",
+        SEQUENCE,
+        step={"ScheduledProtocolCodeSequence": [{"CodeValue": "XR-THX-LAT", "CodeMeaning": "XR thorax ventrodorsal"}]},
+        diffs={"orthanc": ORTHANC_ABSENT_SEQUENCE, "dcmtk": dcmtk_ignores(DCMTK_SEQUENCES)},
+    ),
+    Query(
+        "seq-protocol-universal-star",
+        UNIVERSAL,
+        step={"Modality": "CT", "ScheduledProtocolCodeSequence": [{"CodeValue": "*"}]},
+    ),
+    # Sequence matching at the root: DICOM JSON columns and the catch-all
+    Query(
+        "seq-referenced-study",
+        SEQUENCE,
+        {"ReferencedStudySequence": [{"ReferencedSOPInstanceUID": REFERENCED_STUDY_1001}]},
+        diffs={"orthanc": ORTHANC_ABSENT_SEQUENCE, "dcmtk": dcmtk_ignores(DCMTK_SEQUENCES)},
+    ),
+    Query(
+        "seq-referenced-patient",
+        SEQUENCE,
+        {"ReferencedPatientSequence": [{"ReferencedSOPInstanceUID": REFERENCED_PATIENT_FARM}]},
+        diffs={"orthanc": ORTHANC_ABSENT_SEQUENCE, "dcmtk": dcmtk_ignores(DCMTK_SEQUENCES)},
+    ),
+    Query(
+        "seq-requested-code",
+        SEQUENCE,
+        {"RequestedProcedureCodeSequence": [{"CodeValue": "CT-THX"}]},
+        diffs={"orthanc": ORTHANC_ABSENT_SEQUENCE, "dcmtk": dcmtk_ignores(DCMTK_SEQUENCES)},
+    ),
+    Query(
+        "seq-other-ids",
+        SEQUENCE,
+        {"OtherPatientIDsSequence": [{"PatientID": "LUNA-1"}]},
+        diffs={"orthanc": ORTHANC_ABSENT_SEQUENCE, "dcmtk": dcmtk_ignores(DCMTK_SEQUENCES)},
+    ),
+    Query(
+        "seq-other-ids-type",
+        SEQUENCE,
+        {"OtherPatientIDsSequence": [{"TypeOfPatientID": "RFID"}]},
+        diffs={"orthanc": ORTHANC_ABSENT_SEQUENCE, "dcmtk": dcmtk_ignores(DCMTK_SEQUENCES)},
+    ),
+    Query(
+        "seq-other-ids-wildcard",
+        SEQUENCE,
+        {"OtherPatientIDsSequence": [{"PatientID": "9410*"}]},
+        diffs={"orthanc": ORTHANC_ABSENT_SEQUENCE, "dcmtk": dcmtk_ignores(DCMTK_SEQUENCES)},
+    ),
+    # Sequences and new attributes asked for as return keys: an item of empty keys is universal,
+    # and a sequence asked inside the step must not make Orthanc's re-check empty the step item.
+    Query(
+        "ask-protocol-codes",
+        SEQUENCE,
+        step={"Modality": "CT", "ScheduledProtocolCodeSequence": [dict(CODE_KEYS)]},
+    ),
+    Query("ask-protocol-zero-length", SEQUENCE, step={"Modality": "CT", "ScheduledProtocolCodeSequence": []}),
+    Query(
+        "ask-step-nested-sequences",
+        SEQUENCE,
+        step={
+            "Modality": "CT",
+            "ScheduledStationNameCodeSequence": [dict(CODE_KEYS)],
+            "ScheduledPerformingPhysicianIdentificationSequence": [
+                {"PersonIdentificationCodeSequence": [dict(CODE_KEYS)], "InstitutionName": ""}
+            ],
+        },
+    ),
+    Query("ask-step-attributes", UNIVERSAL, step={"Modality": "CT", **NEW_STEP_KEYS}),
+    Query(
+        "ask-root-sequences",
+        SEQUENCE,
+        {
+            "ReferencedStudySequence": [dict(REFERENCE_KEYS)],
+            "ReferencedPatientSequence": [dict(REFERENCE_KEYS)],
+            "RequestedProcedureCodeSequence": [dict(CODE_KEYS)],
+            "OtherPatientIDsSequence": [{"PatientID": "", "TypeOfPatientID": ""}],
+        },
+        step={DATE: "20251230"},
+    ),
+    Query("ask-root-attributes", UNIVERSAL, dict(NEW_ROOT_KEYS), step={DATE: "20251231"}),
+]
+QUERIES += WHOLE_MODEL
