@@ -231,6 +231,10 @@ class Servers:
 
     def ask(self, side: str, identifier: Dataset) -> Outcome:
         """One C-FIND to one SCP; a failure status gives no IDs and that status."""
+        return outcome(*self.answers(side, identifier))
+
+    def answers(self, side: str, identifier: Dataset) -> tuple[list[Dataset], int | None]:
+        """One C-FIND to one SCP: the answers' identifiers, whole, and the final status."""
         if side not in self.clients:
             if side == "dcmtk":
                 assert self.dcmtk is not None
@@ -238,8 +242,7 @@ class Servers:
             else:
                 server = self.ours if side == "ours" else self.orthanc
                 self.clients[side] = Client(server.dicom_port, server.aet)
-        answers, status = self.clients[side].find(identifier)
-        return outcome(answers, status)
+        return self.clients[side].find(identifier)
 
     def query(self, identifier: Dataset, sides: tuple[str, ...] = SIDES) -> dict[str, Outcome]:
         return {side: self.ask(side, identifier) for side in sides}
