@@ -27,7 +27,7 @@ from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 
 from .charset import CODECS, LATIN1, UTF8, latin1_text
-from .matching import orthanc_time_text
+from .matching import orthanc_text, orthanc_time_text
 from .model import (
     CHARACTER_SET,
     MAX_LENGTH,
@@ -38,7 +38,7 @@ from .model import (
     Level,
     keyword_of,
 )
-from .query import WorklistQuery
+from .query import Range, TimeOfDay, WorklistQuery
 from .values import Layout, Row, Values, ViewColumn, element_items, element_text
 
 log = logging.getLogger("vetmwl.answers")
@@ -159,6 +159,7 @@ class AnswerEncoder:
         self.layout = layout if layout is not None else Layout(view)
         self.values = Values(self.layout)
         self._start_time_text = query.start_time_text
+        self._step_texts = step_time_texts(query)
         charset_tag = tag_for_keyword(CHARACTER_SET)
         self._charset = _short(_header(charset_tag, "CS"), character_set.encode("ascii"))
         elements = [e for e in query.identifier if e.keyword != CHARACTER_SET and e.tag.group != 0x0002]
@@ -200,6 +201,14 @@ class AnswerEncoder:
                 return (orthanc_time_text(value, query_text) or "") if value is not None else ""
 
             read = start_time
+        elif read is not None and level is Level.STEP and keyword in self._step_texts:
+            stored, query_text = read, self._step_texts[keyword]
+
+            def as_orthanc_compares(row: Row) -> str:
+                text = stored(row)
+                return (orthanc_text(vr, text, query_text) or text) if text else ""
+
+            read = as_orthanc_compares
         return _Element(element.tag, vr, keyword, read)
 
     # -- sequences, from pydicom datasets ----------------------------------------------------------
@@ -309,6 +318,16 @@ class AnswerEncoder:
         self._write(self._root, row, out)
         out.insert(self._charset_at, self._charset)
         return b"".join(out)
+
+
+def step_time_texts(query: WorklistQuery) -> dict[str, str]:
+    """The step's TM and DT keys the query matches (but the start time), with the query's text:
+    their answers are written as Orthanc's re-check compares them (see vetmwl.matching)."""
+    return {
+        f.keyword: f.text
+        for f in query.filters
+        if isinstance(f, TimeOfDay | Range) and f.level is Level.STEP and f.text and f.keyword != START_DATETIME
+    }
 
 
 def shape_of(query: WorklistQuery) -> tuple:

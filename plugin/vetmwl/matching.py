@@ -167,6 +167,33 @@ def orthanc_time_text(value: datetime | time | timedelta, query: str) -> str | N
     return next((c for c in candidates if _orthanc_range(c, query)), None)
 
 
+def orthanc_datetime_text(value: datetime, query: str) -> str | None:
+    """:func:`orthanc_time_text` for a DT: the date-time at a precision Orthanc's text comparison
+    accepts (``202512301130`` and ``20251230113000`` are the same moment), or None."""
+    full = f"{value:%Y%m%d%H%M%S}"
+    candidates = [f"{full}.{value.microsecond:06d}"] if value.microsecond else [full]
+    if not value.microsecond:
+        for length in (12, 10, 8, 6, 4):  # drop components that are zero (or 1 for month and day)
+            rest = full[length:]
+            unit = {12: "00", 10: "0000", 8: "000000", 6: "01000000", 4: "0101000000"}[length]
+            if rest == unit:
+                candidates.append(full[:length])
+    return next((c for c in candidates if _orthanc_range(c, query)), None)
+
+
+def orthanc_text(vr: str, text: str, query: str) -> str | None:
+    """A stored TM or DT value written as Orthanc's re-check accepts for ``query``; None when no
+    writing of it passes; other VRs as they are."""
+    try:
+        if vr == "TM":
+            return orthanc_time_text(parse_time_span(text)[0], query)
+        if vr == "DT":
+            return orthanc_datetime_text(parse_datetime_span(text)[0], query)
+    except ValueFormatError:
+        return None
+    return text
+
+
 def orthanc_wildcard(f: Like, text: str) -> bool:
     """Orthanc's wildcard matching, where ``?`` is one byte of UTF-8, not one character."""
     pattern, value = (f.pattern.upper(), text.upper()) if f.fold_case else (f.pattern, text)

@@ -89,6 +89,7 @@ class Range:
     start: date | datetime | None
     end: date | datetime | None
     level: Level = Level.ROOT
+    text: str = ""
     macro: ClassVar[str] = "range"
 
     def __post_init__(self) -> None:
@@ -318,7 +319,7 @@ def _value_filter(dataset: Dataset, tag: int, keyword: str, level: Level) -> Fil
         if vr == "TM":
             return TimeOfDay(keyword, *time_interval(value), level=level, text=value)
         if vr == "DT":
-            return Range(keyword, *datetime_value_interval(value), level=level)
+            return Range(keyword, *datetime_value_interval(value), level=level, text=value)
     except ValueFormatError as exc:
         raise QueryError(f"{keyword}: {exc}") from exc
     if vr in TEXT_VRS:

@@ -22,13 +22,14 @@ from .config import Settings
 from .db import Database
 from .encoder import AnswerEncoder
 from .errors import DatabaseError, InternalError
-from .matching import Value, matches, orthanc_time_text, orthanc_wildcard
+from .matching import Value, matches, orthanc_text, orthanc_time_text, orthanc_wildcard
 from .model import (
     CATCH_ALL,
     CODE_COLUMNS,
     MODALITY,
     NUMBER_VRS,
     REQUIRED_COLUMNS,
+    RESPONSIBLE_PERSON_ROLE,
     SPS_SEQUENCE,
     START_DATETIME,
     STUDY_UID,
@@ -342,8 +343,8 @@ def _sql_decides(f: Filter, view: Mapping[str, ViewColumn]) -> bool:
     """Whether the view has a column SQL can match ``f`` on: the start date-time, or a plain column
     of one value whose type SQL compares like DICOM does (text, or a real date)."""
     column = view.get(f.keyword)
-    if column is None or isinstance(f, ItemMatch):
-        return False
+    if column is None or isinstance(f, ItemMatch) or f.keyword == RESPONSIBLE_PERSON_ROLE:
+        return False  # the role may be derived (OWNER): matched in Python, on what the answer carries
     if column.source is Source.START:
         return isinstance(f, Range | TimeOfDay)
     if column.source is not Source.VALUE or level_of(f.keyword) not in (None, f.level):
@@ -389,9 +390,15 @@ def _nowhere(f: Filter) -> str:
 
 
 def _orthanc_check(f: Filter) -> Callable[[Value], bool] | None:
-    """Orthanc's own reading of a step key where it differs from DICOM's: ``?`` on bytes."""
-    if f.level is Level.STEP and isinstance(f, Like) and "?" in f.pattern:
+    """Orthanc's own reading of a step key where it differs from DICOM's: ``?`` on bytes, and TM and
+    DT compared as text (the answer is then written as Orthanc compares it, if some writing passes)."""
+    if f.level is not Level.STEP:
+        return None
+    if isinstance(f, Like) and "?" in f.pattern:
         return lambda value: isinstance(value, str) and any(orthanc_wildcard(f, v) for v in value.split("\\"))
+    if isinstance(f, TimeOfDay | Range) and f.text and f.keyword != START_DATETIME:
+        vr = vr_of(f.keyword)
+        return lambda value: isinstance(value, str) and orthanc_text(vr, value, f.text) is not None
     return None
 
 

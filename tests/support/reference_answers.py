@@ -19,8 +19,8 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
 from vetmwl.charset import LATIN1, UTF8, latin1_text
-from vetmwl.encoder import requested_item, vr_of_element
-from vetmwl.matching import orthanc_time_text
+from vetmwl.encoder import requested_item, step_time_texts, vr_of_element
+from vetmwl.matching import orthanc_text, orthanc_time_text
 from vetmwl.model import CHARACTER_SET, MAX_LENGTH, SPS_SEQUENCE, START_DATETIME, START_TIME, STEP_ATTRIBUTES, Level
 from vetmwl.query import WorklistQuery
 from vetmwl.values import Layout, Values, ViewColumn, element_items, element_text
@@ -82,6 +82,7 @@ def build_answer(
     """The answer dataset for one row (a mapping of column keyword to value), as the plugin builds it."""
     layout = Layout(view)
     values = Values(layout)
+    step_texts = step_time_texts(query)
     builders: list[Callable[[tuple], DataElement]] = []
 
     def builder(element: DataElement, level: Level) -> Callable[[tuple], DataElement]:
@@ -107,6 +108,9 @@ def build_answer(
         if keyword == START_TIME and level is Level.STEP and query.start_time_text:
             start = values.start()
             read = lambda r: (orthanc_time_text(v, query.start_time_text) or "") if (v := start(r)) else ""  # noqa: E731
+        elif read is not None and level is Level.STEP and keyword in step_texts:
+            stored = read
+            read = lambda r: (orthanc_text(vr, t, step_texts[keyword]) or t) if (t := stored(r)) else ""  # noqa: E731
         return lambda r: _element(element.tag, vr, keyword, read(r) if read else "", character_set)
 
     step_builders: list[Callable[[tuple], DataElement]] = []
