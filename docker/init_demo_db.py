@@ -20,8 +20,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from vetmwl import demo, importer
 from vetmwl.config import IDENTIFIER
+from vetmwl.tools import demo, importer
 
 REPO = Path(__file__).resolve().parents[1]
 LOGIN_SCRIPT = REPO / "sql" / "mssql" / "readonly-login.sql"

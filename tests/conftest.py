@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
 
+from support.runtimes import REPO
 from support.servers import MariaDBServer, OrthancServer, PostgresServer
-from vetmwl import demo, importer
+from vetmwl.tools import demo, importer
+
+# The tools and the settings find the repository's sql folder through this (see vetmwl.config.sql_dir).
+os.environ.setdefault("VETMWL_SQL_DIR", str(REPO / "sql"))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -15,7 +15,9 @@ from .charset import CODECS, LATIN1, UTF8
 
 SECTION = "SqlWorklist"
 DIALECTS = ("mssql", "postgresql", "sqlite", "mariadb")
-DEFAULT_TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "sql" / "queries"
+#: Names the folder of the plugin's SQL (``queries/`` and ``schema/``) for the tools, and for an
+#: Orthanc whose plugin script does not say where it is.
+SQL_DIR_VARIABLE = "VETMWL_SQL_DIR"
 
 #: SPS statuses offered when a query does not ask for one (mwl-spec §4 pitfall 10).
 DEFAULT_STATUSES = ("SCHEDULED", "ARRIVED", "READY")
@@ -60,13 +62,23 @@ class AeOptions:
         )
 
 
+def sql_dir(given: Path | str | None = None, environ: Mapping[str, str] | None = None) -> Path:
+    """The folder of the plugin's SQL: ``given`` (the plugin script passes the ``sql`` folder beside
+    its own), else ``$VETMWL_SQL_DIR``, else ``sql`` in the working directory (where the tools run)."""
+    if given is not None:
+        return Path(given)
+    environ = os.environ if environ is None else environ
+    return Path(environ.get(SQL_DIR_VARIABLE) or "sql")
+
+
 @dataclass(frozen=True)
 class Settings:
     connection_string: str
     dialect: str
+    #: The folder of the query templates (``sql/queries``).
+    template_dir: Path
     view: str = "worklist"
     template: str = "worklist.sql.j2"
-    template_dir: Path = field(default=DEFAULT_TEMPLATE_DIR)
     query_timeout: int = 5
     connect_timeout: int = 5
     limit_answers: int = 500
@@ -244,8 +256,11 @@ def _modalities(section: dict[str, Any], defaults: AeOptions) -> tuple[tuple[str
     return tuple(found.items())
 
 
-def load_settings(configuration: dict[str, Any], environ: Mapping[str, str] | None = None) -> Settings:
-    """Build :class:`Settings` from Orthanc's whole configuration, or raise :class:`ConfigError`."""
+def load_settings(
+    configuration: dict[str, Any], environ: Mapping[str, str] | None = None, sql_folder: Path | None = None
+) -> Settings:
+    """Build :class:`Settings` from Orthanc's whole configuration, or raise :class:`ConfigError`.
+    ``sql_folder``: where ``sql/`` is, as the plugin script says (see :func:`sql_dir`)."""
     section = configuration.get(SECTION)
     if not isinstance(section, dict):
         raise ConfigError(
@@ -266,7 +281,7 @@ def load_settings(configuration: dict[str, Any], environ: Mapping[str, str] | No
         )
     defaults = _ae_options(section, f"{SECTION}.", AeOptions())
     modalities = _modalities(section, defaults)
-    template_dir = Path(section.get("TemplateDirectory", DEFAULT_TEMPLATE_DIR))
+    template_dir = Path(section.get("TemplateDirectory") or sql_dir(sql_folder) / "queries")
     template = section.get("Template", Settings.template)
     if not isinstance(template, str) or not (template_dir / template).is_file():
         raise ConfigError(f'"{SECTION}.Template": no query template {template!r} in {template_dir}')

@@ -1,6 +1,6 @@
 """The only place that talks to Orthanc: settings in, callbacks registered, answers handed over.
 
-Besides the worklist callback it registers the REST routes of :mod:`vetmwl.rest` under one prefix
+Besides the worklist callback it registers the REST routes of :mod:`vetmwl.web.rest` under one prefix
 and a "Worklist" entry on Orthanc Explorer's home page. The ``orthanc`` module is passed in to
 :func:`register`, so tests drive this file with a small fake.
 """
@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -21,11 +22,11 @@ from . import __version__
 from .config import ConfigError, load_settings, orthanc_warnings
 from .errors import FAILED, INTERNAL, OK, REFUSED, DatabaseError, InternalError, QueryError
 from .hostcheck import hostid_problem
-from .identifiers import mask_person_names
-from .metrics import Metrics
-from .querylog import QueryLog
-from .rest import PREFIX, STATIC_DIR, Response, RestApi, error_response
 from .service import FindResult, WorklistService
+from .web.identifiers import mask_person_names
+from .web.metrics import Metrics
+from .web.querylog import QueryLog
+from .web.rest import PREFIX, STATIC_DIR, Response, RestApi, error_response
 
 log = logging.getLogger("vetmwl")
 
@@ -252,7 +253,7 @@ def register_worklist(orthanc: ModuleType, answer: Callable[[Any, Any, Peer], No
 
 
 def send(output: Any, response: Response) -> None:
-    """Hand a :class:`vetmwl.rest.Response` to Orthanc's RestOutput."""
+    """Hand a :class:`vetmwl.web.rest.Response` to Orthanc's RestOutput."""
     if response.status == 200:
         output.AnswerBuffer(response.body, response.content_type)
     elif response.status in (301, 302, 303, 307, 308):
@@ -322,9 +323,10 @@ def _register_stop(orthanc: ModuleType, service: WorklistService | None) -> None
     orthanc.RegisterOnChangeCallback(_held(on_change))
 
 
-def register(orthanc: ModuleType) -> WorklistService | None:
+def register(orthanc: ModuleType, sql_folder: Path | None = None) -> WorklistService | None:
     """Read the configuration once, build the service, register the worklist callback, the web
-    parts and the clean-up at Orthanc's stop.
+    parts and the clean-up at Orthanc's stop. ``sql_folder``: the repository's ``sql`` folder, as
+    the plugin script finds it beside itself.
 
     The REST routes are registered even when the configuration is broken, so the health page can
     say what is wrong.
@@ -340,7 +342,7 @@ def register(orthanc: ModuleType) -> WorklistService | None:
         log.warning(machine)
     warnings = (machine,) if machine else ()
     try:
-        settings = load_settings(configuration)
+        settings = load_settings(configuration, sql_folder=sql_folder)
     except ConfigError as error:
         log.error("configuration error, worklist queries will fail until it is fixed: %s", error)
         knows_address = register_worklist(orthanc, _refusing_callback(str(error), querylog, metrics))

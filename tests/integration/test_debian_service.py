@@ -29,8 +29,8 @@ from pydicom.dataset import Dataset
 from support.clients import pynetdicom_find
 from support.deploy import read_orthanc_json
 from support.servers import REPO, SITE_PACKAGES, free_port
-from vetmwl import importer
 from vetmwl.config import _KEYS, SECTION
+from vetmwl.tools import importer
 
 ETC = Path("/etc/orthanc")
 UNIT = Path("/lib/systemd/system/orthanc.service")

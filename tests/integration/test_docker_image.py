@@ -28,7 +28,7 @@ from support.clients import findscu
 from support.deploy import DOCKERFILE, compose, env_file, environment
 from support.servers import REPO, free_port
 from support.standin import ULIMITS, ensure_standin, podman
-from vetmwl import importer
+from vetmwl.tools import importer
 
 DATABASE = "/data/worklist.sqlite"
 #: A private network namespace whose ports slirp4netns publishes on this host's 127.0.0.1: the
@@ -86,7 +86,7 @@ def image(standin: str) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def demo_database(demo_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo schedule from today on (vetmwl.demo), in SQLite, loaded by vetmwl.importer."""
+    """The demo schedule from today on (vetmwl.tools.demo), in SQLite, loaded by vetmwl.tools.importer."""
     path = tmp_path_factory.mktemp("docker-db") / "worklist.sqlite"
     arguments = ["--dialect", "sqlite", "--connection", f"Driver=SQLite3;Database={path}", "--create-schema"]
     assert importer.main([*arguments, str(demo_file)]) == 0

@@ -19,7 +19,7 @@ from support.servers import REPO, OrthancServer, PostgresServer, free_port
 @pytest.fixture
 def own_postgres(demo_file: Path):
     """A PostgreSQL server for this test alone, since the test stops and restarts it."""
-    from vetmwl import importer
+    from vetmwl.tools import importer
 
     server = PostgresServer().init()
     server.start()

@@ -24,7 +24,7 @@ PYTHON = str(REPO / ".venv" / "bin" / "python")
 
 def run_import(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [PYTHON, "-m", "vetmwl.importer", *args],
+        [PYTHON, "-m", "vetmwl.tools.importer", *args],
         cwd=REPO / "plugin",
         capture_output=True,
         text=True,
@@ -143,7 +143,7 @@ def test_bad_items_are_reported_and_nothing_is_loaded(empty_database, tmp_path: 
 
 
 def test_demo_schedule_round_trips(empty_database, tmp_path: Path) -> None:
-    from vetmwl.demo import schedule
+    from vetmwl.tools.demo import schedule
 
     dialect, connection = empty_database
     path = tmp_path / "demo.json"

@@ -19,18 +19,18 @@ from support.identifier_files import identifier
 from support.servers import MariaDBServer, OrthancServer
 from support.views import reference_columns
 from unit.test_sqlrender import FILTER_SETS, FRACTION_CASES, MATCHING_CASES, ROWS
-from vetmwl import importer
-from vetmwl.config import DEFAULT_TEMPLATE_DIR
+from vetmwl.config import sql_dir
 from vetmwl.db import Database
 from vetmwl.errors import DatabaseError, InternalError
 from vetmwl.query import Like, parse_query
 from vetmwl.sqlrender import SqlRenderer
+from vetmwl.tools import importer
 
 ALL_COLUMNS = reference_columns()
 
 
 def renderer() -> SqlRenderer:
-    return SqlRenderer(DEFAULT_TEMPLATE_DIR, "worklist.sql.j2", "mariadb", "worklist")
+    return SqlRenderer(sql_dir() / "queries", "worklist.sql.j2", "mariadb", "worklist")
 
 
 def database(connection: str, query_timeout: int = 5, session: bool = True) -> Database:

@@ -138,7 +138,7 @@ def test_readme_quick_start_on_fresh_debian13(scratch: Path) -> None:
         findscu_output = (done.stdout + done.stderr)[-3000:]
         assert done.returncode == 0, findscu_output
 
-        # What vetmwl.demo scheduled for today with Modality DX, as the demo wrote it in the root.
+        # What vetmwl.tools.demo scheduled for today with Modality DX, as the demo wrote it in the root.
         items = json.loads((clone / "var/demo-items.json").read_text(encoding="utf-8"))
         want = sorted(
             (

@@ -15,7 +15,7 @@ from conftest import plugin_settings
 from support.clients import findscu, pynetdicom_find
 from support.servers import OrthancServer, free_port
 from support.web import credentials_for_urllib, get
-from vetmwl.identifiers import ROOT_KEYS, STEP_KEYS
+from vetmwl.web.identifiers import ROOT_KEYS, STEP_KEYS
 
 SECRET = "s3cret-Pw"
 USERS = {"clinic-it": "right-horse-battery"}

@@ -21,7 +21,7 @@ from support.clients import broad_query, echo, findscu, is_failure, pynetdicom_f
 from support.readme import readme_findscu_keys
 from support.runtimes import Runtime
 from support.servers import OrthancServer, PostgresServer
-from vetmwl import importer
+from vetmwl.tools import importer
 
 SPS = "ScheduledProcedureStepSequence"
 

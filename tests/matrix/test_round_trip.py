@@ -24,8 +24,8 @@ from support.clients import pynetdicom_find
 from support.k61_items import NOT_GIVEN, k61_items, keyword_of_key, normalized_dataset, normalized_item
 from support.runtimes import Runtime
 from support.servers import MariaDBServer, OrthancServer, PostgresServer
-from vetmwl import importer
 from vetmwl.model import SPS_SEQUENCE
+from vetmwl.tools import importer
 
 DIALECTS = ("sqlite", "postgresql", "mariadb")
 

@@ -1,6 +1,6 @@
 """Three worklist SCPs serving the same items, so our answers can be compared with two references.
 
-- ``ours``: Orthanc with our plugin, reading a SQLite database filled by ``vetmwl.importer``;
+- ``ours``: Orthanc with our plugin, reading a SQLite database filled by ``vetmwl.tools.importer``;
 - ``orthanc``: Orthanc with tests/support/orthanc_reference_plugin.py, which answers exactly the
   items Orthanc's own matcher (``WorklistIsMatch``) accepts;
 - ``dcmtk``: dcmtk's ``wlmscpfs`` serving the items as ``.wl`` files.
@@ -30,7 +30,7 @@ from pynetdicom.sop_class import ModalityWorklistInformationFind
 
 from support.servers import REPO, OrthancServer, free_port
 from support.wlitems import write_wl_folder
-from vetmwl import importer
+from vetmwl.tools import importer
 
 SIDES = ("ours", "orthanc", "dcmtk")
 REFERENCE_PLUGIN = REPO / "tests" / "support" / "orthanc_reference_plugin.py"

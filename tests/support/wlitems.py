@@ -4,7 +4,7 @@ The reference Orthanc (tests/support/orthanc_reference_plugin.py) and dcmtk's wl
 exactly the items our plugin reads from SQL. This module is the one conversion both use; it runs
 in the test process and inside Orthanc's embedded Python, so it needs nothing but pydicom.
 
-It keeps what ``vetmwl.importer`` keeps, whatever column or catch-all the importer puts it in:
+It keeps what ``vetmwl.tools.importer`` keeps, whatever column or catch-all the importer puts it in:
 
 - every public attribute, root and step, as a keyword (or a tag ``gggg,eeee``) with its
   dictionary VR; Responsible Person Role too (the importer stores it in its own column);
@@ -36,7 +36,7 @@ from pydicom.uid import ExplicitVRLittleEndian
 
 WORKLIST_FIND = "1.2.840.10008.5.1.4.31"
 SPS = "ScheduledProcedureStepSequence"
-#: Keys the importer accepts but does not store (vetmwl.importer._NOT_STORED): the JSON is Unicode.
+#: Keys the importer accepts but does not store (vetmwl.tools.importer._NOT_STORED): the JSON is Unicode.
 _NOT_STORED = {"SpecificCharacterSet"}
 
 

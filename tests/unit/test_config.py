@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from vetmwl.config import DEFAULT_TEMPLATE_DIR, ConfigError, load_settings, mask_secrets, orthanc_warnings
+from vetmwl.config import ConfigError, load_settings, mask_secrets, orthanc_warnings, sql_dir
 
 CONNECTION = "Driver=SQLite3;Database=/tmp/w.sqlite"
 
@@ -22,7 +22,7 @@ def test_minimal_section_gets_the_defaults() -> None:
     assert settings.dialect == "sqlite"
     assert settings.view == "worklist"
     assert settings.template == "worklist.sql.j2"
-    assert settings.template_dir == DEFAULT_TEMPLATE_DIR
+    assert settings.template_dir == sql_dir() / "queries"
     assert (settings.template_dir / settings.template).is_file()
     assert (settings.query_timeout, settings.connect_timeout, settings.limit_answers) == (5, 5, 500)
 

@@ -8,7 +8,7 @@ import pydicom
 import pytest
 
 from support.identifier_files import file_bytes, identifier
-from vetmwl.identifiers import (
+from vetmwl.web.identifiers import (
     HIDDEN,
     ROOT_KEYS,
     STEP_KEYS,

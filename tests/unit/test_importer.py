@@ -25,8 +25,10 @@ from support.k61_items import (
     normalized_item,
     row_dataset,
 )
-from vetmwl import demo, importer, model
-from vetmwl.importer import (
+from vetmwl import model
+from vetmwl.model import CATCH_ALL, START_DATETIME
+from vetmwl.tools import demo, importer
+from vetmwl.tools.importer import (
     REFERENCE,
     REFERENCE_COLUMNS,
     Columns,
@@ -37,7 +39,6 @@ from vetmwl.importer import (
     read_items,
     validate,
 )
-from vetmwl.model import CATCH_ALL, START_DATETIME
 
 ITEMS = demo.schedule(date(2026, 1, 5), days=2)
 K61 = k61_items()

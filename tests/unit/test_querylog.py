@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from vetmwl.querylog import QueryLog
+from vetmwl.web.querylog import QueryLog
 
 
 def add(log: QueryLog, n: int, status: str = "ok") -> None:

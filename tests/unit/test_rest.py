@@ -14,14 +14,16 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from vetmwl import __version__
-from vetmwl.config import Settings
+from vetmwl.config import Settings, sql_dir
 from vetmwl.db import FetchResult
 from vetmwl.errors import DatabaseError
-from vetmwl.identifiers import worklist_identifier
-from vetmwl.metrics import Metrics
-from vetmwl.querylog import QueryLog
-from vetmwl.rest import PREFIX, Response, RestApi
 from vetmwl.service import WorklistService
+from vetmwl.web.identifiers import worklist_identifier
+from vetmwl.web.metrics import Metrics
+from vetmwl.web.querylog import QueryLog
+from vetmwl.web.rest import PREFIX, Response, RestApi
+
+TEMPLATES = sql_dir() / "queries"
 
 SPS = "ScheduledProcedureStepSequence"
 
@@ -35,7 +37,9 @@ def services() -> Iterator[list[WorklistService]]:
 
 
 def make_api(services: list[WorklistService], connection: str, **settings: Any) -> RestApi:
-    service = WorklistService(Settings(connection_string=connection, dialect="sqlite", **settings))
+    service = WorklistService(
+        Settings(connection_string=connection, dialect="sqlite", template_dir=TEMPLATES, **settings)
+    )
     services.append(service)
     return RestApi(service, QueryLog(), Metrics(), orthanc_version=lambda: "1.10.1")
 
@@ -143,7 +147,7 @@ def test_worklist_database_error_is_503_and_counted(sqlite_db: str, services: li
 def test_worklist_waits_for_a_running_cfind(sqlite_db: str, services: list[WorklistService]) -> None:
     """The page and the C-FIND callback share a lock, so service.find never runs twice at once."""
     lock = threading.Lock()
-    service = WorklistService(Settings(connection_string=sqlite_db, dialect="sqlite"))
+    service = WorklistService(Settings(connection_string=sqlite_db, dialect="sqlite", template_dir=TEMPLATES))
     services.append(service)
     api = RestApi(service, QueryLog(), Metrics(), lock=lock)
     done: list[Response] = []
@@ -210,7 +214,9 @@ def orthanc_unreachable() -> str:
 
 def test_health_turns_degraded_and_back_logging_each_change_once(caplog: pytest.LogCaptureFixture) -> None:
     database = SwitchableDatabase()
-    service = WorklistService(Settings(connection_string="Driver=x", dialect="sqlite"), database=database)
+    service = WorklistService(
+        Settings(connection_string="Driver=x", dialect="sqlite", template_dir=TEMPLATES), database=database
+    )
     api = RestApi(service, QueryLog(), Metrics(), orthanc_version=orthanc_unreachable)
     caplog.set_level(logging.INFO, logger="vetmwl")
 
@@ -227,7 +233,7 @@ def test_health_turns_degraded_and_back_logging_each_change_once(caplog: pytest.
     database.down = False
     assert get(api, "/health").status == 200
 
-    changes = [r for r in caplog.records if r.name == "vetmwl.rest"]
+    changes = [r for r in caplog.records if r.name == "vetmwl.web.rest"]
     assert [r.levelname for r in changes] == ["WARNING", "WARNING"]
     assert "degraded: the database server cannot be reached" in changes[0].getMessage()
     assert "answers again" in changes[1].getMessage()

@@ -14,8 +14,8 @@ from sqlglot.dialects.mysql import MySQL
 
 from support.identifier_files import identifier
 from support.views import reference_columns
-from vetmwl import importer, model
-from vetmwl.config import DEFAULT_TEMPLATE_DIR
+from vetmwl import model
+from vetmwl.config import sql_dir
 from vetmwl.matching import person_name_matches
 from vetmwl.model import START_DATETIME
 from vetmwl.query import (
@@ -29,6 +29,7 @@ from vetmwl.query import (
 )
 from vetmwl.service import _python_confirms as needs_recheck
 from vetmwl.sqlrender import CASE_INSENSITIVE_DIALECTS, SqlRenderer, bind_value, like_pattern
+from vetmwl.tools import importer
 
 
 class MariaDBNoBackslashEscapes(MySQL):
@@ -95,7 +96,7 @@ FILTER_SETS: dict[str, list[Filter]] = {
 
 def renderer(dialect: str, template: str = "worklist.sql.j2") -> SqlRenderer:
     view = "dbo.worklist" if dialect == "mssql" else "worklist"
-    return SqlRenderer(DEFAULT_TEMPLATE_DIR, template, dialect, view)
+    return SqlRenderer(sql_dir() / "queries", template, dialect, view)
 
 
 def numbered(sql: str) -> str:

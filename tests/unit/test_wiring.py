@@ -13,7 +13,7 @@ import pytest
 from support.fake_orthanc import FakeAnswers, FakeOrthanc
 from support.identifier_files import file_bytes, identifier
 from support.wiring import SPS, dx_query, find, orthanc_config, start, todays
-from vetmwl.config import DEFAULT_TEMPLATE_DIR
+from vetmwl.config import sql_dir
 from vetmwl.service import WorklistService
 
 
@@ -214,7 +214,7 @@ def test_sql_the_database_rejects_is_an_internal_error_with_its_sql(
 ) -> None:
     """A broken query template is our bug: logged once with the keys and the SQL, no reconnect."""
     templates = tmp_path / "queries"
-    shutil.copytree(DEFAULT_TEMPLATE_DIR, templates)
+    shutil.copytree(sql_dir() / "queries", templates)
     worklist = templates / "worklist.sql.j2"
     worklist.write_text(worklist.read_text().replace("ORDER BY", "ORDER BY BY"))
     orthanc = FakeOrthanc(orthanc_config(sqlite_db, TemplateDirectory=str(templates)))

@@ -14,8 +14,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from support.fake_orthanc import FakeOrthanc
 from support.wiring import dx_query, find, orthanc_config, start, todays
-from vetmwl import rest
 from vetmwl.service import WorklistService
+from vetmwl.web import rest
 
 
 def metric(text: str, name: str, **labels: str) -> float:

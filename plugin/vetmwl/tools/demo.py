@@ -6,7 +6,7 @@ days, with owners' names in several languages and scripts (Latin, Greek, Cyrilli
 a few species, breed and breed registry codes as a practice system would give them; some animals
 have medical alerts or allergies, and the X-ray and CT steps carry a protocol code.
 
-Usage: ``python -m vetmwl.demo [--start YYYY-MM-DD] [--days 5] > items.json``
+Usage: ``python -m vetmwl.tools.demo [--start YYYY-MM-DD] [--days 5] > items.json``
 """
 
 from __future__ import annotations
@@ -151,7 +151,6 @@ STATIONS = {
 }
 VETS = ["Carter^Emily^^Dr", "Okafor^James^^Dr", "Lindqvist^Anna^^Dr", "Moreau^Julien^^Dr"]
 TECHNICIANS = ["Hughes^Sam", "Patel^Priya", "Kim^Jae"]
-CLINIC = "Riverside Veterinary Clinic"
 #: Step statuses in turn: mostly SCHEDULED, some ARRIVED or READY, some unknown (NULL, which the
 #: plugin treats as SCHEDULED). All are offered by default, so every step is in the worklist.
 STATUSES = ["SCHEDULED", "SCHEDULED", "ARRIVED", "SCHEDULED", "READY", "SCHEDULED", None]

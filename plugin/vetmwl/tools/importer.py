@@ -8,7 +8,7 @@ so nothing is lost. Every item is validated first (keyword, VR, length, dates); 
 nothing at all is loaded and each bad item is reported by position and reason. Good files load in
 one transaction.
 
-Usage: ``python -m vetmwl.importer --dialect sqlite --connection "Driver=SQLite3;Database=x.db"
+Usage: ``python -m vetmwl.tools.importer --dialect sqlite --connection "Driver=SQLite3;Database=x.db"
 [--create-schema] [--replace] [--table worklist] items.json`` (a JSON array, or one JSON object per
 line).
 """
@@ -33,9 +33,9 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.valuerep import validate_value
 
-from .config import DEFAULT_TEMPLATE_DIR, DIALECTS, IDENTIFIER
-from .dicomtime import ValueFormatError, parse_date, parse_datetime_span, parse_time_span
-from .model import (
+from ..config import DIALECTS, IDENTIFIER, sql_dir
+from ..dicomtime import ValueFormatError, parse_date, parse_datetime_span, parse_time_span
+from ..model import (
     BREED_CODE,
     BREED_SEQUENCE,
     CATCH_ALL,
@@ -64,7 +64,6 @@ from .model import (
     source_of,
 )
 
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "sql" / "schema"
 SPS = SPS_SEQUENCE
 SPS_TAG = "00400100"
 
@@ -558,23 +557,25 @@ def validate(items: Iterable[Any], columns: Columns = REFERENCE) -> tuple[list[d
 
 
 # -- the database ----------------------------------------------------------------------------------
-def schema_statements(dialect: str) -> list[str]:
-    """The reference DDL of a dialect, split into statements."""
-    text = (SCHEMA_DIR / f"{dialect}.sql").read_text(encoding="utf-8")
+def schema_statements(dialect: str, folder: Path | None = None) -> list[str]:
+    """The reference DDL of a dialect, split into statements (``folder``: the sql folder, see config.sql_dir)."""
+    text = (sql_dir(folder) / "schema" / f"{dialect}.sql").read_text(encoding="utf-8")
     lines = [line for line in text.splitlines() if not line.lstrip().startswith("--")]
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
 
 
-def _render(template: str, dialect: str, table: str, **context: Any) -> str:
+def _render(template: str, dialect: str, table: str, folder: Path | None = None, **context: Any) -> str:
     environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(DEFAULT_TEMPLATE_DIR)), undefined=jinja2.StrictUndefined, autoescape=False
+        loader=jinja2.FileSystemLoader(str(sql_dir(folder) / "queries")),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
     )
     return environment.get_template(template).render(dialect=dialect, view=table, **context).strip()
 
 
-def insert_sql(dialect: str, table: str, columns: Sequence[str]) -> str:
+def insert_sql(dialect: str, table: str, columns: Sequence[str], folder: Path | None = None) -> str:
     """The INSERT of one row into ``columns`` (names as the table spells them), values as ``?``."""
-    return _render("insert.sql.j2", dialect, table, columns=list(columns))
+    return _render("insert.sql.j2", dialect, table, folder, columns=list(columns))
 
 
 def load(
@@ -584,6 +585,7 @@ def load(
     rows: list[dict[str, Any]],
     replace: bool,
     columns: Columns | None = None,
+    folder: Path | None = None,
 ) -> None:
     """Insert rows in one transaction: all of them or, on any error, none.
 
@@ -595,7 +597,7 @@ def load(
     unknown = sorted({key for row in rows for key in row} - set(columns.names))
     if unknown:
         raise TableError(f"the table {table} has no column(s) {', '.join(unknown)}")
-    sql = insert_sql(dialect, table, [columns.names[name] for name in used])
+    sql = insert_sql(dialect, table, [columns.names[name] for name in used], folder)
     if dialect == "mariadb":
         # MariaDB Connector/ODBC 3.1 (Debian 12's 3.1.15) loses characters of a UTF-16 parameter
         # longer than about 100 characters, which pyodbc sends in pieces (SQLPutData): 200 became
@@ -640,6 +642,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--table", default="worklist", help="table to fill (default: worklist)")
     parser.add_argument("--create-schema", action="store_true", help="create the reference table first")
     parser.add_argument("--replace", action="store_true", help="delete all existing rows first")
+    parser.add_argument(
+        "--sql-dir", type=Path, help="the repository's sql folder (default: $VETMWL_SQL_DIR, else ./sql)"
+    )
     args = parser.parse_args(argv)
 
     if not IDENTIFIER.match(args.table):
@@ -660,13 +665,13 @@ def main(argv: list[str] | None = None) -> int:
 
     import pyodbc
 
-    from .db import explain
+    from ..db import explain
 
     try:
         connection = pyodbc.connect(args.connection, autocommit=False)
         if args.create_schema:
             cursor = connection.cursor()
-            for statement in schema_statements(args.dialect):
+            for statement in schema_statements(args.dialect, args.sql_dir):
                 cursor.execute(statement)
             connection.commit()
         columns = discover_columns(connection, args.dialect, args.table)
@@ -674,7 +679,7 @@ def main(argv: list[str] | None = None) -> int:
         if problems:
             _report(problems, len(items))
             return 1
-        load(connection, args.dialect, args.table, rows, args.replace, columns)
+        load(connection, args.dialect, args.table, rows, args.replace, columns, args.sql_dir)
     except pyodbc.Error as exc:
         print(f"error: nothing imported: {explain(exc, args.connection)}", file=sys.stderr)
         return 3

@@ -11,7 +11,7 @@ import threading
 from collections import deque
 from dataclasses import dataclass
 
-from .errors import OUTCOMES
+from ..errors import OUTCOMES
 
 #: How many C-FINDs the ring keeps; older ones drop out.
 DEFAULT_CAPACITY = 200

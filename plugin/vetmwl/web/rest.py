@@ -21,16 +21,16 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .config import AeOptions, Settings, mask_secrets
-from .errors import DatabaseError, InternalError, QueryError
+from .. import __version__
+from ..config import AeOptions, Settings, mask_secrets
+from ..errors import DatabaseError, InternalError, QueryError
+from ..service import WorklistService
 from .identifiers import answer_fields, describe_identifier, worklist_identifier
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .metrics import Metrics
 from .querylog import QueryLog, QueryRecord
-from .service import WorklistService
 
-log = logging.getLogger("vetmwl.rest")
+log = logging.getLogger("vetmwl.web.rest")
 
 PREFIX = "/sql-worklist"
 STATIC_DIR = Path(__file__).with_name("static")
