@@ -233,45 +233,33 @@ def truth(n: int, today: date) -> dict[str, int]:
     return counts
 
 
-COLUMNS = (
-    "ScheduledProcedureStepID",
-    "ScheduledProcedureStepStartDateTime",
-    "ScheduledStationAETitle",
-    "Modality",
-    "PatientName",
-    "PatientID",
-    "AccessionNumber",
-    "PatientBirthDate",
-    "PatientSex",
-    "PatientWeight",
-    "PatientSpeciesDescription",
-    "PatientBreedDescription",
-    "ResponsiblePerson",
-    "ScheduledProcedureStepDescription",
-    "RequestedProcedureDescription",
-    "ScheduledProcedureStepStatus",
-)
+def _columns(item: Item) -> dict[str, str]:
+    """The item as the reference schema's columns."""
+    return {
+        "ScheduledProcedureStepID": item.sps_id,
+        "ScheduledProcedureStepStartDateTime": item.start.strftime("%Y-%m-%d %H:%M:%S"),
+        "ScheduledStationAETitle": item.station,
+        "Modality": item.modality,
+        "PatientName": item.patient_name,
+        "PatientID": item.patient_id,
+        "AccessionNumber": item.accession,
+        "PatientBirthDate": item.birth.isoformat(),
+        "PatientSex": item.sex,
+        "PatientWeight": item.weight,
+        "PatientSpeciesDescription": item.species,
+        "PatientBreedDescription": item.breed,
+        "ResponsiblePerson": item.owner,
+        "ScheduledProcedureStepDescription": item.description,
+        "RequestedProcedureDescription": item.description,
+        "ScheduledProcedureStepStatus": "SCHEDULED",
+    }
 
 
-def _row(item: Item) -> tuple:
-    return (
-        item.sps_id,
-        item.start.strftime("%Y-%m-%d %H:%M:%S"),
-        item.station,
-        item.modality,
-        item.patient_name,
-        item.patient_id,
-        item.accession,
-        item.birth.isoformat(),
-        item.sex,
-        item.weight,
-        item.species,
-        item.breed,
-        item.owner,
-        item.description,
-        item.description,
-        "SCHEDULED",
-    )
+def _row(item: Item) -> tuple[str, ...]:
+    return tuple(_columns(item).values())
+
+
+COLUMNS = tuple(_columns(next(items(1, date(2026, 1, 5)))))
 
 
 def _schema(dialect: str) -> tuple[str, str]:

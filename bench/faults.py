@@ -56,20 +56,7 @@ def main() -> int:
     pg = PostgresServer().init()
     pg.start()
     pg.psql("CREATE DATABASE bench")
-    psql = [
-        "psql",
-        "-h",
-        "127.0.0.1",
-        "-p",
-        str(pg.port),
-        "-U",
-        "postgres",
-        "-d",
-        "bench",
-        "-v",
-        "ON_ERROR_STOP=1",
-        "-q",
-    ]
+    psql = pg.psql_command("bench")
     data.write_postgres(psql, SIZE, today)
     expected = data.truth(SIZE, today)["Q5"]
     raw = encode_identifier(identifier(today, "Q5"))

@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import platform
-import shutil
 import sys
 import tempfile
 import time
@@ -28,32 +27,15 @@ from pydicom.dataset import Dataset
 from bench import dataset as data
 from bench.cfind import Association, encode_identifier
 from bench.load import Job, Summary, run
+from tests.support.keys import STEP_KEYS
 from tests.support.runtimes import SUITES, Runtime
 from tests.support.runtimes import runtime as orthanc_runtime
 from tests.support.servers import OrthancServer, PostgresServer
+from vetmwl.model import PATIENT_KEYS
 
 REPO = Path(__file__).resolve().parents[1]
 LIMIT = 2000
-RETURN_KEYS = [
-    "PatientName",
-    "PatientID",
-    "PatientBirthDate",
-    "PatientSex",
-    "PatientWeight",
-    "PatientSpeciesDescription",
-    "PatientBreedDescription",
-    "ResponsiblePerson",
-    "AccessionNumber",
-    "RequestedProcedureDescription",
-]
-STEP_KEYS = [
-    "Modality",
-    "ScheduledStationAETitle",
-    "ScheduledProcedureStepStartDate",
-    "ScheduledProcedureStepStartTime",
-    "ScheduledProcedureStepID",
-    "ScheduledProcedureStepDescription",
-]
+RETURN_KEYS = [*PATIENT_KEYS, "AccessionNumber", "RequestedProcedureDescription"]
 
 
 def identifier(today: date, name: str) -> Dataset:
@@ -111,20 +93,7 @@ def ours(workdir: Path, n: int, today: date, backend: str, pg: PostgresServer | 
         assert pg is not None
         pg.psql(f"DROP DATABASE IF EXISTS {name}")
         pg.psql(f"CREATE DATABASE {name}")
-        psql = [
-            shutil.which("psql") or "psql",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(pg.port),
-            "-U",
-            "postgres",
-            "-d",
-            name,
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-q",
-        ]
+        psql = pg.psql_command(name)
         data.write_postgres(psql, n, today)
         connection, dialect = pg.connection_string(name), "postgresql"
     settings = {"ConnectionString": connection, "Dialect": dialect, "LimitAnswers": LIMIT}

@@ -8,9 +8,9 @@ bash scripts/setup.sh
 source scripts/env.sh
 
 mkdir -p var
-PYTHONPATH=plugin .venv/bin/python -m vetmwl.tools.demo > var/demo-items.json
+.venv/bin/python -m vetmwl.tools.demo > var/demo-items.json
 rm -f var/demo.sqlite
-PYTHONPATH=plugin .venv/bin/python -m vetmwl.tools.importer --dialect sqlite --connection "Driver=SQLite3;Database=var/demo.sqlite" \
+.venv/bin/python -m vetmwl.tools.importer --dialect sqlite --connection "Driver=SQLite3;Database=var/demo.sqlite" \
   --create-schema var/demo-items.json
 
 for port in 4242 8042; do

@@ -50,3 +50,9 @@ if [ ! -x .venv/bin/python ] || [ ! -e "$stamp" ]; then
   .venv/bin/pip install -q --disable-pip-version-check -r "$requirements"
   touch "$stamp"
 fi
+
+# The checkout's plugin/ on the venv's own path (as an editable install would put it), so that
+# `.venv/bin/python -m vetmwl.tools.importer` and `-m bench.run` find the package from anywhere.
+# Orthanc is unaffected: it reads the venv through PYTHONPATH, where .pth files do not count.
+site="$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')"
+echo "$PWD/plugin" > "$site/vetmwl-checkout.pth"

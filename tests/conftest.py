@@ -11,8 +11,16 @@ from pathlib import Path
 import pytest
 
 from support.runtimes import REPO
-from support.servers import MariaDBServer, OrthancServer, PostgresServer
-from vetmwl.tools import demo, importer
+from support.servers import (
+    MariaDBServer,
+    OrthancServer,
+    PostgresServer,
+    import_items,
+    plugin_settings,
+    sqlite_connection_string,
+    unreachable_postgres,
+)
+from vetmwl.tools import demo
 
 # The tools and the settings find the repository's sql folder through this (see vetmwl.config.sql_dir).
 os.environ.setdefault("VETMWL_SQL_DIR", str(REPO / "sql"))
@@ -41,89 +49,68 @@ def demo_file(demo_items: list[dict], tmp_path_factory: pytest.TempPathFactory) 
     return path
 
 
-def sqlite_connection_string(path: Path) -> str:
-    return f"Driver=SQLite3;Database={path}"
-
-
 @pytest.fixture(scope="session")
 def sqlite_db(demo_file: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
     """A SQLite database (reached through ODBC) holding the demo schedule; its connection string."""
-    path = tmp_path_factory.mktemp("sqlite") / "worklist.sqlite"
-    connection = sqlite_connection_string(path)
-    status = importer.main(["--dialect", "sqlite", "--connection", connection, "--create-schema", str(demo_file)])
-    assert status == 0
+    connection = sqlite_connection_string(tmp_path_factory.mktemp("sqlite") / "worklist.sqlite")
+    import_items("sqlite", connection, demo_file, "--create-schema")
     return connection
 
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresServer]:
-    server = PostgresServer().init()
-    server.start()
-    try:
+    with PostgresServer() as server:
         yield server
-    finally:
-        server.destroy()
 
 
 @pytest.fixture(scope="session")
 def postgres_db(postgres: PostgresServer, demo_file: Path) -> str:
     """A PostgreSQL database holding the demo schedule; its ODBC connection string."""
-    postgres.psql("CREATE DATABASE worklist")
-    connection = postgres.connection_string("worklist")
-    status = importer.main(["--dialect", "postgresql", "--connection", connection, "--create-schema", str(demo_file)])
-    assert status == 0
-    return connection
+    return postgres.with_items(demo_file)
+
+
+@pytest.fixture
+def own_postgres(demo_file: Path) -> Iterator[PostgresServer]:
+    """A PostgreSQL server holding the demo schedule (database ``worklist``) for one test alone,
+    which may stop, restart or slow it."""
+    with PostgresServer() as server:
+        server.with_items(demo_file)
+        yield server
 
 
 @pytest.fixture(scope="session")
 def mariadb() -> Iterator[MariaDBServer]:
-    server = MariaDBServer().init()
-    server.start()
-    try:
+    with MariaDBServer() as server:
         yield server
-    finally:
-        server.destroy()
 
 
 @pytest.fixture(scope="session")
 def mariadb_db(mariadb: MariaDBServer, demo_file: Path) -> str:
     """A MariaDB database holding the demo schedule; its ODBC connection string."""
-    mariadb.sql("CREATE DATABASE worklist")
-    connection = mariadb.connection_string("worklist")
-    status = importer.main(["--dialect", "mariadb", "--connection", connection, "--create-schema", str(demo_file)])
-    assert status == 0
-    return connection
+    return mariadb.with_items(demo_file)
 
 
-def plugin_settings(connection: str, dialect: str, **extra: object) -> dict:
-    return {"ConnectionString": connection, "Dialect": dialect, "QueryTimeout": 5, **extra}
+def _serving(workdir: Path, connection: str, dialect: str) -> Iterator[OrthancServer]:
+    with OrthancServer(workdir, plugin_settings(connection, dialect)) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
 def sqlite_orthanc(sqlite_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]:
-    server = OrthancServer(tmp_path_factory.mktemp("orthanc-sqlite"), plugin_settings(sqlite_db, "sqlite"))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from _serving(tmp_path_factory.mktemp("orthanc-sqlite"), sqlite_db, "sqlite")
 
 
 @pytest.fixture(scope="session")
 def postgres_orthanc(postgres_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]:
-    server = OrthancServer(tmp_path_factory.mktemp("orthanc-pg"), plugin_settings(postgres_db, "postgresql"))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from _serving(tmp_path_factory.mktemp("orthanc-pg"), postgres_db, "postgresql")
 
 
 @pytest.fixture(scope="session")
 def mariadb_orthanc(mariadb_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]:
-    server = OrthancServer(tmp_path_factory.mktemp("orthanc-mariadb"), plugin_settings(mariadb_db, "mariadb"))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from _serving(tmp_path_factory.mktemp("orthanc-mariadb"), mariadb_db, "mariadb")
+
+
+@pytest.fixture(scope="session")
+def database_down(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]:
+    """Orthanc whose PostgreSQL database is down (nobody listens on its port)."""
+    yield from _serving(tmp_path_factory.mktemp("orthanc-down"), unreachable_postgres(), "postgresql")

@@ -32,6 +32,18 @@ STATION = "ScheduledStationAETitle"
 CHARACTER_SET = "SpecificCharacterSet"
 RESPONSIBLE_PERSON = "ResponsiblePerson"
 RESPONSIBLE_PERSON_ROLE = "ResponsiblePersonRole"
+#: The patient keys the replaced Impromed server answers (its conformance statement), in its order:
+#: what a veterinary worklist entry shows of the animal and its owner.
+PATIENT_KEYS = (
+    "PatientName",
+    "PatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "PatientWeight",
+    "PatientSpeciesDescription",
+    "PatientBreedDescription",
+    RESPONSIBLE_PERSON,
+)
 #: A step whose status is unknown (NULL, empty, no column) is SCHEDULED: offered, matched and answered so.
 UNKNOWN_STATUS = "SCHEDULED"
 #: What an owner is to the animal (PS3.3 C.7.1.1.1.2), answered when the view says nothing else.

@@ -54,7 +54,7 @@ from .query import (
     parse_query,
     read_identifier,
 )
-from .sqlrender import SqlRenderer
+from .sqlrender import SqlRenderer, approximate
 from .values import Layout, Row, Values, ViewColumn
 
 log = logging.getLogger("vetmwl.service")
@@ -364,13 +364,10 @@ def _sql_decides(f: Filter, view: Mapping[str, ViewColumn]) -> bool:
 
 def _python_confirms(f: Filter, dialect: str) -> bool:
     """Whether Python must confirm what SQL selects: Study Instance UIDs the plugin may have derived
-    (SQL selects the rows without one as candidates), and non-ASCII names on SQLite (whose LIKE folds
-    only ASCII letters)."""
+    (SQL selects the rows without one as candidates), and what the dialect's SQL only approximates."""
     if isinstance(f, InList) and f.keyword == STUDY_UID:
         return f.or_unknown
-    if dialect != "sqlite" or not isinstance(f, Like | Equals) or not f.fold_case:
-        return False
-    return not (f.pattern if isinstance(f, Like) else f.value).isascii()
+    return approximate(f, dialect)
 
 
 def _reader(f: Filter, values: Values) -> Callable[[Row], Value] | None:

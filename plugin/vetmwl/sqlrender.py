@@ -59,12 +59,20 @@ def sqlite_case_insensitive_pattern(f: Like | Equals) -> str:
     """A LIKE pattern for SQLite that never rejects a case-insensitive match.
 
     SQLite's LIKE ignores case for ASCII letters only, so each non-ASCII character becomes ``_``
-    (any one character); :func:`vetmwl.query.needs_recheck` then tells the service to confirm
-    those rows in Python. The value is not upper-cased: ``ß`` would become ``SS``.
+    (any one character); :func:`approximate` then tells the service to confirm those rows in
+    Python. The value is not upper-cased: ``ß`` would become ``SS``.
     """
     text = f.pattern if isinstance(f, Like) else f.value
     escaped = like_pattern(text, "sqlite") if isinstance(f, Like) else like_pattern_literal(text)
     return "".join(c if c.isascii() else "_" for c in escaped)
+
+
+def approximate(f: Filter, dialect: str) -> bool:
+    """Whether the dialect's SQL for ``f`` may select rows DICOM matching would not: a non-ASCII
+    name on SQLite (see :func:`sqlite_case_insensitive_pattern`). Python confirms those rows."""
+    if dialect != "sqlite" or not isinstance(f, Like | Equals) or not f.fold_case:
+        return False
+    return not (f.pattern if isinstance(f, Like) else f.value).isascii()
 
 
 def like_pattern_literal(text: str) -> str:

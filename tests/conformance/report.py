@@ -1,8 +1,8 @@
 """Write docs/conformance-results.md: the agreement matrix and every declared difference with its rule.
 
-Run on its own (``.venv/bin/python tests/conformance/report.py``: starts the three SCPs, asks every
-query of the table) or let the suite write it: ``VETMWL_CONFORMANCE_REPORT=docs/conformance-results.md
-bash scripts/test.sh tests/conformance``.
+Run on its own (``PYTHONPATH=tests .venv/bin/python -m conformance.report``: starts the
+three SCPs, asks every query of the table) or let the suite write it:
+``VETMWL_CONFORMANCE_REPORT=docs/conformance-results.md bash scripts/test.sh tests/conformance``.
 """
 
 from __future__ import annotations
@@ -12,10 +12,6 @@ import tempfile
 from collections import defaultdict
 from datetime import date
 from pathlib import Path
-
-if __name__ == "__main__":  # run as a script: the same import paths as pytest's
-    _root = Path(__file__).resolve().parents[2]
-    sys.path[:0] = [str(_root / "plugin"), str(_root / "tests")]
 
 from conformance import fixture
 from conformance.compare import CHOICE, Observation, agreement, observe

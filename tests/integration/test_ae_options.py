@@ -11,9 +11,8 @@ from collections.abc import Iterator
 import pytest
 from pydicom.dataset import Dataset
 
-from conftest import plugin_settings
 from support.clients import pynetdicom_find
-from support.servers import OrthancServer
+from support.servers import OrthancServer, plugin_settings
 
 SPS = "ScheduledProcedureStepSequence"
 OPTIONS = {

@@ -10,9 +10,8 @@ import pytest
 from bench import dataset as bench_data
 from bench.cfind import Association, encode_identifier
 from bench.run import identifier
-from conftest import plugin_settings
 from support.clients import pynetdicom_find
-from support.servers import OrthancServer
+from support.servers import OrthancServer, plugin_settings
 
 
 @pytest.fixture(scope="module")

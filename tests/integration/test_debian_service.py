@@ -24,9 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from pydicom.dataset import Dataset
 
-from support.clients import pynetdicom_find
+from support.clients import broad_query, pynetdicom_find
 from support.deploy import read_orthanc_json
 from support.servers import REPO, SITE_PACKAGES, free_port
 from vetmwl.config import _KEYS, SECTION
@@ -199,16 +198,6 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 
     raise TimeoutError(f"Orthanc did not open port {port}")
 
 
-def dx_query() -> Dataset:
-    """Every DX step of the demo schedule: 30 of them."""
-    query = Dataset()
-    query.PatientName = ""
-    step = Dataset()
-    step.Modality = "DX"
-    query.ScheduledProcedureStepSequence = [step]
-    return query
-
-
 def can_read_as_orthanc(path: Path) -> bool:
     return subprocess.run(["runuser", "-u", "orthanc", "--", "test", "-r", str(path)]).returncode == 0
 
@@ -254,7 +243,7 @@ def test_orthanc_started_as_the_unit_starts_it_serves_the_worklist(
     process = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for_port(dicom_port, process)
-        result = pynetdicom_find(dicom_port, dx_query(), aec="ORTHANC")  # Debian's AE title
+        result = pynetdicom_find(dicom_port, broad_query(), aec="ORTHANC")  # Debian's AE title
         assert result.final_status == 0 and len(result.answers) == 30
         log = "".join(p.read_text(errors="replace") for p in logs.iterdir())
         assert "SqlWorklist: version" in log and "dialect=sqlite" in log

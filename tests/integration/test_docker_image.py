@@ -26,6 +26,7 @@ import pytest
 
 from support.clients import findscu
 from support.deploy import DOCKERFILE, compose, env_file, environment
+from support.readme import readme_findscu_keys
 from support.servers import REPO, free_port
 from support.standin import ULIMITS, ensure_standin, podman
 from vetmwl.tools import importer
@@ -156,37 +157,7 @@ def test_the_container_runs_orthanc_as_the_orthanc_user_with_the_plugin(containe
 def test_findscu_from_the_host_gets_todays_dx_procedures(container: Container, demo_items: list[dict]) -> None:
     """The README's query, as an X-ray device sends it, through the published DICOM port."""
     today = date.today().strftime("%Y%m%d")
-    step = "ScheduledProcedureStepSequence[0]."
-    keys = [f"{step}Modality=DX", f"{step}ScheduledProcedureStepStartDate={today}"]
-    keys += [
-        f"{step}{k}="
-        for k in (
-            "ScheduledProcedureStepStartTime",
-            "ScheduledStationAETitle",
-            "ScheduledProcedureStepID",
-            "ScheduledProcedureStepDescription",
-            "ScheduledPerformingPhysicianName",
-        )
-    ]
-    keys += [
-        f"{k}="
-        for k in (
-            "PatientName",
-            "PatientID",
-            "PatientBirthDate",
-            "PatientSex",
-            "PatientWeight",
-            "PatientSpeciesDescription",
-            "PatientBreedDescription",
-            "ResponsiblePerson",
-            "AccessionNumber",
-            "RequestedProcedureID",
-            "RequestedProcedureDescription",
-            "StudyInstanceUID",
-            "StudyDescription",
-            "ReferringPhysicianName",
-        )
-    ]
+    keys = readme_findscu_keys(date.today())
     result = findscu(container.dicom_port, keys)
     assert result.final_status == 0, result.output
     expected = {

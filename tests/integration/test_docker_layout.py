@@ -21,11 +21,10 @@ import subprocess
 import time
 from pathlib import Path
 
-from pydicom.dataset import Dataset
-
-from support.clients import pynetdicom_find
-from support.deploy import compose, dockerfile_copies, dockerfile_env, env_file, env_to_configuration, environment
+from support.clients import broad_query, pynetdicom_find
+from support.deploy import compose, dockerfile_copies, dockerfile_env, env_file, environment
 from support.servers import PYTHON_PLUGIN, REPO, SITE_PACKAGES, free_port
+from support.standin.generate_configuration import from_environment
 
 IMAGE_ROOT = "/opt/vetmwl"
 
@@ -44,22 +43,13 @@ def stage(root: Path) -> None:
     (root / IMAGE_ROOT.lstrip("/") / "site-packages").symlink_to(SITE_PACKAGES)
 
 
-def dx_query() -> Dataset:
-    query = Dataset()
-    query.PatientName = ""
-    step = Dataset()
-    step.Modality = "DX"
-    query.ScheduledProcedureStepSequence = [step]
-    return query
-
-
 def test_image_layout_and_environment_serve_the_worklist(mariadb_db: str, tmp_path: Path) -> None:
     root = tmp_path / "image"
     stage(root)
     staged = str(root / IMAGE_ROOT.lstrip("/"))
     env = {**dockerfile_env(), **environment(compose()["services"]["orthanc"])}
     env = {k: v.replace(IMAGE_ROOT, staged) for k, v in env.items()}
-    configuration = env_to_configuration(env)
+    configuration = from_environment(env)
     assert configuration["PythonScript"].startswith(staged)
     # What the image adds by itself (its orthanc-defaults.json), and our deliberate differences.
     dicom_port, http_port = free_port(), free_port()
@@ -87,7 +77,7 @@ def test_image_layout_and_environment_serve_the_worklist(mariadb_db: str, tmp_pa
                 break
             assert time.monotonic() < deadline, "Orthanc did not open its DICOM port"
             time.sleep(0.1)
-        result = pynetdicom_find(dicom_port, dx_query(), aec=configuration["DicomAet"])
+        result = pynetdicom_find(dicom_port, broad_query(), aec=configuration["DicomAet"])
         assert result.final_status == 0 and len(result.answers) == 30
         text = (tmp_path / "orthanc.log").read_text(errors="replace")
         assert f'Using Python script "sql_worklist_plugin.py" from directory: {staged}/plugin' in text

@@ -14,10 +14,9 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as seen
 from selenium.webdriver.support.ui import WebDriverWait
 
-from conftest import plugin_settings
 from support.browser import Chromium
 from support.clients import findscu
-from support.servers import OrthancServer, free_port
+from support.servers import OrthancServer
 
 SPS = "ScheduledProcedureStepSequence"
 
@@ -127,17 +126,6 @@ def test_worklist_page_from_orthanc_explorer(
     assert driver.execute_script("return document.documentElement.scrollWidth") <= 390
     assert query_row(driver, "BROWSER_DX") is not None
     chromium.screenshot("worklist-phone.png")
-
-
-@pytest.fixture(scope="module")
-def database_down(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]:
-    connection = f"Driver={{PostgreSQL Unicode}};Server=127.0.0.1;Port={free_port()};Database=worklist;Uid=vet;Pwd=x;"
-    server = OrthancServer(tmp_path_factory.mktemp("orthanc-browser-down"), plugin_settings(connection, "postgresql"))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def test_failures_are_shown_plainly(database_down: OrthancServer, chromium: Chromium) -> None:

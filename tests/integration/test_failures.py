@@ -7,103 +7,41 @@ import signal
 import subprocess
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
-from conftest import plugin_settings
-from support.clients import broad_query, echo, findscu, is_failure, pynetdicom_find
-from support.servers import REPO, OrthancServer, PostgresServer, free_port
-
-
-@pytest.fixture
-def own_postgres(demo_file: Path):
-    """A PostgreSQL server for this test alone, since the test stops and restarts it."""
-    from vetmwl.tools import importer
-
-    server = PostgresServer().init()
-    server.start()
-    server.psql("CREATE DATABASE worklist")
-    connection = server.connection_string("worklist")
-    assert (
-        importer.main(["--dialect", "postgresql", "--connection", connection, "--create-schema", str(demo_file)]) == 0
-    )
-    try:
-        yield server
-    finally:
-        server.destroy()
+from support.clients import broad_query, echo, is_failure, pynetdicom_find
+from support.outage import outage_and_recovery, restart_is_invisible
+from support.servers import (
+    REPO,
+    UNREACHABLE_PASSWORD,
+    OrthancServer,
+    PostgresServer,
+    plugin_settings,
+    unreachable_postgres,
+)
 
 
 def test_postgres_outage_fails_fast_and_recovers_without_restart(own_postgres: PostgresServer, tmp_path) -> None:
     settings = plugin_settings(own_postgres.connection_string("worklist"), "postgresql")
-    orthanc = OrthancServer(tmp_path, settings).start()
-    try:
-        before = pynetdicom_find(orthanc.dicom_port, broad_query())
-        assert before.final_status == 0 and len(before.answers) == 30
-
-        own_postgres.stop()
-        started = time.monotonic()
-        during = pynetdicom_find(orthanc.dicom_port, broad_query())
-        assert time.monotonic() - started < 5
-        assert is_failure(during.final_status) and during.answers == []
-        also = findscu(orthanc.dicom_port, ["PatientName=", "ScheduledProcedureStepSequence[0].Modality=DX"])
-        assert also.final_status == -1 and "Failed" in also.output
-        assert orthanc.alive() and echo(orthanc.dicom_port) == 0
-        assert "the database server cannot be reached" in orthanc.log()
-
-        own_postgres.start()
-        after = pynetdicom_find(orthanc.dicom_port, broad_query())
-        assert after.final_status == 0 and len(after.answers) == 30
-    finally:
-        orthanc.stop()
+    with OrthancServer(tmp_path, settings) as orthanc:
+        outage_and_recovery(orthanc, own_postgres, "the database server cannot be reached")
 
 
 def test_postgres_restart_between_queries_is_invisible(own_postgres: PostgresServer, tmp_path) -> None:
-    """A connection the server dropped while idle is replaced on the same query."""
     settings = plugin_settings(own_postgres.connection_string("worklist"), "postgresql")
-    orthanc = OrthancServer(tmp_path, settings).start()
-    try:
-        assert pynetdicom_find(orthanc.dicom_port, broad_query()).final_status == 0
-        own_postgres.stop()
-        own_postgres.start()
-        result = pynetdicom_find(orthanc.dicom_port, broad_query())
-        assert result.final_status == 0 and len(result.answers) == 30
-        assert "reconnecting and retrying once" in orthanc.log()
-    finally:
-        orthanc.stop()
+    with OrthancServer(tmp_path, settings) as orthanc:
+        restart_is_invisible(orthanc, own_postgres)
 
 
 def test_database_down_at_startup(tmp_path) -> None:
-    dead = f"Driver={{PostgreSQL Unicode}};Server=127.0.0.1;Port={free_port()};Database=x;Uid=u;Pwd=secret;"
-    orthanc = OrthancServer(tmp_path, plugin_settings(dead, "postgresql")).start()
-    try:
+    with OrthancServer(tmp_path, plugin_settings(unreachable_postgres(), "postgresql")) as orthanc:
         result = pynetdicom_find(orthanc.dicom_port, broad_query())
         assert is_failure(result.final_status)
         log = orthanc.log()
         assert "the worklist database is not usable yet" in log
         assert "the database server cannot be reached" in log
-        assert "secret" not in log and "Pwd=***" in log
-    finally:
-        orthanc.stop()
-
-
-def test_slow_query_hits_the_timeout_and_frees_orthanc(own_postgres: PostgresServer, tmp_path) -> None:
-    own_postgres.psql(
-        "CREATE VIEW slow_worklist AS SELECT w.* FROM worklist w, (SELECT pg_sleep(10)) s",
-        database="worklist",
-    )
-    settings = plugin_settings(
-        own_postgres.connection_string("worklist"), "postgresql", View="slow_worklist", QueryTimeout=1
-    )
-    orthanc = OrthancServer(tmp_path, settings).start()
-    try:
-        started = time.monotonic()
-        result = pynetdicom_find(orthanc.dicom_port, broad_query())
-        assert time.monotonic() - started < 4
-        assert is_failure(result.final_status)
-        assert "took longer than SqlWorklist.QueryTimeout" in orthanc.log()
-    finally:
-        orthanc.stop()
+        assert UNREACHABLE_PASSWORD not in log and "Pwd=***" in log
 
 
 @pytest.mark.parametrize(
@@ -119,14 +57,11 @@ def test_slow_query_hits_the_timeout_and_frees_orthanc(own_postgres: PostgresSer
     ],
 )
 def test_broken_configuration_keeps_orthanc_running(settings, message, tmp_path) -> None:
-    orthanc = OrthancServer(tmp_path, settings).start()
-    try:
+    with OrthancServer(tmp_path, settings) as orthanc:
         result = pynetdicom_find(orthanc.dicom_port, broad_query())
         assert is_failure(result.final_status)
         assert message in orthanc.log()
         assert orthanc.alive() and echo(orthanc.dicom_port) == 0
-    finally:
-        orthanc.stop()
 
 
 def test_view_missing_a_required_column(sqlite_db: str, tmp_path) -> None:
@@ -138,25 +73,19 @@ def test_view_missing_a_required_column(sqlite_db: str, tmp_path) -> None:
         "ScheduledProcedureStepStartDateTime, Modality, PatientID FROM worklist"
     )
     connection.close()
-    orthanc = OrthancServer(tmp_path, plugin_settings(sqlite_db, "sqlite", View="nameless")).start()
-    try:
+    with OrthancServer(tmp_path, plugin_settings(sqlite_db, "sqlite", View="nameless")) as orthanc:
         result = pynetdicom_find(orthanc.dicom_port, broad_query())
         assert is_failure(result.final_status)
         assert "lacks the required column(s) PatientName" in orthanc.log()
-    finally:
-        orthanc.stop()
 
 
 def test_answer_limit_returns_exactly_that_many(sqlite_db: str, tmp_path) -> None:
-    orthanc = OrthancServer(tmp_path, plugin_settings(sqlite_db, "sqlite", LimitAnswers=3)).start()
-    try:
+    with OrthancServer(tmp_path, plugin_settings(sqlite_db, "sqlite", LimitAnswers=3)) as orthanc:
         result = pynetdicom_find(orthanc.dicom_port, broad_query())
         assert len(result.answers) == 3
         # Orthanc reports an incomplete answer set with the final status FE00 (matching terminated).
         assert result.statuses == [0xFF00, 0xFF00, 0xFF00, 0xFE00]
         assert "limit reached, marked incomplete" in orthanc.log()
-    finally:
-        orthanc.stop()
 
 
 def _cluster_pids(server: PostgresServer) -> list[int]:
@@ -171,28 +100,25 @@ def test_frozen_database_times_out_and_recovers(own_postgres: PostgresServer, tm
     settings = plugin_settings(
         own_postgres.connection_string("worklist"), "postgresql", QueryTimeout=2, ConnectTimeout=2
     )
-    orthanc = OrthancServer(tmp_path, settings).start()
-    pids = _cluster_pids(own_postgres)
-    try:
+    with OrthancServer(tmp_path, settings) as orthanc:
         assert pynetdicom_find(orthanc.dicom_port, broad_query()).final_status == 0
-        for pid in pids:
-            os.kill(pid, signal.SIGSTOP)
-        started = time.monotonic()
-        frozen = pynetdicom_find(orthanc.dicom_port, broad_query())
-        assert time.monotonic() - started < 5
-        assert is_failure(frozen.final_status)
-        assert echo(orthanc.dicom_port) == 0  # Orthanc itself is not held up
-        again = pynetdicom_find(orthanc.dicom_port, broad_query())  # a new connection, also frozen
-        assert is_failure(again.final_status)
-        assert "did not answer within" in orthanc.log()
-    finally:
-        for pid in pids:
-            os.kill(pid, signal.SIGCONT)
-    try:
+        pids = _cluster_pids(own_postgres)  # the plugin's connection's backend among them
+        try:
+            for pid in pids:
+                os.kill(pid, signal.SIGSTOP)
+            started = time.monotonic()
+            frozen = pynetdicom_find(orthanc.dicom_port, broad_query())
+            assert time.monotonic() - started < 5
+            assert is_failure(frozen.final_status)
+            assert echo(orthanc.dicom_port) == 0  # Orthanc itself is not held up
+            again = pynetdicom_find(orthanc.dicom_port, broad_query())  # a new connection, also frozen
+            assert is_failure(again.final_status)
+            assert "did not answer within" in orthanc.log()
+        finally:
+            for pid in pids:
+                os.kill(pid, signal.SIGCONT)
         recovered = pynetdicom_find(orthanc.dicom_port, broad_query())
         assert recovered.final_status == 0 and len(recovered.answers) == 30
-    finally:
-        orthanc.stop()
 
 
 def test_connection_killed_mid_query(own_postgres: PostgresServer, tmp_path) -> None:
@@ -201,8 +127,7 @@ def test_connection_killed_mid_query(own_postgres: PostgresServer, tmp_path) -> 
         database="worklist",
     )
     settings = plugin_settings(own_postgres.connection_string("worklist"), "postgresql", View="sleepy", QueryTimeout=10)
-    orthanc = OrthancServer(tmp_path, settings).start()
-    try:
+    with OrthancServer(tmp_path, settings) as orthanc:
         killer = threading.Timer(
             0.8,
             own_postgres.psql,
@@ -222,8 +147,6 @@ def test_connection_killed_mid_query(own_postgres: PostgresServer, tmp_path) -> 
         after = pynetdicom_find(orthanc.dicom_port, broad_query())
         assert after.final_status == 0 and len(after.answers) == 30
         assert orthanc.alive()
-    finally:
-        orthanc.stop()
 
 
 def test_read_only_role_is_enough(own_postgres: PostgresServer, tmp_path) -> None:
@@ -231,21 +154,7 @@ def test_read_only_role_is_enough(own_postgres: PostgresServer, tmp_path) -> Non
     own_postgres.psql(script.replace(":'password'", "'reader-secret'"), database="worklist")
     with pytest.raises(subprocess.CalledProcessError):
         subprocess.run(
-            [
-                "psql",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(own_postgres.port),
-                "-U",
-                "worklist_reader",
-                "-d",
-                "worklist",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-c",
-                "DELETE FROM worklist",
-            ],
+            [*own_postgres.psql_command("worklist", user="worklist_reader"), "-c", "DELETE FROM worklist"],
             check=True,
             capture_output=True,
             text=True,
@@ -253,23 +162,19 @@ def test_read_only_role_is_enough(own_postgres: PostgresServer, tmp_path) -> Non
     settings = plugin_settings(
         own_postgres.connection_string("worklist", user="worklist_reader", password="reader-secret"), "postgresql"
     )
-    orthanc = OrthancServer(tmp_path, settings).start()
-    try:
+    with OrthancServer(tmp_path, settings) as orthanc:
         result = pynetdicom_find(orthanc.dicom_port, broad_query())
         assert result.final_status == 0 and len(result.answers) == 30
         assert "reader-secret" not in orthanc.log()
-    finally:
-        orthanc.stop()
 
 
 def test_only_configured_modalities_may_query(sqlite_db: str, tmp_path) -> None:
-    orthanc = OrthancServer(
+    with OrthancServer(
         tmp_path,
         plugin_settings(sqlite_db, "sqlite"),
         DicomAlwaysAllowFindWorklist=False,
         DicomModalities={"xray": {"AET": "DX_ROOM1", "Host": "127.0.0.1", "Port": 104, "AllowFindWorklist": True}},
-    ).start()
-    try:
+    ) as orthanc:
         allowed = pynetdicom_find(orthanc.dicom_port, broad_query(), aet="DX_ROOM1")
         assert allowed.final_status == 0 and allowed.answers
         try:
@@ -277,15 +182,12 @@ def test_only_configured_modalities_may_query(sqlite_db: str, tmp_path) -> None:
         except RuntimeError:
             return  # association refused: also a refusal
         assert stranger.answers == [] and stranger.final_status != 0
-    finally:
-        orthanc.stop()
 
 
 def test_two_instances_give_identical_answers(postgres_db: str, tmp_path) -> None:
     """Scale-out: two Orthancs on one database answer alike, derived Study Instance UIDs included."""
-    first = OrthancServer(tmp_path / "a", plugin_settings(postgres_db, "postgresql")).start()
-    second = OrthancServer(tmp_path / "b", plugin_settings(postgres_db, "postgresql")).start()
-    try:
+    settings = plugin_settings(postgres_db, "postgresql")
+    with OrthancServer(tmp_path / "a", settings) as first, OrthancServer(tmp_path / "b", settings) as second:
         query = broad_query("US")
         query.StudyInstanceUID = ""
         query.AccessionNumber = ""
@@ -295,6 +197,3 @@ def test_two_instances_give_identical_answers(postgres_db: str, tmp_path) -> Non
             assert result.final_status == 0 and result.answers
             answers.append([(a.AccessionNumber, a.StudyInstanceUID, a.PatientID) for a in result.answers])
         assert answers[0] == answers[1] == answers[2] == answers[3]
-    finally:
-        first.stop()
-        second.stop()

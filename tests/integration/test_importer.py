@@ -14,9 +14,8 @@ from typing import Any
 import pyodbc
 import pytest
 
-from conftest import sqlite_connection_string
 from support.k61_items import SPS, k61_items, keyword_of_key, normalized_dataset, normalized_item, row_dataset
-from support.servers import REPO, OrthancServer
+from support.servers import REPO, OrthancServer, sqlite_connection_string
 from vetmwl import model
 
 PYTHON = str(REPO / ".venv" / "bin" / "python")
@@ -253,12 +252,8 @@ def test_decimal_places_the_column_would_round_are_refused(empty_database, tmp_p
 @pytest.fixture(scope="module")
 def plain_orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]:
     """Orthanc without plugins: its JSON-to-DICOM is the one ``/worklists/create`` uses."""
-    server = OrthancServer(tmp_path_factory.mktemp("orthanc-plain"), None, Plugins=[])
-    server.start()
-    try:
+    with OrthancServer(tmp_path_factory.mktemp("orthanc-plain"), None, Plugins=[]) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def orthanc_json(server: OrthancServer, method: str, path: str, body: Any = None) -> Any:

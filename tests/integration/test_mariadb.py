@@ -13,12 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import plugin_settings
-from support.clients import broad_query, echo, findscu, is_failure, pynetdicom_find
 from support.identifier_files import identifier
-from support.servers import MariaDBServer, OrthancServer
+from support.outage import deadline_frees_orthanc, outage_and_recovery, restart_is_invisible
+from support.servers import MariaDBServer, OrthancServer, plugin_settings
+from support.sql_cases import FILTER_SETS, FRACTION_CASES, MATCHING_CASES, ROWS
 from support.views import reference_columns
-from unit.test_sqlrender import FILTER_SETS, FRACTION_CASES, MATCHING_CASES, ROWS
 from vetmwl.config import sql_dir
 from vetmwl.db import Database
 from vetmwl.errors import DatabaseError, InternalError
@@ -174,15 +173,9 @@ def test_session_is_read_only(mariadb_db: str) -> None:
 @pytest.fixture(scope="module")
 def own_mariadb(demo_file: Path) -> Iterator[MariaDBServer]:
     """A MariaDB server for these tests alone, since they stop and restart it."""
-    server = MariaDBServer().init()
-    server.start()
-    server.sql("CREATE DATABASE worklist")
-    connection = server.connection_string("worklist")
-    assert importer.main(["--dialect", "mariadb", "--connection", connection, "--create-schema", str(demo_file)]) == 0
-    try:
+    with MariaDBServer() as server:
+        server.with_items(demo_file)
         yield server
-    finally:
-        server.destroy()
 
 
 @pytest.fixture
@@ -194,42 +187,18 @@ def running(own_mariadb: MariaDBServer) -> MariaDBServer:
 
 
 def test_mariadb_outage_fails_fast_and_recovers_without_restart(running: MariaDBServer, tmp_path) -> None:
-    orthanc = OrthancServer(tmp_path, plugin_settings(running.connection_string("worklist"), "mariadb")).start()
-    try:
-        before = pynetdicom_find(orthanc.dicom_port, broad_query())
-        assert before.final_status == 0 and len(before.answers) == 30
-
-        running.stop()
-        started = time.monotonic()
-        during = pynetdicom_find(orthanc.dicom_port, broad_query())
-        assert time.monotonic() - started < 5
-        assert is_failure(during.final_status) and during.answers == []
-        also = findscu(orthanc.dicom_port, ["PatientName=", "ScheduledProcedureStepSequence[0].Modality=DX"])
-        assert also.final_status == -1 and "Failed" in also.output
-        assert orthanc.alive() and echo(orthanc.dicom_port) == 0
-        log = orthanc.log()
-        assert "the connection to the database server was lost" in log  # the query in flight
-        assert "Can't connect to server on '127.0.0.1'" in log  # the reconnection, in the driver's words
-
-        running.start()
-        after = pynetdicom_find(orthanc.dicom_port, broad_query())
-        assert after.final_status == 0 and len(after.answers) == 30
-    finally:
-        orthanc.stop()
+    with OrthancServer(tmp_path, plugin_settings(running.connection_string("worklist"), "mariadb")) as orthanc:
+        outage_and_recovery(
+            orthanc,
+            running,
+            "the connection to the database server was lost",  # the query in flight
+            "Can't connect to server on '127.0.0.1'",  # the reconnection, in the driver's words
+        )
 
 
 def test_mariadb_restart_between_queries_is_invisible(running: MariaDBServer, tmp_path) -> None:
-    """A connection the server dropped while idle is replaced on the same query."""
-    orthanc = OrthancServer(tmp_path, plugin_settings(running.connection_string("worklist"), "mariadb")).start()
-    try:
-        assert pynetdicom_find(orthanc.dicom_port, broad_query()).final_status == 0
-        running.stop()
-        running.start()
-        result = pynetdicom_find(orthanc.dicom_port, broad_query())
-        assert result.final_status == 0 and len(result.answers) == 30
-        assert "reconnecting and retrying once" in orthanc.log()
-    finally:
-        orthanc.stop()
+    with OrthancServer(tmp_path, plugin_settings(running.connection_string("worklist"), "mariadb")) as orthanc:
+        restart_is_invisible(orthanc, running)
 
 
 def running_view_queries(server: MariaDBServer, view: str) -> int:
@@ -248,14 +217,8 @@ def test_slow_view_fails_at_the_deadline_and_the_server_stops_the_query(running:
         database="worklist",
     )
     settings = plugin_settings(running.connection_string("worklist"), "mariadb", View="slow_worklist", QueryTimeout=1)
-    orthanc = OrthancServer(tmp_path, settings).start()
-    try:
-        started = time.monotonic()
-        result = pynetdicom_find(orthanc.dicom_port, broad_query())
-        assert time.monotonic() - started < 4
-        assert is_failure(result.final_status)
-        assert "did not answer within" in orthanc.log()
-        assert orthanc.alive() and echo(orthanc.dicom_port) == 0
+    with OrthancServer(tmp_path, settings) as orthanc:
+        started = deadline_frees_orthanc(orthanc, "did not answer within")
         # The abandoned query is still running on the server right after the plugin gave up...
         assert running_view_queries(running, "slow_worklist") == 1
         # ...until max_statement_time (QueryTimeout + 2 s) stops it, instead of after 30 rows x 0.5 s.
@@ -264,5 +227,3 @@ def test_slow_view_fails_at_the_deadline_and_the_server_stops_the_query(running:
             time.sleep(0.1)
         assert running_view_queries(running, "slow_worklist") == 0
         assert time.monotonic() - started < 6
-    finally:
-        orthanc.stop()

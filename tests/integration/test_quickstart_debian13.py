@@ -27,8 +27,8 @@ import pytest
 
 from support import quickstart
 from support.quickstart import CLONE, PATH
+from support.readme import readme_findscu_argv
 
-README = Path(__file__).resolve().parents[2] / "README.md"
 SUITE = "trixie"
 #: From the start of demo.sh to an Orthanc that answers: packages, venv, database, start.
 SETUP_TIMEOUT = 900
@@ -125,7 +125,7 @@ def test_readme_quick_start_on_fresh_debian13(scratch: Path) -> None:
 
         # The README's findscu example, on the host; -X -od only add where its answers are written.
         today = date.today()
-        readme_argv = quickstart.readme_findscu_command(README, today)
+        readme_argv = readme_findscu_argv(today)
         assert readme_argv[:2] == ["findscu", "-W"] and readme_argv[-1] != "\\"
         assert "127.0.0.1" in readme_argv and str(dicom) in readme_argv, readme_argv
         mark = time.monotonic()

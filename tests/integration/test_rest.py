@@ -11,13 +11,12 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from pydicom.dataset import Dataset
 
-from conftest import plugin_settings
 from support.clients import findscu, pynetdicom_find
-from support.servers import OrthancServer, free_port
+from support.servers import UNREACHABLE_PASSWORD, OrthancServer, plugin_settings
 from support.web import credentials_for_urllib, get
 from vetmwl.web.identifiers import ROOT_KEYS, STEP_KEYS
 
-SECRET = "s3cret-Pw"
+SECRET = UNREACHABLE_PASSWORD
 USERS = {"clinic-it": "right-horse-battery"}
 
 
@@ -143,20 +142,6 @@ def test_explorer_gets_the_worklist_entry(sqlite_orthanc: OrthancServer) -> None
     assert get(sqlite_orthanc.http_port, "/sql-worklist/app/../rest.py").status == 404
 
 
-@pytest.fixture(scope="module")
-def database_down(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]:
-    """Orthanc whose PostgreSQL connection string points at a port nobody listens on."""
-    connection = (
-        f"Driver={{PostgreSQL Unicode}};Server=127.0.0.1;Port={free_port()};Database=worklist;Uid=vet;Pwd={SECRET};"
-    )
-    server = OrthancServer(tmp_path_factory.mktemp("orthanc-down"), plugin_settings(connection, "postgresql"))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 def test_health_is_degraded_when_the_database_is_down(database_down: OrthancServer) -> None:
     started = time.monotonic()
     reply = get(database_down.http_port, "/sql-worklist/health")
@@ -197,10 +182,8 @@ def secured(sqlite_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     ((user, password),) = USERS.items()
     with credentials_for_urllib(server.http_port, user, password):
         server.start()
-    try:
+    with server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ import pytest
 from pydicom.dataset import Dataset
 
 from support.clients import echo, findscu, pynetdicom_find
+from support.keys import STEP_KEYS
 from support.readme import readme_findscu_keys
 
 BACKENDS = ["sqlite", "postgres", "mariadb"]
@@ -203,16 +204,7 @@ def test_empty_step_item_returns_the_whole_step(orthanc, demo_items, today) -> N
     result = pynetdicom_find(orthanc.dicom_port, query)
     assert result.answers
     sps = result.answers[0].ScheduledProcedureStepSequence[0]
-    for keyword in (
-        "Modality",
-        "ScheduledStationAETitle",
-        "ScheduledProcedureStepStartDate",
-        "ScheduledProcedureStepStartTime",
-        "ScheduledProcedureStepID",
-        "ScheduledProcedureStepDescription",
-        "ScheduledPerformingPhysicianName",
-        "ScheduledProcedureStepStatus",
-    ):
+    for keyword in (*STEP_KEYS, "ScheduledPerformingPhysicianName", "ScheduledProcedureStepStatus"):
         assert keyword in sps, keyword
     first = expected(demo_items, name=lambda i: i["PatientName"] == "Smith^Rex")[0]
     assert sps.ScheduledProcedureStepID == step(first)["ScheduledProcedureStepID"]

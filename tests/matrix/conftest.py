@@ -12,9 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from conftest import plugin_settings
 from support.runtimes import SUITES, Runtime, runtime
-from support.servers import OrthancServer
+from support.servers import OrthancServer, plugin_settings
 
 MATRIX = [name.strip() for name in os.environ.get("VETMWL_MATRIX", ",".join(["host", *SUITES])).split(",")]
 
@@ -31,8 +30,5 @@ def demo_orthanc(
 ) -> Iterator[OrthancServer]:
     """The runtime's Orthanc serving the demo schedule from SQLite."""
     workdir = tmp_path_factory.mktemp(f"orthanc-{orthanc_runtime.name}-sqlite")
-    server = OrthancServer(workdir, plugin_settings(sqlite_db, "sqlite"), runtime=orthanc_runtime).start(timeout=60)
-    try:
+    with OrthancServer(workdir, plugin_settings(sqlite_db, "sqlite"), runtime=orthanc_runtime) as server:
         yield server
-    finally:
-        server.stop()

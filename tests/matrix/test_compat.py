@@ -9,19 +9,17 @@ import statistics
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
 
 from bench.cfind import Association, encode_identifier
-from conftest import plugin_settings
-from support.clients import broad_query, echo, findscu, is_failure, pynetdicom_find
+from support.clients import broad_query, findscu, pynetdicom_find
+from support.outage import deadline_frees_orthanc, outage_and_recovery
 from support.readme import readme_findscu_keys
 from support.runtimes import Runtime
-from support.servers import OrthancServer, PostgresServer
-from vetmwl.tools import importer
+from support.servers import OrthancServer, PostgresServer, plugin_settings
 
 SPS = "ScheduledProcedureStepSequence"
 
@@ -41,22 +39,6 @@ def get_json(server: OrthancServer, path: str) -> object:
         return json.loads(response.read())
 
 
-@pytest.fixture
-def own_postgres(demo_file: Path) -> Iterator[PostgresServer]:
-    """A PostgreSQL server for this test alone, since the test stops it."""
-    server = PostgresServer().init()
-    server.start()
-    server.psql("CREATE DATABASE worklist")
-    connection = server.connection_string("worklist")
-    assert (
-        importer.main(["--dialect", "postgresql", "--connection", connection, "--create-schema", str(demo_file)]) == 0
-    )
-    try:
-        yield server
-    finally:
-        server.destroy()
-
-
 def test_readme_example_returns_todays_dx_items(
     demo_orthanc: OrthancServer, demo_items: list[dict], today: date
 ) -> None:
@@ -74,34 +56,20 @@ def test_postgresql_serves_the_same_worklist(
     orthanc_runtime: Runtime, postgres_db: str, demo_items: list[dict], today: date, tmp_path: Path
 ) -> None:
     settings = plugin_settings(postgres_db, "postgresql")
-    orthanc = OrthancServer(tmp_path, settings, runtime=orthanc_runtime).start(timeout=60)
-    try:
+    with OrthancServer(tmp_path, settings, runtime=orthanc_runtime) as orthanc:
         result = findscu(orthanc.dicom_port, readme_findscu_keys(today))
         assert result.final_status == 0
         assert {a[SPS][0].ScheduledProcedureStepID for a in result.answers} == todays_dx(demo_items, today)
-    finally:
-        assert orthanc.stop() == 0, orthanc.log()[-3000:]
+    assert orthanc.exit_status == 0, orthanc.log()[-3000:]
 
 
 def test_database_outage_fails_fast_and_recovers(
     orthanc_runtime: Runtime, own_postgres: PostgresServer, tmp_path: Path
 ) -> None:
     settings = plugin_settings(own_postgres.connection_string("worklist"), "postgresql")
-    orthanc = OrthancServer(tmp_path, settings, runtime=orthanc_runtime).start(timeout=60)
-    try:
-        assert len(pynetdicom_find(orthanc.dicom_port, broad_query()).answers) == 30
-        own_postgres.stop()
-        started = time.monotonic()
-        during = pynetdicom_find(orthanc.dicom_port, broad_query())
-        assert time.monotonic() - started < 5
-        assert is_failure(during.final_status)
-        assert orthanc.alive() and echo(orthanc.dicom_port) == 0
-        assert "the database server cannot be reached" in orthanc.log()
-        own_postgres.start()
-        after = pynetdicom_find(orthanc.dicom_port, broad_query())
-        assert after.final_status == 0 and len(after.answers) == 30
-    finally:
-        assert orthanc.stop() == 0, orthanc.log()[-3000:]
+    with OrthancServer(tmp_path, settings, runtime=orthanc_runtime) as orthanc:
+        outage_and_recovery(orthanc, own_postgres, "the database server cannot be reached")
+    assert orthanc.exit_status == 0, orthanc.log()[-3000:]
 
 
 def test_hard_deadline_frees_orthanc(orthanc_runtime: Runtime, own_postgres: PostgresServer, tmp_path: Path) -> None:
@@ -111,16 +79,9 @@ def test_hard_deadline_frees_orthanc(orthanc_runtime: Runtime, own_postgres: Pos
     settings = plugin_settings(
         own_postgres.connection_string("worklist"), "postgresql", View="slow_worklist", QueryTimeout=1
     )
-    orthanc = OrthancServer(tmp_path, settings, runtime=orthanc_runtime).start(timeout=60)
-    try:
-        started = time.monotonic()
-        result = pynetdicom_find(orthanc.dicom_port, broad_query())
-        assert time.monotonic() - started < 4
-        assert is_failure(result.final_status)
-        assert echo(orthanc.dicom_port) == 0
-        assert "took longer than SqlWorklist.QueryTimeout" in orthanc.log()
-    finally:
-        assert orthanc.stop() == 0, orthanc.log()[-3000:]
+    with OrthancServer(tmp_path, settings, runtime=orthanc_runtime) as orthanc:
+        deadline_frees_orthanc(orthanc, "took longer than SqlWorklist.QueryTimeout")
+    assert orthanc.exit_status == 0, orthanc.log()[-3000:]
 
 
 def test_rest_routes_and_page(demo_orthanc: OrthancServer, demo_items: list[dict], today: date) -> None:
@@ -200,10 +161,8 @@ def test_a_host_name_that_does_not_resolve_is_reported(
     if orthanc_runtime.root is None:
         pytest.skip("the host's own /etc/hosts is not the tests' to break; the roots show it")
     broken = dataclasses.replace(orthanc_runtime, hostname_resolves=False)
-    orthanc = OrthancServer(tmp_path, plugin_settings(sqlite_db, "sqlite"), runtime=broken).start(timeout=60)
-    try:
+    with OrthancServer(tmp_path, plugin_settings(sqlite_db, "sqlite"), runtime=broken) as orthanc:
         assert "resolves neither from /etc/hosts nor from DNS" in orthanc.log()
         health = get_json(orthanc, "/sql-worklist/health")
         assert isinstance(health, dict) and "127.0.1.1" in health["warnings"][0]
-    finally:
-        assert orthanc.stop() == 0
+    assert orthanc.exit_status == 0, orthanc.log()[-3000:]

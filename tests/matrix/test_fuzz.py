@@ -28,10 +28,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.cfind import Association
-from conftest import plugin_settings
 from support.clients import echo
 from support.runtimes import Runtime
-from support.servers import OrthancServer
+from support.servers import OrthancServer, plugin_settings
 
 QUERIES = 3000
 BATCH = 100  # fewer than the query log's 200 entries, so no record drops out before it is read

@@ -19,11 +19,10 @@ import pytest
 from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.dataset import Dataset
 
-from conftest import plugin_settings, sqlite_connection_string
 from support.clients import pynetdicom_find
 from support.k61_items import NOT_GIVEN, k61_items, keyword_of_key, normalized_dataset, normalized_item
 from support.runtimes import Runtime
-from support.servers import MariaDBServer, OrthancServer, PostgresServer
+from support.servers import MariaDBServer, OrthancServer, PostgresServer, plugin_settings, sqlite_connection_string
 from vetmwl.model import SPS_SEQUENCE
 from vetmwl.tools import importer
 
@@ -88,9 +87,7 @@ def test_every_attribute_comes_back_as_it_went_in(
 ) -> None:
     connection, dialect = database
     items = k61_items()
-    orthanc = OrthancServer(tmp_path / "orthanc", plugin_settings(connection, dialect), runtime=orthanc_runtime)
-    orthanc.start(timeout=60)
-    try:
+    with OrthancServer(tmp_path / "orthanc", plugin_settings(connection, dialect), runtime=orthanc_runtime) as orthanc:
         result = pynetdicom_find(orthanc.dicom_port, full_identifier(items))
         assert result.final_status == 0, orthanc.log()[-3000:]
         by_step = {}
@@ -106,5 +103,4 @@ def test_every_attribute_comes_back_as_it_went_in(
                 if keyword in NOT_GIVEN:
                     continue
                 assert got.get(keyword) == value, f"{dialect}, {step_id}: {keyword}"
-    finally:
-        assert orthanc.stop() == 0
+    assert orthanc.exit_status == 0, orthanc.log()[-3000:]

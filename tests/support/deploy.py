@@ -112,30 +112,6 @@ def environment(service: dict[str, Any]) -> dict[str, str]:
     return {k: str(v) for k, v in env.items()}
 
 
-def env_var_to_setting(name: str) -> list[str]:
-    """The orthancteam image's rule: ORTHANC__SQL_WORKLIST__QUERY_TIMEOUT is SqlWorklist.QueryTimeout."""
-    assert name.startswith("ORTHANC__"), name
-    return ["".join(word[0] + word[1:].lower() for word in token.split("_")) for token in name[9:].split("__")]
-
-
-def env_to_configuration(env: dict[str, str]) -> dict[str, Any]:
-    """The Orthanc configuration the image builds from ORTHANC__ variables (JSON values parsed)."""
-    config: dict[str, Any] = {}
-    for name, value in env.items():
-        if not name.startswith("ORTHANC__"):
-            continue
-        try:
-            parsed = json.loads(value)
-        except ValueError:
-            parsed = value
-        *parents, leaf = env_var_to_setting(name)
-        node = config
-        for key in parents:
-            node = node.setdefault(key, {})
-        node[leaf] = parsed
-    return config
-
-
 def strip_json_comments(text: str) -> str:
     """Orthanc's configuration files are JSON with // and /* */ comments; drop them, not strings."""
     pattern = re.compile(r'"(?:\\.|[^"\\])*"|//[^\n]*|/\*.*?\*/', re.DOTALL)

@@ -1,16 +1,11 @@
-"""Build C-FIND identifiers the way Orthanc hands them to the plugin: as DICOM file bytes."""
+"""Build C-FIND identifiers (``vetmwl.web.identifiers.file_bytes`` makes them the file bytes Orthanc hands over)."""
 
 from __future__ import annotations
 
 import warnings
-from io import BytesIO
 from typing import Any
 
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
-
-#: Modality Worklist Information Model - FIND.
-WORKLIST_FIND = "1.2.840.10008.5.1.4.31"
+from pydicom.dataset import Dataset
 
 
 def identifier(step: dict[str, Any] | list[dict[str, Any]] | None = None, **root: Any) -> Dataset:
@@ -32,14 +27,3 @@ def identifier(step: dict[str, Any] | list[dict[str, Any]] | None = None, **root
                 items.append(item)
             dataset.ScheduledProcedureStepSequence = items
     return dataset
-
-
-def file_bytes(dataset: Dataset) -> bytes:
-    """``dataset`` as a DICOM file (preamble, file meta, Explicit VR Little Endian)."""
-    dataset.file_meta = FileMetaDataset()
-    dataset.file_meta.MediaStorageSOPClassUID = WORKLIST_FIND
-    dataset.file_meta.MediaStorageSOPInstanceUID = generate_uid()
-    dataset.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    buffer = BytesIO()
-    dataset.save_as(buffer, enforce_file_format=True)
-    return buffer.getvalue()

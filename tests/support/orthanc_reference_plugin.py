@@ -10,15 +10,12 @@ example); ``GET /reference/items`` returns how many are loaded.
 from __future__ import annotations
 
 import json
-import os
-import sys
 import threading
 from typing import Any
 
 import orthanc
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from wlitems import item_bytes
+from support.wlitems import item_bytes
 
 _lock = threading.Lock()
 _items: list[bytes] = []

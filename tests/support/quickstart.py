@@ -15,21 +15,18 @@ on the host's 127.0.0.1.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import os
 import re
-import shlex
 import shutil
 import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from datetime import date
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from .runtimes import MIRROR, REPO, debootstrap, roots_dir
+from .runtimes import MIRROR, REPO, chroot_command, debootstrap, locked, roots_dir
 
 #: Bump when the way a pristine root is made changes, so cached roots are made again.
 RECIPE = "1"
@@ -50,17 +47,6 @@ def _stamp(suite: str) -> str:
     return hashlib.sha256(f"{RECIPE} {suite} {MIRROR} minbase".encode()).hexdigest()[:12]
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def _copy_local_ca(root: Path) -> None:
     if LOCAL_CA.is_dir():
         shutil.copytree(LOCAL_CA, root / LOCAL_CA.relative_to("/"), dirs_exist_ok=True)
@@ -71,7 +57,7 @@ def pristine_root(suite: str) -> tuple[Path, bool]:
     base = roots_dir()
     root = base / f"pristine-{suite}-{_stamp(suite)}"
     ready = root / ".vetmwl-pristine"
-    with _locked(base / f"pristine-{suite}.lock"):
+    with locked(base / f"pristine-{suite}.lock"):
         fresh = ready.exists() and time.time() - ready.stat().st_mtime < MAX_AGE_DAYS * 86400
         if fresh:
             return root, False
@@ -112,32 +98,9 @@ def copy_repository(root: Path) -> Path:
 
 
 def command(root: Path, argv: Sequence[str], env: Mapping[str, str], cwd: Path = Path("/")) -> list[str]:
-    """``argv`` run in ``root`` with ``env`` as its whole environment, from ``cwd`` (a path in the root).
-
-    Every step ``exec``s the next, so the process started is, in the end, the program itself.
-    """
-    mounts = 'mount -t proc proc "$R/proc" && mount -t devpts -o newinstance,ptmxmode=0666 devpts "$R/dev/pts"'
-    script = f'{mounts} && exec chroot "$R" "$@"'
-    assignments = [f"{k}={v}" for k, v in env.items()]
-    return [
-        "unshare",
-        "--mount",
-        "--propagation",
-        "private",
-        "--",
-        "env",
-        f"R={root}",
-        "sh",
-        "-c",
-        script,
-        "sh",
-        "env",
-        "-i",
-        "-C",
-        str(cwd),
-        *assignments,
-        *argv,
-    ]
+    """``argv`` run in the pristine ``root`` with ``env`` as its whole environment, from ``cwd``."""
+    mounts = ['mount -t proc proc "$R/proc"', 'mount -t devpts -o newinstance,ptmxmode=0666 devpts "$R/dev/pts"']
+    return chroot_command(root, mounts, argv, env, cwd)
 
 
 def port_holder(port: int) -> str | None:
@@ -162,17 +125,6 @@ def orthanc_json_port(key: str) -> int:
     if not found:
         raise ValueError(f"orthanc.json has no {key}")
     return int(found.group(1))
-
-
-def readme_findscu_command(readme: Path, today: date) -> list[str]:
-    """The README's ``findscu -W`` example as argv, with today's date for ``$(date +%Y%m%d)``.
-
-    Parsed as tests/integration/test_worklist.py parses its keys: from ``findscu -W`` to the end of
-    the fenced block, line continuations joined, split as the shell would.
-    """
-    text = readme.read_text(encoding="utf-8")
-    block = text[text.index("```sh\nfindscu -W") + len("```sh\n") :].split("```")[0]
-    return shlex.split(block.replace("$(date +%Y%m%d)", f"{today:%Y%m%d}").replace("\\\n", " "))
 
 
 def exit_description(returncode: int | None) -> str:

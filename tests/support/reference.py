@@ -106,6 +106,8 @@ class ReferenceOrthanc(OrthancServer):
             ReferenceWorklist={"ItemsFile": str(items_file)},
             Name="vetmwl-reference",
         )
+        # The reference plugin imports support.wlitems: the tests folder joins the venv on its path.
+        self.environment["PYTHONPATH"] = f"{self.runtime.site_packages()}:{REPO / 'tests'}"
         self.aet = "VETMWL"
 
     def load(self, items: list[dict[str, Any]]) -> None:

@@ -87,24 +87,7 @@ class Runtime:
         for path in _outermost([Path("/tmp"), REPO, *binds]):
             (self.root / path.relative_to("/")).mkdir(parents=True, exist_ok=True)
             mounts.append(f'mount --bind {shlex.quote(str(path))} "$R"{shlex.quote(str(path))}')
-        script = " && ".join(mounts) + ' && exec chroot "$R" "$@"'
-        return [
-            "unshare",
-            "--mount",
-            "--propagation",
-            "private",
-            "--",
-            "env",
-            f"R={self.root}",
-            "sh",
-            "-c",
-            script,
-            "sh",
-            "env",
-            "-i",
-            *assignments,
-            *argv,
-        ]
+        return chroot_command(self.root, mounts, argv, env)
 
     def run(self, argv: Sequence[str], **kwargs: object) -> subprocess.CompletedProcess:
         """Run a command in this runtime with a plain environment (PATH only)."""
@@ -116,6 +99,38 @@ class Runtime:
 
 
 HOST = Runtime("host")
+
+
+def chroot_command(
+    root: Path, mounts: Sequence[str], argv: Sequence[str], env: Mapping[str, str], cwd: Path | None = None
+) -> list[str]:
+    """``argv`` run in ``root`` with ``env`` as its whole environment, after the shell ``mounts``
+    (which name the root ``$R``), in a mount namespace of its own, from ``cwd`` (a path in the root).
+
+    Every step ``exec``s the next, so the process started is, in the end, the program itself:
+    signals reach it and its exit status is its own.
+    """
+    script = " && ".join(mounts) + ' && exec chroot "$R" "$@"'
+    assignments = [f"{k}={v}" for k, v in env.items()]
+    directory = ["-C", str(cwd)] if cwd is not None else []
+    return [
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "--",
+        "env",
+        f"R={root}",
+        "sh",
+        "-c",
+        script,
+        "sh",
+        "env",
+        "-i",
+        *directory,
+        *assignments,
+        *argv,
+    ]
 
 
 def _outermost(paths: Sequence[Path]) -> list[Path]:
@@ -157,7 +172,7 @@ def _stamp(packages: Sequence[str], requirements: Sequence[Path]) -> str:
 
 
 @contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
+def locked(path: Path) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -216,7 +231,7 @@ def ensure_root(suite: str, extra_requirements: Sequence[str] = ()) -> Runtime:
     wanted = _stamp([*ORTHANC_PACKAGES, *extra_requirements], requirements)
     root = roots_dir() / suite
     stamp = root / "opt" / "vetmwl" / "stamp"
-    with _locked(roots_dir() / f"{suite}.lock"):
+    with locked(roots_dir() / f"{suite}.lock"):
         if not (stamp.exists() and stamp.read_text() == wanted):
             partial = roots_dir() / f"{suite}.partial"
             debootstrap(suite, partial, ORTHANC_PACKAGES)

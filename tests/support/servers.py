@@ -1,4 +1,9 @@
-"""Real servers for the integration tests: Orthanc with the plugin, and a private PostgreSQL."""
+"""Real servers for the integration tests: Orthanc with the plugin, and PostgreSQL and MariaDB of their own.
+
+Each is a context manager (``with PostgresServer() as server:`` initialises, starts and at the end
+destroys it; ``with OrthancServer(...) as orthanc:`` starts and stops it), so fixtures and tests
+need no try/finally of their own.
+"""
 
 from __future__ import annotations
 
@@ -15,10 +20,40 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from vetmwl.tools import importer
+
 from .runtimes import HOST, REPO, Runtime, venv_site_packages
 
 PYTHON_PLUGIN = HOST.python_plugin
 SITE_PACKAGES = Path(venv_site_packages(REPO / ".venv"))
+
+
+def plugin_settings(connection: str, dialect: str, **extra: object) -> dict:
+    """The ``SqlWorklist`` section for a database; ``extra`` adds or overrides settings."""
+    return {"ConnectionString": connection, "Dialect": dialect, "QueryTimeout": 5, **extra}
+
+
+def sqlite_connection_string(path: Path) -> str:
+    return f"Driver=SQLite3;Database={path}"
+
+
+#: The password of :func:`unreachable_postgres`: tests check it is never shown.
+UNREACHABLE_PASSWORD = "s3cret-Pw"
+
+
+def unreachable_postgres() -> str:
+    """A PostgreSQL connection string for a port nobody listens on: a database that is down."""
+    return (
+        f"Driver={{PostgreSQL Unicode}};Server=127.0.0.1;Port={free_port()};Database=worklist;"
+        f"Uid=vet;Pwd={UNREACHABLE_PASSWORD};"
+    )
+
+
+def import_items(dialect: str, connection: str, items_file: Path, *options: str) -> None:
+    """Worklist items into a database with the importer, as a clinic would load them."""
+    status = importer.main(["--dialect", dialect, "--connection", connection, *options, str(items_file)])
+    if status != 0:
+        raise RuntimeError(f"the importer refused {items_file} for {dialect} (status {status})")
 
 
 def free_port() -> int:
@@ -75,8 +110,10 @@ class OrthancServer:
         self.config_path.write_text(json.dumps(config, indent=1))
         self.log_path = workdir / "orthanc.log"
         self.process: subprocess.Popen[bytes] | None = None
+        #: Orthanc's exit status once stopped (0 after a clean SIGTERM shutdown).
+        self.exit_status: int | None = None
 
-    def start(self, timeout: float = 30) -> OrthancServer:
+    def start(self, timeout: float = 60) -> OrthancServer:
         env = {
             "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
             "LANG": "C.UTF-8",
@@ -98,6 +135,12 @@ class OrthancServer:
             except OSError:
                 time.sleep(0.1)
         raise RuntimeError(f"Orthanc did not start within {timeout}s:\n{self.log()[-3000:]}")
+
+    def __enter__(self) -> OrthancServer:
+        return self if self.alive() else self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
     def rss_kib(self) -> int:
         """Orthanc's resident memory (the process started is Orthanc itself, on every runtime)."""
@@ -122,7 +165,44 @@ class OrthancServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        return self.process.returncode if self.process else None
+        self.exit_status = self.process.returncode if self.process else None
+        return self.exit_status
+
+
+class DatabaseServer:
+    """What PostgresServer and MariaDBServer share: the context manager and a database of items."""
+
+    dialect = ""
+
+    def init(self) -> DatabaseServer:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def destroy(self) -> None:
+        raise NotImplementedError
+
+    def create_database(self, name: str) -> None:
+        raise NotImplementedError
+
+    def connection_string(self, database: str) -> str:
+        raise NotImplementedError
+
+    def __enter__(self) -> DatabaseServer:
+        self.init()
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.destroy()
+
+    def with_items(self, items_file: Path, database: str = "worklist") -> str:
+        """A new database with the reference schema holding the items of ``items_file``; its connection string."""
+        self.create_database(database)
+        connection = self.connection_string(database)
+        import_items(self.dialect, connection, items_file, "--create-schema")
+        return connection
 
 
 def _pg_bin(name: str) -> str:
@@ -132,11 +212,13 @@ def _pg_bin(name: str) -> str:
     return found[-1]
 
 
-class PostgresServer:
+class PostgresServer(DatabaseServer):
     """A PostgreSQL cluster of the tests' own, in a temporary folder, on 127.0.0.1 and a free port.
 
     As root (CI, containers), initdb and postgres refuse to run, so they run as the postgres user.
     """
+
+    dialect = "postgresql"
 
     def __init__(self) -> None:
         self.port = free_port()
@@ -183,29 +265,24 @@ class PostgresServer:
     def stop(self) -> None:
         self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop", check=False)
 
+    def psql_command(self, database: str, user: str = "postgres") -> list[str]:
+        """psql's argv for ``database`` as ``user``, stopping at the first error (add ``-c`` or stdin)."""
+        return [
+            _pg_bin("psql"),
+            *("-h", "127.0.0.1", "-p", str(self.port)),
+            *("-U", user, "-d", database),
+            *("-v", "ON_ERROR_STOP=1", "-q"),
+        ]
+
     def psql(self, sql: str, database: str = "postgres") -> str:
-        result = subprocess.run(
-            [
-                _pg_bin("psql"),
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "-U",
-                "postgres",
-                "-d",
-                database,
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-At",
-                "-c",
-                sql,
-            ],
-            check=True,
-            capture_output=True,
-            text=True,
+        """Run ``sql`` as postgres; the rows as unaligned text."""
+        done = subprocess.run(
+            [*self.psql_command(database), "-At", "-c", sql], check=True, capture_output=True, text=True
         )
-        return result.stdout
+        return done.stdout
+
+    def create_database(self, name: str) -> None:
+        self.psql(f"CREATE DATABASE {name}")
 
     def connection_string(self, database: str, user: str = "postgres", password: str = "") -> str:
         return (
@@ -218,7 +295,7 @@ class PostgresServer:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-class MariaDBServer:
+class MariaDBServer(DatabaseServer):
     """A MariaDB server of the tests' own: temporary data folder and socket, 127.0.0.1, a free port.
 
     Like PostgreSQL it refuses to run as root, so as root it runs as the mysql user. ``--no-defaults``
@@ -226,6 +303,8 @@ class MariaDBServer:
     system MariaDB; it also leaves the server's character set at latin1, so the reference schema
     has to bring utf8mb4 itself.
     """
+
+    dialect = "mariadb"
 
     def __init__(self) -> None:
         self.port = free_port()
@@ -321,6 +400,9 @@ class MariaDBServer:
         if done.returncode != 0:
             raise RuntimeError(f"mariadb client failed on {sql!r}: {done.stderr.strip()}")
         return done.stdout
+
+    def create_database(self, name: str) -> None:
+        self.sql(f"CREATE DATABASE {name}")
 
     def connection_string(self, database: str, user: str = "root", password: str = "") -> str:
         return (

@@ -6,9 +6,10 @@ from datetime import date
 from typing import Any
 
 from support.fake_orthanc import FakeAnswers, FakeOrthanc
-from support.identifier_files import file_bytes, identifier
+from support.identifier_files import identifier
 from vetmwl.orthanc_wiring import register
 from vetmwl.service import WorklistService
+from vetmwl.web.identifiers import file_bytes
 
 SPS = "ScheduledProcedureStepSequence"
 

@@ -17,13 +17,14 @@ import pydicom
 import pytest
 from pydicom.dataset import Dataset
 
-from support.identifier_files import file_bytes, identifier
+from support.identifier_files import identifier
 from support.views import reference_columns, view_of
 from vetmwl.charset import UTF8
 from vetmwl.encoder import AnswerEncoder
-from vetmwl.model import REQUIRED_COLUMNS, START_DATETIME, STEP_ATTRIBUTES
+from vetmwl.model import PATIENT_KEYS, REQUIRED_COLUMNS, START_DATETIME, STEP_ATTRIBUTES
 from vetmwl.query import WorklistQuery, parse_query, read_identifier
 from vetmwl.studyuid import derived_study_uid
+from vetmwl.web.identifiers import file_bytes
 
 VIEW = view_of(reference_columns())
 STEP_KEYWORDS = set(STEP_ATTRIBUTES) - {START_DATETIME}
@@ -46,14 +47,7 @@ ROW: dict[str, Any] = {
 }
 
 ROOT_KEYS = [
-    "PatientName",
-    "PatientID",
-    "PatientBirthDate",
-    "PatientSex",
-    "PatientWeight",
-    "PatientSpeciesDescription",
-    "PatientBreedDescription",
-    "ResponsiblePerson",
+    *PATIENT_KEYS,
     "ResponsiblePersonRole",
     "AccessionNumber",
     "StudyInstanceUID",

@@ -35,8 +35,6 @@ from support.deploy import (
     dockerfile_env,
     dockerfile_instructions,
     env_file,
-    env_to_configuration,
-    env_var_to_setting,
     environment,
     image_path_to_repo,
     orthanc_default_settings,
@@ -44,6 +42,7 @@ from support.deploy import (
 from support.servers import free_port
 from support.standin import HERE as STANDIN
 from support.standin import generate_configuration as standin_configuration
+from support.standin.generate_configuration import from_environment, setting_path
 from support.views import reference_columns
 from vetmwl.config import _KEYS, SECTION, load_settings, orthanc_warnings
 from vetmwl.model import REQUIRED_COLUMNS, source_of
@@ -187,7 +186,7 @@ def test_every_orthanc_variable_is_a_real_setting() -> None:
     names = [n for n in our_env() if n.startswith("ORTHANC__")]
     assert len(names) >= 10
     for name in names:
-        path = env_var_to_setting(name)
+        path = setting_path(name)
         assert path[0] in known, f"{name} sets {'.'.join(path)}, which Orthanc and the plugin do not know"
         if path[0] == SECTION:
             assert len(path) == 2 and path[1] in _KEYS, f"{name}: {SECTION} has no setting {path[1:]}"
@@ -195,13 +194,13 @@ def test_every_orthanc_variable_is_a_real_setting() -> None:
             assert len(path) == 1, name
 
 
-def test_the_standin_entrypoint_follows_the_same_rule() -> None:
-    """The stand-in image's configuration generator and support.deploy agree on our variables."""
+def test_the_variables_become_the_settings_they_name() -> None:
+    """What the image's generator makes of our variables (the stand-in follows its rule)."""
     env = {**our_env(), "ORTHANC__SQL_WORKLIST__MODALITIES": '{"CR_ROOM2": {"RestrictToOwnStation": true}}'}
-    assert standin_configuration.from_environment(env) == env_to_configuration(env)
-    for name in env:
-        if name.startswith("ORTHANC__"):
-            assert standin_configuration.setting_path(name) == env_var_to_setting(name)
+    configuration = from_environment(env)
+    assert configuration["SqlWorklist"]["Modalities"] == {"CR_ROOM2": {"RestrictToOwnStation": True}}
+    assert configuration["DicomAlwaysAllowFindWorklist"] is True
+    assert configuration["SqlWorklist"]["ConnectionString"] == env["ORTHANC__SQL_WORKLIST__CONNECTION_STRING"]
 
 
 def test_the_standin_entrypoint_enables_the_plugins_as_the_image_does(tmp_path: Path) -> None:
@@ -222,9 +221,12 @@ def test_the_standin_entrypoint_enables_the_plugins_as_the_image_does(tmp_path: 
 
 
 def test_env_var_rule_matches_the_plugin_keys() -> None:
-    assert env_var_to_setting("ORTHANC__SQL_WORKLIST__CONNECTION_STRING") == ["SqlWorklist", "ConnectionString"]
-    assert env_var_to_setting("ORTHANC__DICOM_ALWAYS_ALLOW_FIND_WORKLIST") == ["DicomAlwaysAllowFindWorklist"]
-    assert env_var_to_setting("ORTHANC__PYTHON_SCRIPT") == ["PythonScript"]
+    assert setting_path("ORTHANC__SQL_WORKLIST__CONNECTION_STRING") == [
+        "SqlWorklist",
+        "ConnectionString",
+    ]
+    assert setting_path("ORTHANC__DICOM_ALWAYS_ALLOW_FIND_WORKLIST") == ["DicomAlwaysAllowFindWorklist"]
+    assert setting_path("ORTHANC__PYTHON_SCRIPT") == ["PythonScript"]
 
 
 def test_no_worklists_section_anywhere() -> None:
@@ -237,11 +239,11 @@ def test_no_worklists_section_anywhere() -> None:
         for variable in env:
             assert variable not in ("WORKLISTS_PLUGIN_ENABLED", "WL_ENABLED"), variable
             if variable.startswith("ORTHANC__"):
-                assert env_var_to_setting(variable)[0] != "Worklists", variable
+                assert setting_path(variable)[0] != "Worklists", variable
             assert variable != "ORTHANC_JSON" or "Worklists" not in env[variable]
     for _, dest in dockerfile_copies():
         assert not dest.startswith("/etc/orthanc"), "no configuration file is copied into the image"
-    assert "Worklists" not in env_to_configuration(our_env())
+    assert "Worklists" not in from_environment(our_env())
 
 
 def test_dockerfile_installs_exactly_the_pinned_requirements() -> None:
@@ -261,7 +263,7 @@ def test_dockerfile_installs_exactly_the_pinned_requirements() -> None:
 
 
 def test_the_plugin_accepts_the_docker_configuration() -> None:
-    configuration = env_to_configuration(our_env())
+    configuration = from_environment(our_env())
     settings = load_settings(configuration)
     assert settings.dialect == "mssql"
     assert settings.view == "dbo.vet_worklist"

@@ -17,7 +17,7 @@ from support.reference_answers import build_answer, encode
 from support.views import reference_columns, view_of
 from vetmwl.charset import LATIN1, UTF8
 from vetmwl.encoder import AnswerEncoder, shape_of
-from vetmwl.model import CATCH_ALL, CODE_COLUMNS, REQUIRED_COLUMNS
+from vetmwl.model import CATCH_ALL, CODE_COLUMNS, PATIENT_KEYS, REQUIRED_COLUMNS
 from vetmwl.query import parse_query
 
 ALL = reference_columns()
@@ -29,15 +29,8 @@ CATCH_ALL_ONLY = (*REQUIRED_COLUMNS, CATCH_ALL)
 AVAILABLE = {"all columns": ALL, "required only": REQUIRED, "no code columns": NO_CODES, "catch-all": CATCH_ALL_ONLY}
 CHARACTER_SETS = [UTF8, LATIN1]
 ROOT_KEYS = [
-    "PatientName",
-    "PatientID",
-    "PatientBirthDate",
-    "PatientSex",
-    "PatientWeight",
-    "PatientSpeciesDescription",
-    "PatientBreedDescription",
+    *PATIENT_KEYS,
     "PatientSexNeutered",
-    "ResponsiblePerson",
     "ResponsiblePersonRole",
     "ResponsibleOrganization",
     "AccessionNumber",
@@ -247,17 +240,7 @@ def query_for(
 
 SHAPES = {
     "seed server keys": (
-        [
-            "PatientName",
-            "PatientID",
-            "PatientBirthDate",
-            "PatientSex",
-            "PatientWeight",
-            "PatientSpeciesDescription",
-            "PatientBreedDescription",
-            "ResponsiblePerson",
-            "StudyDescription",
-        ],
+        [*PATIENT_KEYS, "StudyDescription"],
         STEP_KEYS[:9],
     ),
     "everything": (ROOT_KEYS, STEP_KEYS),

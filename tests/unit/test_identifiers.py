@@ -7,13 +7,14 @@ from io import BytesIO
 import pydicom
 import pytest
 
-from support.identifier_files import file_bytes, identifier
+from support.identifier_files import identifier
 from vetmwl.web.identifiers import (
     HIDDEN,
     ROOT_KEYS,
     STEP_KEYS,
     answer_fields,
     describe_identifier,
+    file_bytes,
     mask_person_names,
     worklist_identifier,
 )

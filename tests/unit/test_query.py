@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydicom.dataset import Dataset
 
-from support.identifier_files import file_bytes, identifier
+from support.identifier_files import identifier
 from vetmwl.errors import QueryError
 from vetmwl.matching import matches as text_matches
 from vetmwl.model import START_DATETIME, STATUS, Level
@@ -25,6 +25,7 @@ from vetmwl.query import (
     read_identifier,
 )
 from vetmwl.studyuid import derived_study_uid
+from vetmwl.web.identifiers import file_bytes
 
 STEP = Level.STEP
 

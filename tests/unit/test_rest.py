@@ -6,7 +6,6 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Any
 
@@ -26,14 +25,6 @@ from vetmwl.web.rest import PREFIX, Response, RestApi
 TEMPLATES = sql_dir() / "queries"
 
 SPS = "ScheduledProcedureStepSequence"
-
-
-@pytest.fixture
-def services() -> Iterator[list[WorklistService]]:
-    created: list[WorklistService] = []
-    yield created
-    for service in created:
-        service.database.close()
 
 
 def make_api(services: list[WorklistService], connection: str, **settings: Any) -> RestApi:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-from collections.abc import Iterator
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -13,11 +12,12 @@ import pydicom
 import pytest
 from pydicom.dataset import Dataset
 
-from support.identifier_files import file_bytes, identifier
+from support.identifier_files import identifier
 from support.views import reference_columns
 from vetmwl.config import load_settings
 from vetmwl.service import WorklistService
 from vetmwl.studyuid import derived_study_uid
+from vetmwl.web.identifiers import file_bytes
 
 SPS = "ScheduledProcedureStepSequence"
 STEP_KEYS = {
@@ -26,14 +26,6 @@ STEP_KEYS = {
     "ScheduledProcedureStepID": "",
     "ScheduledProcedureStepStatus": "",
 }
-
-
-@pytest.fixture
-def services() -> Iterator[list[WorklistService]]:
-    created: list[WorklistService] = []
-    yield created
-    for service in created:
-        service.database.close()
 
 
 def make(services: list[WorklistService], connection: str, **section: Any) -> WorklistService:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 import pytest
 import sqlglot
@@ -13,6 +13,7 @@ from sqlglot import exp
 from sqlglot.dialects.mysql import MySQL
 
 from support.identifier_files import identifier
+from support.sql_cases import FILTER_SETS, FRACTION_CASES, INJECTION, MATCHING_CASES, ROWS
 from support.views import reference_columns
 from vetmwl import model
 from vetmwl.config import sql_dir
@@ -24,11 +25,9 @@ from vetmwl.query import (
     InList,
     Like,
     Range,
-    TimeOfDay,
     parse_query,
 )
-from vetmwl.service import _python_confirms as needs_recheck
-from vetmwl.sqlrender import CASE_INSENSITIVE_DIALECTS, SqlRenderer, bind_value, like_pattern
+from vetmwl.sqlrender import CASE_INSENSITIVE_DIALECTS, SqlRenderer, approximate, bind_value, like_pattern
 from vetmwl.tools import importer
 
 
@@ -42,56 +41,6 @@ class MariaDBNoBackslashEscapes(MySQL):
 DIALECTS = ("sqlite", "postgresql", "mssql", "mariadb")
 SQLGLOT_DIALECT = {"sqlite": "sqlite", "postgresql": "postgres", "mssql": "tsql", "mariadb": MariaDBNoBackslashEscapes}
 ALL_COLUMNS = reference_columns()
-INJECTION = "x'; DROP TABLE worklist; --"
-
-FILTER_SETS: dict[str, list[Filter]] = {
-    "none": [],
-    "pn_equals": [Equals("PatientName", "Smith^Rex", fold_case=True)],
-    "pn_like": [Like("PatientName", "O'Con*", fold_case=True)],
-    "modality_and_day": [
-        Equals("Modality", "DX"),
-        Range(START_DATETIME, datetime(2026, 1, 5), datetime(2026, 1, 6)),
-    ],
-    "open_start": [Range(START_DATETIME, None, datetime(2026, 1, 6, 18, 1))],
-    "open_end": [Range(START_DATETIME, datetime(2026, 1, 5, 10), None)],
-    "birth_date": [Range("PatientBirthDate", date(2018, 1, 1), date(2019, 1, 1))],
-    "time_window": [TimeOfDay(START_DATETIME, timedelta(hours=8), timedelta(hours=12, minutes=1))],
-    "time_from": [TimeOfDay(START_DATETIME, timedelta(0), None)],
-    "time_until": [TimeOfDay(START_DATETIME, None, timedelta(hours=12))],
-    "one_uid": [InList("StudyInstanceUID", ("1.2.3",))],
-    "derived_uid": [InList("StudyInstanceUID", ("2.25.1", "1.2.3"), or_unknown=True)],
-    "offered_statuses": [InList("ScheduledProcedureStepStatus", ("SCHEDULED", "ARRIVED", "READY"), or_unknown=True)],
-    "status_scheduled": [Equals("ScheduledProcedureStepStatus", "SCHEDULED", or_unknown=True)],
-    "status_like": [Like("ScheduledProcedureStepStatus", "SCHED*", or_unknown=True)],
-    "modality_aliases": [InList("Modality", ("DX", "CR")), Equals("ScheduledStationAETitle", "CR_ROOM2")],
-    "vet_keys": [
-        Like("PatientSpeciesDescription", "Felis*"),
-        Like("PatientBreedDescription", "Pach?n*"),
-        Equals("RequestedProcedureID", "RP00001"),
-        Like("ScheduledProcedureStepID", "SPS0000?"),
-        Like("ScheduledPerformingPhysicianName", "kim*", fold_case=True),
-        Range("PatientBirthDate", date(2018, 3, 4), date(2018, 3, 5)),
-    ],
-    "three_uids": [InList("StudyInstanceUID", ("1.2.3", "1.2.4", "1.2.5"))],
-    "injection": [
-        Equals("AccessionNumber", INJECTION),
-        Like("PatientID", INJECTION + "*"),
-        Equals("PatientName", INJECTION, fold_case=True),
-        InList("StudyInstanceUID", (INJECTION, "1.2")),
-    ],
-    "everything": [
-        Like("PatientName", "SM?TH*", fold_case=True),
-        Equals("PatientID", "000001"),
-        Like("ScheduledStationAETitle", "DX_*"),
-        Equals("ReferringPhysicianName", "Carter^Emily", fold_case=True),
-        Range(START_DATETIME, datetime(2026, 7, 5, 10), datetime(2026, 7, 7, 18, 1)),
-        Range("PatientBirthDate", None, date(2020, 1, 1)),
-        TimeOfDay(START_DATETIME, timedelta(hours=10), timedelta(hours=18, minutes=1)),
-        InList("StudyInstanceUID", ("1.2.3", "1.2.4")),
-        InList("ScheduledProcedureStepStatus", ("SCHEDULED", "ARRIVED"), or_unknown=True),
-        InList("Modality", ("DX", "CR")),
-    ],
-}
 
 
 def renderer(dialect: str, template: str = "worklist.sql.j2") -> SqlRenderer:
@@ -213,9 +162,9 @@ def test_sqlite_person_names_use_like_with_non_ascii_as_any_character() -> None:
     assert "WHERE PatientName LIKE ? ESCAPE '\\'" in equals.sql
     assert equals.params == ["M_ller^Bel\\_lo"]
     assert like.params == ["stra_%"]
-    assert needs_recheck(Equals("PatientName", "Müller", fold_case=True), "sqlite")
-    assert not needs_recheck(Equals("PatientName", "Muller", fold_case=True), "sqlite")
-    assert not needs_recheck(Equals("PatientName", "Müller", fold_case=True), "postgresql")
+    assert approximate(Equals("PatientName", "Müller", fold_case=True), "sqlite")
+    assert not approximate(Equals("PatientName", "Muller", fold_case=True), "sqlite")
+    assert not approximate(Equals("PatientName", "Müller", fold_case=True), "postgresql")
 
 
 @pytest.mark.parametrize(
@@ -475,61 +424,31 @@ def test_mariadb_person_name_columns_ignore_case() -> None:
 
 # -- the SQLite SQL, run against SQLite itself --------------------------------------------------
 
-ROWS = [
-    ("SPS1", "2026-01-05 08:30:00", "DX", "Smith^Rex", "000001"),
-    ("SPS2", "2026-01-05 10:00:00", "CR", "Müller^Bello", "000003"),
-    ("SPS3", "2026-01-06 17:59:59", "DX", "100%_Pure^Joy", "000007"),
-    ("SPS4", "2026-01-07 18:00:00", "US", "1000^Cat", "000008"),
-    ("SPS5", "2026-01-07 18:01:00", "DX", "smithers^Max", "000009"),
-]
+
+def reference_sqlite(insert: str, rows: list[tuple]) -> Iterator[sqlite3.Connection]:
+    """The reference SQLite schema in memory, with ``rows`` inserted by ``insert``."""
+    connection = sqlite3.connect(":memory:")
+    for statement in importer.schema_statements("sqlite"):
+        connection.execute(statement)
+    connection.executemany(insert, rows)
+    yield connection
+    connection.close()
 
 
 @pytest.fixture(scope="module")
 def memory_db() -> Iterator[sqlite3.Connection]:
-    """The reference SQLite schema in memory, with rows chosen around the matching edges."""
-    connection = sqlite3.connect(":memory:")
-    for statement in importer.schema_statements("sqlite"):
-        connection.execute(statement)
-    connection.executemany(
+    """Rows chosen around the matching edges."""
+    yield from reference_sqlite(
         "INSERT INTO worklist (ScheduledProcedureStepID, ScheduledProcedureStepStartDateTime, Modality, "
         "PatientName, PatientID) VALUES (?, ?, ?, ?, ?)",
         ROWS,
     )
-    yield connection
-    connection.close()
 
 
 def run_sqlite(connection: sqlite3.Connection, step: dict[str, str] | None = None, **root: str) -> list[str]:
     query = parse_query(identifier(step, **root))
     rendered = renderer("sqlite").render(("ScheduledProcedureStepID",), query.filters, 100)
     return [row[0] for row in connection.execute(rendered.sql, rendered.params)]
-
-
-#: (SPS step keys, root keys, the SPS IDs of ROWS that DICOM matching selects); test_mariadb.py reuses them.
-MATCHING_CASES = [
-    (None, {"PatientName": "smith*"}, ["SPS1", "SPS5"]),
-    (None, {"PatientName": "SMITH^REX"}, ["SPS1"]),
-    (None, {"PatientName": "100%*"}, ["SPS3"]),  # % is literal, so 1000^Cat must not match
-    (None, {"PatientName": "100?_*"}, ["SPS3"]),  # _ is literal too
-    (None, {"PatientID": "00000?"}, ["SPS1", "SPS2", "SPS3", "SPS4", "SPS5"]),
-    (None, {"PatientID": "00000[?"}, []),  # [ is literal in DICOM (GLOB and T-SQL LIKE would not say so)
-    ({"Modality": "d?"}, {}, []),  # wildcard matching is case-sensitive outside PN
-    ({"Modality": "D?"}, {}, ["SPS1", "SPS3", "SPS5"]),
-    ({"Modality": "DX"}, {}, ["SPS1", "SPS3", "SPS5"]),
-    ({"ScheduledProcedureStepStartDate": "20260105"}, {}, ["SPS1", "SPS2"]),
-    (
-        {"ScheduledProcedureStepStartDate": "20260105-20260107", "ScheduledProcedureStepStartTime": "1000-1800"},
-        {},
-        ["SPS2", "SPS3", "SPS4"],
-    ),
-    (
-        {"ScheduledProcedureStepStartDate": "20260105-20260107", "ScheduledProcedureStepStartTime": "1000-175959"},
-        {},
-        ["SPS2", "SPS3"],
-    ),
-    ({"ScheduledProcedureStepStartTime": "1000-1800"}, {}, ["SPS2", "SPS3", "SPS4"]),
-    ({"ScheduledProcedureStepStartTime": "-0900"}, {}, ["SPS1"]),
-]
 
 
 @pytest.mark.parametrize(("step", "root", "expected"), MATCHING_CASES)
@@ -543,20 +462,6 @@ def test_sqlite_sql_selects_what_dicom_matching_selects(
 def test_sqlite_matches_non_ascii_names_ignoring_case(memory_db: sqlite3.Connection, name: str) -> None:
     """PN matching ignores case for every name, not only ASCII ones (the demo has Müller, García)."""
     assert run_sqlite(memory_db, PatientName=name) == ["SPS2"]
-
-
-#: Time bounds with a fraction of a second, against the whole-second times of ROWS.
-FRACTION_CASES = [
-    # -100000.5 ends at 10:00:00.5 inclusive, so a step at 10:00:00 matches.
-    (
-        {"ScheduledProcedureStepStartDate": "20260105", "ScheduledProcedureStepStartTime": "-100000.5"},
-        ["SPS1", "SPS2"],
-    ),
-    ({"ScheduledProcedureStepStartTime": "-100000.5"}, ["SPS1", "SPS2"]),
-    # 100000.5- starts half a second after 10:00:00, so a step at 10:00:00 does not match.
-    ({"ScheduledProcedureStepStartDate": "20260105", "ScheduledProcedureStepStartTime": "100000.5-"}, []),
-    ({"ScheduledProcedureStepStartTime": "100000.5-"}, ["SPS3", "SPS4", "SPS5"]),
-]
 
 
 @pytest.mark.parametrize(("step", "expected"), FRACTION_CASES)
@@ -596,17 +501,12 @@ STATUS_ROWS = [
 
 @pytest.fixture(scope="module")
 def status_db() -> Iterator[sqlite3.Connection]:
-    connection = sqlite3.connect(":memory:")
-    for statement in importer.schema_statements("sqlite"):
-        connection.execute(statement)
-    connection.executemany(
+    yield from reference_sqlite(
         "INSERT INTO worklist (ScheduledProcedureStepID, ScheduledProcedureStepStartDateTime, Modality, PatientName, "
         "PatientID, ScheduledProcedureStepStatus, StudyInstanceUID, PatientBreedDescription) "
         "VALUES (?, '2026-01-05 08:00:00', 'DX', 'A^B', '1', ?, ?, ?)",
         STATUS_ROWS,
     )
-    yield connection
-    connection.close()
 
 
 @pytest.mark.parametrize(

@@ -11,10 +11,11 @@ import pydicom
 import pytest
 
 from support.fake_orthanc import FakeAnswers, FakeOrthanc
-from support.identifier_files import file_bytes, identifier
+from support.identifier_files import identifier
 from support.wiring import SPS, dx_query, find, orthanc_config, start, todays
 from vetmwl.config import sql_dir
 from vetmwl.service import WorklistService
+from vetmwl.web.identifiers import file_bytes
 
 
 def test_broken_configuration_registers_a_refusing_callback(services: list[WorklistService]) -> None:

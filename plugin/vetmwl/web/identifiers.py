@@ -20,6 +20,8 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.multival import MultiValue
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
+from ..model import PATIENT_KEYS
+
 SPS = "ScheduledProcedureStepSequence"
 #: Modality Worklist Information Model - FIND.
 WORKLIST_FIND = "1.2.840.10008.5.1.4.31"
@@ -27,14 +29,7 @@ WORKLIST_FIND = "1.2.840.10008.5.1.4.31"
 ROOT_KEYS = (
     "AccessionNumber",
     "ReferringPhysicianName",
-    "PatientName",
-    "PatientID",
-    "PatientBirthDate",
-    "PatientSex",
-    "PatientWeight",
-    "PatientSpeciesDescription",
-    "PatientBreedDescription",
-    "ResponsiblePerson",
+    *PATIENT_KEYS,
     "StudyInstanceUID",
     "RequestedProcedureID",
     "RequestedProcedureDescription",
@@ -71,12 +66,18 @@ def worklist_identifier(date: str = "", station: str = "", modality: str = "") -
     for keyword in STEP_KEYS:
         _put(step, keyword, values.get(keyword, ""))
     root.ScheduledProcedureStepSequence = [step]
-    root.file_meta = FileMetaDataset()
-    root.file_meta.MediaStorageSOPClassUID = WORKLIST_FIND
-    root.file_meta.MediaStorageSOPInstanceUID = generate_uid()
-    root.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    return file_bytes(root)
+
+
+def file_bytes(dataset: Dataset) -> bytes:
+    """``dataset`` as a DICOM file (preamble, file meta, Explicit VR Little Endian), as Orthanc hands
+    the plugin a C-FIND identifier."""
+    dataset.file_meta = FileMetaDataset()
+    dataset.file_meta.MediaStorageSOPClassUID = WORKLIST_FIND
+    dataset.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    dataset.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
     buffer = BytesIO()
-    root.save_as(buffer, enforce_file_format=True)
+    dataset.save_as(buffer, enforce_file_format=True)
     return buffer.getvalue()
 
 
