@@ -71,6 +71,48 @@ def sql_dir(given: Path | str | None = None, environ: Mapping[str, str] | None =
     return Path(environ.get(SQL_DIR_VARIABLE) or "sql")
 
 
+#: Orthanc change events that may complete a scheduled step when a study arrives.
+STUDY_EVENTS = ("Off", "NewStudy", "StableStudy")
+#: Keys an arrived study or an MPPS reference may be matched on to a scheduled step.
+MATCH_KEYS = ("StudyInstanceUID", "AccessionNumber")
+#: The state store's file when no ConnectionString is given, in Orthanc's StorageDirectory.
+STATE_FILE = "vetmwl-progress.sqlite"
+
+
+@dataclass(frozen=True)
+class MppsSettings:
+    """The MPPS SCP: off unless enabled; its AE title is Orthanc's DicomAet unless ``aet`` is set."""
+
+    enable: bool = False
+    port: int = 4243
+    aet: str = ""
+    #: Calling AE titles allowed to send MPPS; empty: any.
+    allowed_aets: tuple[str, ...] = ()
+
+    def summary(self) -> str:
+        if not self.enable:
+            return "mpps=off"
+        allowed = "+".join(self.allowed_aets) or "any"
+        return f"mpps=on port={self.port} aet={self.aet!r} allowed={allowed}"
+
+
+@dataclass(frozen=True)
+class ProgressSettings:
+    """Where the state of performed steps lives, and when an arrived study completes a step."""
+
+    #: ODBC connection string of a shared store; empty: a SQLite file (``sqlite_path``).
+    connection_string: str = ""
+    dialect: str = "sqlite"
+    sqlite_path: Path = Path(STATE_FILE)
+    #: Orthanc's change event that completes a step when a study arrives: Off, NewStudy or StableStudy.
+    study_event: str = "Off"
+    match_on: tuple[str, ...] = MATCH_KEYS
+
+    def summary(self) -> str:
+        store = mask_secrets(self.connection_string) if self.connection_string else str(self.sqlite_path)
+        return f"study_event={self.study_event} match_on={'+'.join(self.match_on)} store={self.dialect}:{store!r}"
+
+
 @dataclass(frozen=True)
 class Settings:
     connection_string: str
@@ -85,6 +127,13 @@ class Settings:
     defaults: AeOptions = field(default_factory=AeOptions)
     #: (calling AE title, its options), for the AEs listed in "Modalities".
     modalities: tuple[tuple[str, AeOptions], ...] = ()
+    mpps: MppsSettings = field(default_factory=MppsSettings)
+    progress: ProgressSettings = field(default_factory=ProgressSettings)
+
+    @property
+    def tracks_steps(self) -> bool:
+        """Whether the plugin keeps a state of performed steps (MPPS, or studies that arrive)."""
+        return self.mpps.enable or self.progress.study_event != "Off"
 
     @cached_property
     def _by_aet(self) -> dict[str, AeOptions]:
@@ -117,7 +166,8 @@ class Settings:
             f"dialect={self.dialect} view={self.view} template={self.template} "
             f"query_timeout={self.query_timeout}s connect_timeout={self.connect_timeout}s "
             f"limit_answers={self.limit_answers} connection={mask_secrets(self.connection_string)!r} "
-            f"defaults: {self.defaults.summary()}{listed}"
+            f"defaults: {self.defaults.summary()}{listed} {self.mpps.summary()}"
+            + (f" {self.progress.summary()}" if self.tracks_steps else "")
         )
 
 
@@ -136,23 +186,29 @@ _KEYS = {
     "ModalityAliases": "defaults",
     "Statuses": "defaults",
     "Modalities": "modalities",
+    "Mpps": "mpps",
+    "StudyArrival": "progress",
+    "StateStore": "progress",
 }
+_MPPS_KEYS = ("Enable", "Port", "AET", "AllowedAETs")
+_ARRIVAL_KEYS = ("Event", "MatchOn")
+_STORE_KEYS = ("ConnectionString", "Dialect")
 #: The keys of one entry of "Modalities" (and the defaults they override).
 _AE_KEYS = ("CharacterSet", "RestrictToOwnStation", "ModalityAliases", "Statuses")
 _ENVIRONMENT = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
-def _connection_string(section: dict[str, Any], environ: Mapping[str, str]) -> str:
+def _connection_string(section: dict[str, Any], environ: Mapping[str, str], where: str = SECTION) -> str:
     """The connection string with ``${VARIABLE}`` taken from the environment and the password,
     if ``PasswordFile`` is set, read from that file: secrets need not sit in orthanc.json."""
     text = section.get("ConnectionString")
     if not isinstance(text, str) or not text.strip():
-        raise ConfigError(f'"{SECTION}.ConnectionString" is missing: give the ODBC connection string')
+        raise ConfigError(f'"{where}.ConnectionString" is missing: give the ODBC connection string')
 
     def variable(match: re.Match[str]) -> str:
         if match[1] not in environ:
             raise ConfigError(
-                f'"{SECTION}.ConnectionString" uses ${{{match[1]}}}, but Orthanc\'s environment has no {match[1]}'
+                f'"{where}.ConnectionString" uses ${{{match[1]}}}, but Orthanc\'s environment has no {match[1]}'
             )
         return environ[match[1]]
 
@@ -256,6 +312,73 @@ def _modalities(section: dict[str, Any], defaults: AeOptions) -> tuple[tuple[str
     return tuple(found.items())
 
 
+def _subsection(section: dict[str, Any], name: str, keys: tuple[str, ...]) -> dict[str, Any]:
+    entry = section.get(name, {})
+    if not isinstance(entry, dict):
+        raise ConfigError(f'"{SECTION}.{name}" must be an object with some of {", ".join(keys)}')
+    unknown = sorted(set(entry) - set(keys))
+    if unknown:
+        raise ConfigError(f'unknown setting(s) in "{SECTION}.{name}": {", ".join(unknown)}; known: {", ".join(keys)}')
+    return entry
+
+
+def _mpps(section: dict[str, Any], configuration: dict[str, Any]) -> MppsSettings:
+    entry = _subsection(section, "Mpps", _MPPS_KEYS)
+    where = f"{SECTION}.Mpps."
+    enable = entry.get("Enable", False)
+    if not isinstance(enable, bool):
+        raise ConfigError(f'"{where}Enable" must be true or false, not {enable!r}')
+    port = entry.get("Port", MppsSettings.port)
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise ConfigError(f'"{where}Port" must be a TCP port from 1 to 65535, not {port!r}')
+    if enable:
+        for key, default in (("DicomPort", 4242), ("HttpPort", 8042)):
+            if configuration.get(key, default) == port:
+                raise ConfigError(
+                    f'"{where}Port" is {port}, which Orthanc\'s "{key}" already uses: choose another port'
+                )
+    aet = entry.get("AET", "")
+    if not isinstance(aet, str) or (aet and (not _AE.match(aet) or not aet.strip())):
+        raise ConfigError(f'"{where}AET" must be an AE title (1 to 16 characters, no backslash), not {aet!r}')
+    aet = aet.strip() or str(configuration.get("DicomAet", "ORTHANC")).strip()
+    allowed = entry.get("AllowedAETs", [])
+    if allowed == "*":
+        allowed = []
+    if not isinstance(allowed, list) or not all(isinstance(a, str) and _AE.match(a) and a.strip() for a in allowed):
+        raise ConfigError(f'"{where}AllowedAETs" must be "*" (any) or a list of AE titles, not {allowed!r}')
+    return MppsSettings(enable, port, aet, tuple(dict.fromkeys(a.strip() for a in allowed)))
+
+
+def _progress(section: dict[str, Any], configuration: dict[str, Any], environ: Mapping[str, str]) -> ProgressSettings:
+    arrival = _subsection(section, "StudyArrival", _ARRIVAL_KEYS)
+    event = arrival.get("Event", "Off")
+    if event not in STUDY_EVENTS:
+        raise ConfigError(f'"{SECTION}.StudyArrival.Event" must be one of {", ".join(STUDY_EVENTS)}, not {event!r}')
+    match_on = arrival.get("MatchOn", list(MATCH_KEYS))
+    if (
+        not isinstance(match_on, list)
+        or not match_on
+        or not all(k in MATCH_KEYS for k in match_on)
+        or len(set(match_on)) != len(match_on)
+    ):
+        raise ConfigError(
+            f'"{SECTION}.StudyArrival.MatchOn" must be a non-empty list of {" and ".join(MATCH_KEYS)}, not {match_on!r}'
+        )
+    store = _subsection(section, "StateStore", _STORE_KEYS)
+    storage = Path(str(configuration.get("StorageDirectory", "OrthancStorage")))
+    if "ConnectionString" not in store:
+        if "Dialect" in store:
+            raise ConfigError(
+                f'"{SECTION}.StateStore.Dialect" is set without a "ConnectionString": give both, or neither'
+            )
+        return ProgressSettings(sqlite_path=storage / STATE_FILE, study_event=event, match_on=tuple(match_on))
+    connection_string = _connection_string(store, environ, f"{SECTION}.StateStore")
+    dialect = store.get("Dialect")
+    if dialect not in DIALECTS:
+        raise ConfigError(f'"{SECTION}.StateStore.Dialect" must be one of {", ".join(DIALECTS)}, not {dialect!r}')
+    return ProgressSettings(connection_string, dialect, storage / STATE_FILE, event, tuple(match_on))
+
+
 def load_settings(
     configuration: dict[str, Any], environ: Mapping[str, str] | None = None, sql_folder: Path | None = None
 ) -> Settings:
@@ -270,7 +393,8 @@ def load_settings(
     unknown = sorted(set(section) - set(_KEYS))
     if unknown:
         raise ConfigError(f'unknown setting(s) in "{SECTION}": {", ".join(unknown)}; known: {", ".join(sorted(_KEYS))}')
-    connection_string = _connection_string(section, os.environ if environ is None else environ)
+    environ = os.environ if environ is None else environ
+    connection_string = _connection_string(section, environ)
     dialect = section.get("Dialect")
     if dialect not in DIALECTS:
         raise ConfigError(f'"{SECTION}.Dialect" must be one of {", ".join(DIALECTS)}, not {dialect!r}')
@@ -296,6 +420,8 @@ def load_settings(
         limit_answers=_integer(section, "LimitAnswers", Settings.limit_answers, 1, 100_000),
         defaults=defaults,
         modalities=modalities,
+        mpps=_mpps(section, configuration),
+        progress=_progress(section, configuration, environ),
     )
 
 

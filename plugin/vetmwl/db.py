@@ -82,7 +82,12 @@ _PERMISSION = ("permission denied", "permission was denied")
 
 
 #: SQLite's messages (always state HY000), and the state other drivers give for the same thing.
-_SQLITE_MESSAGES = (("no such table", "42S02"), ("no such column", "42S22"), ("syntax error", "42000"))
+_SQLITE_MESSAGES = (
+    ("no such table", "42S02"),
+    ("no such column", "42S22"),
+    ("syntax error", "42000"),
+    ("unique constraint failed", "23000"),
+)
 _SQLSTATE = re.compile(r"^[0-9A-Z]{5}$")
 
 
@@ -183,7 +188,8 @@ class _Worker:
 
 
 class Database:
-    """Runs read-only queries on one lazily opened, self-healing ODBC connection.
+    """Runs queries (and the state store's short transactions) on one lazily opened, self-healing
+    ODBC connection.
 
     ``opened`` counts the connections opened since start: a reconnect that nothing explains
     (the fuzz test checks there is none) shows there.
@@ -239,21 +245,12 @@ class Database:
         log.info("connected to the worklist database")
         return connection
 
-    def _job(self, connection: Any, sql: str, params: Sequence[object], max_rows: int | None) -> tuple:
+    def _job(self, connection: Any, work: Callable[[Any], Any]) -> tuple:
         """Returns ``(connection, result, error)``: the connection to keep (None to drop it)."""
         if connection is None:
             connection = self._open()
-        started = time.perf_counter()
         try:
-            cursor = connection.cursor()
-            try:
-                cursor.execute(sql, *params) if params else cursor.execute(sql)
-                columns = tuple(d[0] for d in cursor.description or ())
-                types = tuple(d[1] if len(d) > 1 and isinstance(d[1], type) else None for d in cursor.description or ())
-                rows = cursor.fetchmany(max_rows) if max_rows is not None else cursor.fetchall()
-            finally:
-                with contextlib.suppress(Exception):
-                    cursor.close()
+            result = work(connection)
         except Exception as exc:
             error = explain(exc, self._connection_string)
             if _keeps_connection(error):
@@ -261,15 +258,15 @@ class Database:
             with contextlib.suppress(Exception):
                 connection.close()
             return None, None, error
-        return connection, FetchResult(columns, rows, time.perf_counter() - started, types), None
+        return connection, result, None
 
     # -- runs on the caller's thread (Orthanc's) ------------------------------------------------
-    def _run(self, sql: str, params: Sequence[object], max_rows: int | None) -> FetchResult:
+    def _run(self, work: Callable[[Any], Any]) -> Any:
         connection, self._connection = self._connection, None
         deadline = self._query_timeout + (0 if connection else self._connect_timeout) + 1
         if self._worker is None:
             self._worker = _Worker()
-        future = self._worker.submit(self._job, connection, sql, params, max_rows)
+        future = self._worker.submit(self._job, connection, work)
         try:
             self._connection, result, error = future.result(timeout=deadline)
         except FutureTimeout:
@@ -292,15 +289,25 @@ class Database:
         Raises DatabaseError (the database's fault) or InternalError (the SQL was refused). Only a
         lost connection that had worked before is reopened and the query tried once more.
         """
+        return self._retried(lambda connection: _query(connection, sql, params, max_rows))
+
+    def transaction(self, statements: Sequence[tuple[str, Sequence[object]]]) -> list[int]:
+        """Run ``statements`` in one transaction: all or nothing; the rows each changed.
+
+        Raises like :meth:`fetch`; a unique key violated is a DatabaseError of SQLSTATE class 23.
+        """
+        return self._retried(lambda connection: _transact(connection, statements))
+
+    def _retried(self, work: Callable[[Any], Any]) -> Any:
         with self._lock:
             reused = self._connection is not None
             try:
-                return self._run(sql, params, max_rows)
+                return self._run(work)
             except DatabaseError as error:
                 if not (reused and error.connection and not error.timeout):
                     raise
                 log.warning("the database connection was lost (%s); reconnecting and retrying once", error)
-            return self._run(sql, params, max_rows)
+            return self._run(work)
 
     def close(self, timeout: float = 2.0) -> None:
         """Close the connection and end the worker thread (when Orthanc stops)."""
@@ -316,6 +323,43 @@ class Database:
             _close(connection)
 
 
+def _query(connection: Any, sql: str, params: Sequence[object], max_rows: int | None) -> FetchResult:
+    started = time.perf_counter()
+    cursor = connection.cursor()
+    try:
+        cursor.execute(sql, *params) if params else cursor.execute(sql)
+        columns = tuple(d[0] for d in cursor.description or ())
+        types = tuple(d[1] if len(d) > 1 and isinstance(d[1], type) else None for d in cursor.description or ())
+        rows = cursor.fetchmany(max_rows) if max_rows is not None else cursor.fetchall()
+    finally:
+        with contextlib.suppress(Exception):
+            cursor.close()
+    return FetchResult(columns, rows, time.perf_counter() - started, types)
+
+
+def _transact(connection: Any, statements: Sequence[tuple[str, Sequence[object]]]) -> list[int]:
+    counts = []
+    connection.autocommit = False
+    try:
+        cursor = connection.cursor()
+        try:
+            for sql, params in statements:
+                cursor.execute(sql, *params) if params else cursor.execute(sql)
+                counts.append(cursor.rowcount)
+        finally:
+            with contextlib.suppress(Exception):
+                cursor.close()
+        connection.commit()
+    except Exception:
+        with contextlib.suppress(Exception):
+            connection.rollback()
+        raise
+    finally:
+        with contextlib.suppress(Exception):
+            connection.autocommit = True
+    return counts
+
+
 def _close(connection: Any) -> None:
     with contextlib.suppress(Exception):
         connection.close()
@@ -323,6 +367,6 @@ def _close(connection: Any) -> None:
 
 def _keeps_connection(error: DatabaseError | InternalError) -> bool:
     """Whether the connection is still good after this error: the statement failed, not the link."""
-    if isinstance(error, InternalError):
+    if isinstance(error, InternalError) or error.sqlstate.startswith("23"):  # a key violated: the data's doing
         return True
     return not (error.connection or error.timeout) and error.sqlstate in _MISSING_STATES | {"42501"}

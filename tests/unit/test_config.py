@@ -282,3 +282,72 @@ def test_a_latin1_clinic_is_not_warned() -> None:
     """DefaultEncoding Latin1 with Latin-1 answers (transliterated) is the setup for Latin-1 devices."""
     config = {**GOOD_ORTHANC, **configuration(CharacterSet="ISO_IR 100"), "DefaultEncoding": "Latin1"}
     assert orthanc_warnings(config) == []
+
+
+# -- MPPS, arrived studies and the state store -------------------------------------------------------
+def test_mpps_and_study_arrival_are_off_by_default() -> None:
+    settings = load_settings(configuration())
+    assert not settings.mpps.enable and settings.progress.study_event == "Off"
+    assert not settings.tracks_steps
+    assert "mpps=off" in settings.summary() and "study_event" not in settings.summary()
+
+
+def test_mpps_takes_orthancs_aet_and_the_store_lies_in_orthancs_storage() -> None:
+    settings = load_settings(
+        {
+            **configuration(Mpps={"Enable": True}),
+            "DicomAet": "CLINIC",
+            "StorageDirectory": "/var/lib/orthanc/db",
+        }
+    )
+    assert (settings.mpps.port, settings.mpps.aet, settings.mpps.allowed_aets) == (4243, "CLINIC", ())
+    assert settings.progress.sqlite_path == Path("/var/lib/orthanc/db/vetmwl-progress.sqlite")
+    assert settings.progress.connection_string == "" and settings.tracks_steps
+    assert "mpps=on port=4243 aet='CLINIC' allowed=any" in settings.summary()
+
+
+def test_every_progress_setting_is_read() -> None:
+    settings = load_settings(
+        configuration(
+            Mpps={"Enable": True, "Port": 11112, "AET": "MPPS_SCP", "AllowedAETs": ["DX_ROOM1", "US_ROOM1 "]},
+            StudyArrival={"Event": "StableStudy", "MatchOn": ["AccessionNumber"]},
+            StateStore={"ConnectionString": "Driver={PostgreSQL Unicode};Pwd=secret;", "Dialect": "postgresql"},
+        )
+    )
+    assert settings.mpps.allowed_aets == ("DX_ROOM1", "US_ROOM1")
+    assert (settings.mpps.port, settings.mpps.aet) == (11112, "MPPS_SCP")
+    assert (settings.progress.study_event, settings.progress.match_on) == ("StableStudy", ("AccessionNumber",))
+    assert (settings.progress.dialect, settings.progress.connection_string.endswith("Pwd=secret;")) == (
+        "postgresql",
+        True,
+    )
+    assert "secret" not in settings.summary() and "study_event=StableStudy" in settings.summary()
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ({"Mpps": True}, '"SqlWorklist.Mpps" must be an object'),
+        ({"Mpps": {"Enabled": True}}, 'unknown setting(s) in "SqlWorklist.Mpps"'),
+        ({"Mpps": {"Enable": "yes"}}, '"SqlWorklist.Mpps.Enable" must be true or false'),
+        ({"Mpps": {"Port": 0}}, '"SqlWorklist.Mpps.Port" must be a TCP port'),
+        ({"Mpps": {"Enable": True, "Port": 4242}}, 'which Orthanc\'s "DicomPort" already uses'),
+        ({"Mpps": {"Enable": True, "Port": 8042}}, 'which Orthanc\'s "HttpPort" already uses'),
+        ({"Mpps": {"AET": "A" * 17}}, '"SqlWorklist.Mpps.AET" must be an AE title'),
+        ({"Mpps": {"AllowedAETs": "DX_ROOM1"}}, '"SqlWorklist.Mpps.AllowedAETs" must be "*" (any) or a list'),
+        ({"StudyArrival": {"Event": "Stable"}}, '"SqlWorklist.StudyArrival.Event" must be one of Off'),
+        ({"StudyArrival": {"MatchOn": ["PatientID"]}}, '"SqlWorklist.StudyArrival.MatchOn" must be'),
+        ({"StudyArrival": {"MatchOn": []}}, '"SqlWorklist.StudyArrival.MatchOn" must be'),
+        ({"StateStore": {"Dialect": "postgresql"}}, 'is set without a "ConnectionString"'),
+        ({"StateStore": {"ConnectionString": "Driver=x"}}, '"SqlWorklist.StateStore.Dialect" must be one of'),
+        ({"StateStore": {"ConnectionString": "Pwd=${NOPE}", "Dialect": "mssql"}}, "SqlWorklist.StateStore.Connection"),
+    ],
+)
+def test_bad_progress_settings_are_refused(section: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_settings(configuration(**section), environ={})
+    assert message in str(error.value)
+
+
+def test_mpps_port_may_equal_orthancs_when_mpps_is_off() -> None:
+    assert load_settings(configuration(Mpps={"Port": 4242})).mpps.port == 4242

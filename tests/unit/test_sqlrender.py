@@ -10,10 +10,10 @@ from datetime import date, datetime
 import pytest
 import sqlglot
 from sqlglot import exp
-from sqlglot.dialects.mysql import MySQL
 
 from support.identifier_files import identifier
 from support.sql_cases import FILTER_SETS, FRACTION_CASES, INJECTION, MATCHING_CASES, ROWS
+from support.sql_check import SQLGLOT_DIALECT, check_sql
 from support.views import reference_columns
 from vetmwl import model
 from vetmwl.config import sql_dir
@@ -30,40 +30,13 @@ from vetmwl.query import (
 from vetmwl.sqlrender import CASE_INSENSITIVE_DIALECTS, SqlRenderer, approximate, bind_value, like_pattern
 from vetmwl.tools import importer
 
-
-class MariaDBNoBackslashEscapes(MySQL):
-    """MySQL as our MariaDB session sets it up: ``NO_BACKSLASH_ESCAPES``, so ``'\\'`` is one backslash."""
-
-    class Tokenizer(MySQL.Tokenizer):
-        STRING_ESCAPES = ["'"]  # noqa: RUF012 (overrides sqlglot's class attribute)
-
-
 DIALECTS = ("sqlite", "postgresql", "mssql", "mariadb")
-SQLGLOT_DIALECT = {"sqlite": "sqlite", "postgresql": "postgres", "mssql": "tsql", "mariadb": MariaDBNoBackslashEscapes}
 ALL_COLUMNS = reference_columns()
 
 
 def renderer(dialect: str, template: str = "worklist.sql.j2") -> SqlRenderer:
     view = "dbo.worklist" if dialect == "mssql" else "worklist"
     return SqlRenderer(sql_dir() / "queries", template, dialect, view)
-
-
-def numbered(sql: str) -> str:
-    """Each ``?`` as a named parameter (``@p1``...), the form T-SQL itself uses."""
-    counter = iter(range(1, 10_000))
-    return re.sub(r"\?", lambda _: f"@p{next(counter)}", sql)
-
-
-def check_sql(sql: str, dialect: str) -> list[exp.Expression]:
-    """Parse ``sql`` strictly; raise on a syntax error or on text sqlglot only keeps as opaque."""
-    read = SQLGLOT_DIALECT[dialect]
-    text = numbered(sql) if dialect == "mssql" else sql
-    statements = [s for s in sqlglot.parse(text, read=read, error_level=sqlglot.ErrorLevel.RAISE) if s is not None]
-    assert statements, f"no statement in {sql!r}"
-    if dialect in ("mssql", "mariadb"):
-        # sqlglot keeps statements it does not understand as an opaque Command; these must parse fully.
-        assert not any(isinstance(s, exp.Command) for s in statements), sql
-    return statements
 
 
 def test_check_sql_fails_on_invalid_tsql() -> None:

@@ -1,0 +1,313 @@
+"""What happened to the scheduled steps, as modalities (MPPS) and Orthanc (arrived studies) report
+it: kept in a store of our own, since the practice database is read-only for the plugin.
+
+A *performed step* is one MPPS SOP instance, or one study that arrived in Orthanc. It names the
+scheduled steps it performed by *references* (SPS ID, accession number, Study Instance UID), and
+keeps its history as *events*. The worklist asks :meth:`ProgressStore.states` for the steps a
+query found and :func:`status_of` decides each one's status (see docs/progress.md).
+
+The SQL is in ``sql/progress`` (Jinja2, one macro per statement); it runs on a
+:class:`vetmwl.db.Database`, so the store has the worklist's deadline, reconnects and plain-word
+errors, whether it is the default SQLite file or a shared ODBC database.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import jinja2
+
+from .db import Database
+from .errors import DatabaseError
+
+log = logging.getLogger("vetmwl.progress")
+
+IN_PROGRESS, COMPLETED, DISCONTINUED = "IN PROGRESS", "COMPLETED", "DISCONTINUED"
+#: The statuses a performed step can have (PS3.3 C.4.14, Performed Procedure Step Status).
+STATUSES = (IN_PROGRESS, COMPLETED, DISCONTINUED)
+#: A performed step in one of these may no longer change (PS3.4 F.7.2.2).
+FINAL = (COMPLETED, DISCONTINUED)
+MPPS, STUDY = "MPPS", "STUDY"
+#: The view's keyword of each reference column, for the MatchOn setting.
+MATCH_COLUMNS = {"StudyInstanceUID": "study_instance_uid", "AccessionNumber": "accession_number"}
+#: Keys per IN list, well below every driver's parameter limit (SQL Server's is 2100).
+BATCH = 500
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A scheduled step as a performed step names it; '' where a key is not given."""
+
+    sps_id: str = ""
+    accession_number: str = ""
+    study_instance_uid: str = ""
+    requested_procedure_id: str = ""
+
+
+@dataclass(frozen=True)
+class Event:
+    time_us: int
+    event: str
+    status: str
+    calling_aet: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class PerformedStep:
+    uid: str
+    kind: str
+    status: str
+    calling_aet: str = ""
+    calling_address: str = ""
+    station_aet: str = ""
+    modality: str = ""
+    started: str = ""
+    ended: str = ""
+    recorded_by: str = ""
+    created_us: int = 0
+    updated_us: int = 0
+    #: The performed step's attributes as DICOM JSON (an MPPS's, or an arrived study's main tags).
+    attributes: str = "{}"
+    references: tuple[Reference, ...] = ()
+    events: tuple[Event, ...] = ()
+
+
+@dataclass(frozen=True)
+class State:
+    """One reference of a performed step, with the step's status and when it last changed."""
+
+    reference: Reference
+    status: str
+    updated_us: int
+    step_uid: str
+
+
+@dataclass(frozen=True)
+class StepKeys:
+    """A scheduled step of the worklist as its answer names it (Study Instance UID as answered)."""
+
+    sps_id: str
+    accession_number: str
+    study_instance_uid: str
+
+
+class DuplicateStep(Exception):
+    """An N-CREATE for a SOP instance the store already has."""
+
+
+class UnknownStep(Exception):
+    """An N-SET for a SOP instance the store does not have."""
+
+
+class FinalStep(Exception):
+    """An N-SET for a performed step already COMPLETED or DISCONTINUED."""
+
+    def __init__(self, status: str) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+def _key(keys: Reference | StepKeys, keyword: str) -> str:
+    """The value of a MatchOn keyword (both types name their fields like the store's columns)."""
+    return getattr(keys, MATCH_COLUMNS[keyword])
+
+
+def names(reference: Reference, step: StepKeys, match_on: Sequence[str]) -> bool:
+    """Whether ``reference`` names the scheduled step ``step``: one of the ``match_on`` keys is
+    given on both sides and equal, and, when the reference gives an SPS ID, it is the step's."""
+    if reference.sps_id and reference.sps_id != step.sps_id:
+        return False
+    return any(_key(reference, k) and _key(reference, k) == _key(step, k) for k in match_on)
+
+
+def status_of(step: StepKeys, states: Iterable[State], match_on: Sequence[str]) -> str | None:
+    """The status our store gives ``step``: that of the performed step naming it that changed last
+    (a later MPPS, or a study arriving after it, has the last word); None when none names it."""
+    best: State | None = None
+    for state in states:
+        if names(state.reference, step, match_on) and (best is None or state.updated_us > best.updated_us):
+            best = state
+    return best.status if best is not None else None
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000
+
+
+@dataclass
+class ProgressStore:
+    """The store: performed steps, their references and events, in SQL of ``sql/progress``."""
+
+    database: Database
+    dialect: str
+    template_dir: Path
+    match_on: tuple[str, ...] = tuple(MATCH_COLUMNS)
+    #: Orthanc's name, saved with each performed step: who recorded it, when several share a store.
+    recorded_by: str = ""
+    clock: Callable[[], int] = _now_us
+    _ready: bool = field(default=False, init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+
+    def __post_init__(self) -> None:
+        env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(self.template_dir)),
+            undefined=jinja2.StrictUndefined,
+            autoescape=False,
+        )
+        self._schema = env.get_template("schema.sql.j2")
+        self._sql = env.get_template("statements.sql.j2").make_module({"dialect": self.dialect})
+
+    def _statement(self, name: str, *args: object) -> str:
+        return str(getattr(self._sql, name)(*args)).strip()
+
+    def schema_statements(self) -> list[str]:
+        """The CREATE statements, each safe to run again."""
+        text = self._schema.render(dialect=self.dialect)
+        return [s.strip() for s in text.split("-----") if s.strip()]
+
+    def ensure_schema(self) -> None:
+        """Make the tables if they are missing; once per process (again after a failure)."""
+        with self._lock:
+            if self._ready:
+                return
+            for statement in self.schema_statements():
+                self.database.transaction([(statement, ())])
+            self._ready = True
+            log.info("the state store is ready (%s)", self.dialect)
+
+    # -- writing -----------------------------------------------------------------------------------
+    def _inserts(self, step: PerformedStep) -> list[tuple[str, Sequence[object]]]:
+        row = (
+            step.uid,
+            step.kind,
+            step.status,
+            step.calling_aet,
+            step.calling_address,
+            step.station_aet,
+            step.modality,
+            step.started,
+            step.ended,
+            step.recorded_by,
+            step.created_us,
+            step.updated_us,
+            step.attributes,
+        )
+        statements: list[tuple[str, Sequence[object]]] = [(self._statement("insert_step"), row)]
+        for r in step.references:
+            values = (step.uid, r.sps_id, r.accession_number, r.study_instance_uid, r.requested_procedure_id)
+            statements.append((self._statement("insert_reference"), values))
+        statements += [self._event(step.uid, e) for e in step.events]
+        return statements
+
+    def _event(self, uid: str, e: Event) -> tuple[str, Sequence[object]]:
+        return self._statement("insert_event"), (uid, e.time_us, e.event, e.status, e.calling_aet, e.detail[:1000])
+
+    def create(self, step: PerformedStep, detail: str) -> PerformedStep:
+        """Record a new performed step (an N-CREATE), stamped now; DuplicateStep if it exists."""
+        self.ensure_schema()
+        now = self.clock()
+        event = Event(now, "N-CREATE", step.status, step.calling_aet, detail)
+        step = replace(step, recorded_by=self.recorded_by, created_us=now, updated_us=now, events=(event,))
+        try:
+            self.database.transaction(self._inserts(step))
+        except DatabaseError as error:
+            if error.sqlstate.startswith("23"):
+                raise DuplicateStep(step.uid) from None
+            raise
+        return step
+
+    def update(self, uid: str, status: str, ended: str, attributes: str, calling_aet: str, detail: str) -> None:
+        """Record an N-SET of a step still IN PROGRESS; UnknownStep or FinalStep when it cannot be."""
+        self.ensure_schema()
+        now = self.clock()
+        (changed,) = self.database.transaction(
+            [(self._statement("update_step"), (status, ended, now, attributes, uid))]
+        )
+        if changed != 1:
+            current = self.get(uid)
+            if current is None:
+                raise UnknownStep(uid)
+            raise FinalStep(current.status)
+        self.database.transaction([self._event(uid, Event(now, "N-SET", status, calling_aet, detail))])
+
+    def study_arrived(self, step: PerformedStep, detail: str) -> bool:
+        """Record a study that arrived (COMPLETED, named by its keys); whether it is new. A study
+        that arrives again (a new series, the stable event after the new one) is refreshed."""
+        self.ensure_schema()
+        now = self.clock()
+        event = Event(now, "STUDY", step.status, step.calling_aet, detail)
+        fresh = replace(step, recorded_by=self.recorded_by, created_us=now, updated_us=now, events=(event,))
+        try:
+            self.database.transaction(self._inserts(fresh))
+            return True
+        except DatabaseError as error:
+            if not error.sqlstate.startswith("23"):
+                raise
+        self.database.transaction(
+            [(self._statement("refresh_study"), (now, step.attributes, step.uid)), self._event(step.uid, event)]
+        )
+        return False
+
+    # -- reading -----------------------------------------------------------------------------------
+    def get(self, uid: str) -> PerformedStep | None:
+        self.ensure_schema()
+        rows = self.database.fetch(self._statement("select_step"), (uid,)).rows
+        return self._complete([_step(r) for r in rows])[0] if rows else None
+
+    def recent(self, limit: int = 100) -> list[PerformedStep]:
+        """The performed steps that changed last, newest first, with references and events."""
+        self.ensure_schema()
+        rows = self.database.fetch(self._statement("recent_steps", int(limit))).rows
+        return self._complete([_step(r) for r in rows])
+
+    def _complete(self, steps: list[PerformedStep]) -> list[PerformedStep]:
+        uids = [s.uid for s in steps]
+        references: dict[str, list[Reference]] = {u: [] for u in uids}
+        events: dict[str, list[Event]] = {u: [] for u in uids}
+        for batch in _batches(uids):
+            for r in self.database.fetch(self._statement("references_of", len(batch)), tuple(batch)).rows:
+                references[r[0]].append(Reference(*(str(v or "") for v in r[1:5])))
+            for e in self.database.fetch(self._statement("events_of", len(batch)), tuple(batch)).rows:
+                events[e[0]].append(Event(int(e[1]), e[2], e[3], e[4], e[5]))
+        return [replace(s, references=tuple(references[s.uid]), events=tuple(events[s.uid])) for s in steps]
+
+    def states(self, steps: Sequence[StepKeys]) -> list[State]:
+        """Every reference that shares a MatchOn key with one of ``steps``, with its step's status."""
+        self.ensure_schema()
+        wanted = {k: sorted({_key(s, k) for s in steps} - {""}) for k in self.match_on}
+        found: list[State] = []
+        for keyword, values in wanted.items():
+            for batch in _batches(values):
+                sql = self._statement("states_of", [(MATCH_COLUMNS[keyword], len(batch))])
+                for r in self.database.fetch(sql, tuple(batch)).rows:
+                    found.append(State(Reference(str(r[0]), str(r[1]), str(r[2])), r[3], int(r[4]), r[5]))
+        return found
+
+
+def _batches(values: Sequence[str]) -> list[list[str]]:
+    return [list(values[i : i + BATCH]) for i in range(0, len(values), BATCH)]
+
+
+def _step(row: Sequence[object]) -> PerformedStep:
+    text = [str(v) if v is not None else "" for v in row]
+    return PerformedStep(
+        uid=text[0],
+        kind=text[1],
+        status=text[2],
+        calling_aet=text[3],
+        calling_address=text[4],
+        station_aet=text[5],
+        modality=text[6],
+        started=text[7],
+        ended=text[8],
+        recorded_by=text[9],
+        created_us=int(row[10]),  # type: ignore[call-overload]
+        updated_us=int(row[11]),  # type: ignore[call-overload]
+        attributes=text[12] or "{}",
+    )

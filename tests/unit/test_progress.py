@@ -1,0 +1,186 @@
+"""The state store of performed steps: its rule for naming scheduled steps, its SQL in every
+dialect, and the store itself on a real SQLite file (PostgreSQL's is in the integration tests)."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+
+from support.sql_check import check_sql
+from vetmwl import sqlitefile
+from vetmwl.config import sql_dir
+from vetmwl.db import Database
+from vetmwl.progress import (
+    COMPLETED,
+    DISCONTINUED,
+    IN_PROGRESS,
+    MPPS,
+    STUDY,
+    DuplicateStep,
+    FinalStep,
+    PerformedStep,
+    ProgressStore,
+    Reference,
+    State,
+    StepKeys,
+    UnknownStep,
+    names,
+    status_of,
+)
+
+DIALECTS = ("sqlite", "postgresql", "mssql", "mariadb")
+BOTH = ("StudyInstanceUID", "AccessionNumber")
+STEP = StepKeys(sps_id="SPS1", accession_number="ACC1", study_instance_uid="1.2.9")
+
+
+@pytest.mark.parametrize(
+    ("reference", "match_on", "expected"),
+    [
+        (Reference(study_instance_uid="1.2.9"), BOTH, True),
+        (Reference(accession_number="ACC1"), BOTH, True),
+        (Reference(accession_number="ACC1", study_instance_uid="9.9"), BOTH, True),  # the device made its own UID
+        (Reference(accession_number="ACC1", study_instance_uid="9.9"), ("StudyInstanceUID",), False),
+        (Reference(study_instance_uid="1.2.9"), ("AccessionNumber",), False),
+        (Reference(sps_id="SPS1", study_instance_uid="1.2.9"), BOTH, True),
+        (Reference(sps_id="SPS2", study_instance_uid="1.2.9"), BOTH, False),  # another step of that study
+        (Reference(sps_id="SPS1"), BOTH, False),  # an SPS ID alone is not unique enough
+        (Reference(), BOTH, False),  # an unscheduled exam names no step
+    ],
+)
+def test_a_reference_names_a_step_by_a_matchon_key_and_its_sps_id(
+    reference: Reference, match_on: tuple[str, ...], expected: bool
+) -> None:
+    assert names(reference, STEP, match_on) is expected
+
+
+def test_an_empty_key_never_matches_an_empty_key() -> None:
+    assert not names(Reference(sps_id="SPS1"), StepKeys("SPS1", "", ""), BOTH)
+
+
+def test_the_state_that_changed_last_wins() -> None:
+    states = [
+        State(Reference(study_instance_uid="1.2.9"), IN_PROGRESS, 10, "a"),
+        State(Reference(accession_number="ACC1"), COMPLETED, 30, "study:1.2.9"),
+        State(Reference(study_instance_uid="1.2.9"), DISCONTINUED, 20, "b"),
+        State(Reference(study_instance_uid="7.7"), IN_PROGRESS, 99, "c"),  # another step
+    ]
+    assert status_of(STEP, states, BOTH) == COMPLETED
+    assert status_of(STEP, states[:1] + states[2:], BOTH) == DISCONTINUED
+    assert status_of(StepKeys("X", "", "5.5"), states, BOTH) is None
+
+
+# -- the SQL -------------------------------------------------------------------------------------------
+def store(dialect: str, database: Database | None = None) -> ProgressStore:
+    return ProgressStore(database or Database("unused", 5, 5), dialect, sql_dir() / "progress", BOTH, "test")
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_schema_parses_in_every_dialect(dialect: str) -> None:
+    statements = store(dialect).schema_statements()
+    assert len(statements) == 8
+    for statement in statements:
+        check_sql(statement, dialect)
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_statements_parse_and_bind_every_value(dialect: str) -> None:
+    s = store(dialect)
+    markers = {
+        s._statement("insert_step"): 13,
+        s._statement("update_step"): 5,
+        s._statement("refresh_study"): 3,
+        s._statement("insert_reference"): 5,
+        s._statement("insert_event"): 6,
+        s._statement("select_step"): 1,
+        s._statement("recent_steps", 50): 0,
+        s._statement("references_of", 3): 3,
+        s._statement("events_of", 2): 2,
+        s._statement("states_of", [("study_instance_uid", 4)]): 4,
+        s._statement("states_of", [("study_instance_uid", 2), ("accession_number", 3)]): 5,
+    }
+    for sql, count in markers.items():
+        assert sql.count("?") == count, sql
+        check_sql(sql, dialect)
+
+
+def test_sql_server_reads_the_newest_with_top() -> None:
+    sql = store("mssql")._statement("recent_steps", 50)
+    (select,) = check_sql(sql, "mssql")
+    assert sql.startswith("SELECT TOP (50) ") and select.args["limit"].expression.this == "50"
+
+
+# -- the store, on a real SQLite file ------------------------------------------------------------------
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> ProgressStore:
+    database = Database(str(tmp_path / "state" / "progress.sqlite"), 5, 5, connect=sqlitefile.connect)
+    ticks = itertools.count(1_000_000, 1_000)
+    s = store("sqlite", database)
+    s.clock = lambda: next(ticks)
+    return s
+
+
+def mpps(uid: str = "1.2.3", *references: Reference) -> PerformedStep:
+    return PerformedStep(uid, MPPS, IN_PROGRESS, calling_aet="DX_ROOM1", station_aet="DX_ROOM1", references=references)
+
+
+def test_a_session_is_recorded_with_its_history(sqlite_store: ProgressStore) -> None:
+    sqlite_store.create(mpps("1.2.3", Reference("SPS1", "ACC1", "1.2.9", "RP1")), "N-CREATE from DX_ROOM1")
+    assert sqlite_store.states([STEP])[0].status == IN_PROGRESS
+    sqlite_store.update("1.2.3", COMPLETED, "20260105093000", '{"x": 1}', "DX_ROOM1", "N-SET from DX_ROOM1")
+    step = sqlite_store.get("1.2.3")
+    assert step is not None
+    assert (step.status, step.ended, step.attributes, step.recorded_by) == (
+        COMPLETED,
+        "20260105093000",
+        '{"x": 1}',
+        "test",
+    )
+    assert step.references == (Reference("SPS1", "ACC1", "1.2.9", "RP1"),)
+    assert [(e.event, e.status) for e in step.events] == [("N-CREATE", IN_PROGRESS), ("N-SET", COMPLETED)]
+    assert step.created_us < step.updated_us
+    assert status_of(STEP, sqlite_store.states([STEP]), BOTH) == COMPLETED
+
+
+def test_duplicates_unknown_and_final_steps_are_refused_and_change_nothing(sqlite_store: ProgressStore) -> None:
+    sqlite_store.create(mpps("1.2.3", Reference(study_instance_uid="1.2.9")), "first")
+    with pytest.raises(DuplicateStep):
+        sqlite_store.create(mpps("1.2.3", Reference(study_instance_uid="5.5")), "again")
+    with pytest.raises(UnknownStep):
+        sqlite_store.update("9.9.9", COMPLETED, "", "{}", "DX_ROOM1", "unknown")
+    sqlite_store.update("1.2.3", DISCONTINUED, "", "{}", "DX_ROOM1", "stopped")
+    with pytest.raises(FinalStep) as final:
+        sqlite_store.update("1.2.3", COMPLETED, "", "{}", "DX_ROOM1", "too late")
+    assert final.value.status == DISCONTINUED
+    (step,) = sqlite_store.recent()
+    assert step.status == DISCONTINUED and len(step.references) == 1 and len(step.events) == 2
+
+
+def test_a_study_arriving_twice_is_one_performed_step(sqlite_store: ProgressStore) -> None:
+    study = PerformedStep("study:1.2.9", STUDY, COMPLETED, references=(Reference("", "ACC1", "1.2.9"),))
+    assert sqlite_store.study_arrived(study, "new study") is True
+    assert sqlite_store.study_arrived(study, "stable study") is False
+    (step,) = sqlite_store.recent()
+    assert [e.detail for e in step.events] == ["new study", "stable study"]
+    assert status_of(STEP, sqlite_store.states([STEP]), BOTH) == COMPLETED
+
+
+def test_an_unscheduled_exam_is_kept(sqlite_store: ProgressStore) -> None:
+    sqlite_store.create(mpps("4.5.6"), "no scheduled step")
+    assert sqlite_store.get("4.5.6") is not None
+    assert sqlite_store.states([STEP]) == []
+
+
+def test_states_are_asked_in_batches(sqlite_store: ProgressStore) -> None:
+    steps = [StepKeys(f"SPS{n}", f"ACC{n}", f"1.2.{n}") for n in range(1200)]
+    sqlite_store.create(mpps("7.7", Reference(study_instance_uid="1.2.1199")), "the last one")
+    (state,) = sqlite_store.states(steps)
+    assert state.step_uid == "7.7"
+
+
+def test_the_state_survives_a_new_connection(sqlite_store: ProgressStore, tmp_path: Path) -> None:
+    sqlite_store.create(mpps("1.2.3", Reference(study_instance_uid="1.2.9")), "before the restart")
+    sqlite_store.database.close()
+    again = store("sqlite", Database(str(tmp_path / "state" / "progress.sqlite"), 5, 5, connect=sqlitefile.connect))
+    assert again.get("1.2.3") is not None
