@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..config import AeOptions, Settings, mask_secrets
+from ..config import AeOptions, MppsSettings, ProgressSettings, Settings, mask_secrets
 from ..errors import DatabaseError, InternalError, QueryError
 from ..service import WorklistService
 from .identifiers import answer_fields, describe_identifier, worklist_identifier
@@ -86,6 +86,15 @@ def configuration_summary(settings: Settings) -> dict[str, Any]:
             value = _options_json(value)
         elif f.name == "modalities":
             value = {aet: _options_json(options) for aet, options in value}
+        elif isinstance(value, MppsSettings):
+            value = {**asdict(value), "allowed_aets": list(value.allowed_aets)}
+        elif isinstance(value, ProgressSettings):
+            value = {
+                **asdict(value),
+                "connection_string": mask_secrets(value.connection_string),
+                "sqlite_path": str(value.sqlite_path),
+                "match_on": list(value.match_on),
+            }
         summary[f.name] = value
     return summary
 
