@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from vetmwl.web.metrics import BUCKETS, Metrics
+from vetmwl.web.metrics import ARRIVAL_OUTCOMES, BUCKETS, MPPS_OPERATIONS, MPPS_OUTCOMES, Metrics
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -72,3 +72,50 @@ def test_unknown_status_or_origin_is_a_bug() -> None:
         Metrics().observe_cfind("maybe", 0.1)
     with pytest.raises(KeyError):
         Metrics().database_error("elsewhere")
+    with pytest.raises(KeyError):
+        Metrics().mpps_message("N-GET", "ok")
+    with pytest.raises(KeyError):
+        Metrics().mpps_message("N-SET", "maybe")
+    with pytest.raises(KeyError):
+        Metrics().study_arrival("late")
+
+
+def test_mpps_and_arrival_counters_start_at_zero_in_every_series() -> None:
+    text = Metrics().render()
+    for operation in MPPS_OPERATIONS:
+        for outcome in MPPS_OUTCOMES:
+            assert value(text, "vetmwl_mpps_messages_total", operation=operation, outcome=outcome) == 0
+    for outcome in ARRIVAL_OUTCOMES:
+        assert value(text, "vetmwl_study_arrivals_total", outcome=outcome) == 0
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    assert families["vetmwl_mpps_messages"].type == "counter"
+    assert families["vetmwl_study_arrivals"].type == "counter"
+    assert "# HELP vetmwl_mpps_messages_total MPPS messages" in text
+    assert "# TYPE vetmwl_study_arrivals_total counter" in text
+    assert len(families["vetmwl_mpps_messages"].samples) == 9
+    assert len(families["vetmwl_study_arrivals"].samples) == 3
+
+
+def test_mpps_and_arrival_counters_follow_the_calls() -> None:
+    metrics = Metrics()
+    metrics.mpps_message("N-CREATE", "ok")
+    metrics.mpps_message("N-CREATE", "ok")
+    metrics.mpps_message("N-SET", "refused")
+    metrics.mpps_message("C-ECHO", "ok")
+    metrics.mpps_message("N-SET", "failed")
+    metrics.study_arrival("new")
+    metrics.study_arrival("again")
+    metrics.study_arrival("again")
+    metrics.study_arrival("failed")
+    text = metrics.render()
+    assert value(text, "vetmwl_mpps_messages_total", operation="N-CREATE", outcome="ok") == 2
+    assert value(text, "vetmwl_mpps_messages_total", operation="N-CREATE", outcome="refused") == 0
+    assert value(text, "vetmwl_mpps_messages_total", operation="N-SET", outcome="refused") == 1
+    assert value(text, "vetmwl_mpps_messages_total", operation="N-SET", outcome="failed") == 1
+    assert value(text, "vetmwl_mpps_messages_total", operation="C-ECHO", outcome="ok") == 1
+    assert value(text, "vetmwl_study_arrivals_total", outcome="new") == 1
+    assert value(text, "vetmwl_study_arrivals_total", outcome="again") == 2
+    assert value(text, "vetmwl_study_arrivals_total", outcome="failed") == 1
+    assert metrics.snapshot().mpps_messages[("N-CREATE", "ok")] == 2
+    # The C-FIND counters are not touched.
+    assert value(text, "vetmwl_cfind_queries_total", status="ok") == 0

@@ -1,4 +1,5 @@
-"""Counters and a latency histogram of the worklist C-FINDs, rendered as Prometheus text.
+"""Counters and a latency histogram of the worklist C-FINDs, and counters of the MPPS messages and
+arriving studies that record performed steps, rendered as Prometheus text.
 
 Kept by hand rather than with a metrics library: the C-FIND path only bumps a few integers under
 a lock, and the text format (version 0.0.4) is small enough to write directly.
@@ -18,6 +19,12 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 #: Where the plugin talks to the database; each may count errors.
 ORIGINS = ("cfind", "rest", "health")
+#: The DIMSE operations the MPPS SCP answers, and how each ended: done, refused (the sender's fault:
+#: an unknown or final step, a duplicate, a calling AE not allowed), failed (the state store's).
+MPPS_OPERATIONS = ("N-CREATE", "N-SET", "C-ECHO")
+MPPS_OUTCOMES = ("ok", "refused", "failed")
+#: A study that arrived in Orthanc: a new performed step, one seen again (refreshed), or not recorded.
+ARRIVAL_OUTCOMES = ("new", "again", "failed")
 
 
 Sample = tuple[str, Mapping[str, str], float]
@@ -34,6 +41,9 @@ class Snapshot:
     answers: int
     incomplete: int
     database_errors: dict[str, int]
+    #: MPPS messages by (operation, outcome).
+    mpps_messages: dict[tuple[str, str], int]
+    study_arrivals: dict[str, int]
 
 
 def _label_value(value: str) -> str:
@@ -51,7 +61,8 @@ def _number(value: float) -> str:
 
 
 class Metrics:
-    """What the plugin counts: C-FINDs by outcome, their latency and answers, database errors."""
+    """What the plugin counts: C-FINDs by outcome, their latency and answers, database errors, MPPS
+    messages and arrived studies."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -62,6 +73,8 @@ class Metrics:
         self._answers = 0
         self._incomplete = 0
         self._database_errors = dict.fromkeys(ORIGINS, 0)
+        self._mpps = {(op, outcome): 0 for op in MPPS_OPERATIONS for outcome in MPPS_OUTCOMES}
+        self._arrivals = dict.fromkeys(ARRIVAL_OUTCOMES, 0)
 
     def observe_cfind(self, status: str, seconds: float, answers: int = 0, incomplete: bool = False) -> None:
         """Count one C-FIND; cheap enough for the callback Orthanc runs under its global lock."""
@@ -80,6 +93,16 @@ class Metrics:
         with self._lock:
             self._database_errors[origin] += 1
 
+    def mpps_message(self, operation: str, outcome: str) -> None:
+        """Count one MPPS message (N-CREATE, N-SET, or a C-ECHO to the MPPS SCP) by its outcome."""
+        with self._lock:
+            self._mpps[(operation, outcome)] += 1
+
+    def study_arrival(self, outcome: str) -> None:
+        """Count one study that arrived in Orthanc: new, again (already recorded) or failed."""
+        with self._lock:
+            self._arrivals[outcome] += 1
+
     def snapshot(self) -> Snapshot:
         """The current values, copied under the lock (for rendering and tests)."""
         with self._lock:
@@ -91,6 +114,8 @@ class Metrics:
                 answers=self._answers,
                 incomplete=self._incomplete,
                 database_errors=dict(self._database_errors),
+                mpps_messages=dict(self._mpps),
+                study_arrivals=dict(self._arrivals),
             )
 
     def render(self, info: Mapping[str, str] | None = None, connections_opened: int = 0) -> str:
@@ -149,6 +174,23 @@ class Metrics:
             "counter",
             "Connections opened to the worklist database: one at start, one more after each outage.",
             [("vetmwl_database_connections_opened_total", {}, connections_opened)],
+        )
+        family(
+            "vetmwl_mpps_messages_total",
+            "counter",
+            "MPPS messages by operation (N-CREATE, N-SET, C-ECHO) and outcome: ok, refused (the sender's fault), "
+            "failed (the state store's).",
+            [
+                ("vetmwl_mpps_messages_total", {"operation": op, "outcome": outcome}, n)
+                for (op, outcome), n in data.mpps_messages.items()
+            ],
+        )
+        family(
+            "vetmwl_study_arrivals_total",
+            "counter",
+            "Studies that arrived in Orthanc, by outcome: new (a new performed step), again (one already "
+            "recorded, refreshed), failed (not recorded).",
+            [("vetmwl_study_arrivals_total", {"outcome": o}, data.study_arrivals[o]) for o in ARRIVAL_OUTCOMES],
         )
         if info is not None:
             family("vetmwl_info", "gauge", "The plugin's version and configuration.", [("vetmwl_info", info, 1)])
