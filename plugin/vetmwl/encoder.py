@@ -39,7 +39,7 @@ from .model import (
     keyword_of,
 )
 from .query import Range, TimeOfDay, WorklistQuery
-from .values import Layout, Row, Values, ViewColumn, element_items, element_text
+from .values import STATUS_ATTRIBUTE, Layout, Row, Values, ViewColumn, element_items, element_text
 
 log = logging.getLogger("vetmwl.answers")
 
@@ -300,9 +300,10 @@ class AnswerEncoder:
         """:meth:`encode`, remembered by the row's full content.
 
         Modalities poll the same worklist over and over, so most rows come back unchanged; a
-        changed value is a different key, so the cache can never return a stale answer.
+        changed value (or state of the step, see :mod:`vetmwl.progress`) is a different key, so
+        the cache can never return a stale answer.
         """
-        key = (self, tuple(row))
+        key = (self, tuple(row), getattr(row, STATUS_ATTRIBUTE, None))
         cached = _ANSWERS.get(key)
         if cached is None:
             cached = _ANSWERS[key] = self.encode(row)

@@ -32,6 +32,7 @@ from .model import (
     RESPONSIBLE_PERSON_ROLE,
     SPS_SEQUENCE,
     START_DATETIME,
+    STATUS,
     STUDY_UID,
     TEXT_VRS,
     Level,
@@ -42,6 +43,8 @@ from .model import (
     vr_of,
 )
 from .policy import apply_options
+from .progress import STATUSES as TRACKED_STATUSES
+from .progress import ProgressStore, StepKeys, status_of
 from .query import (
     Equals,
     Filter,
@@ -55,7 +58,7 @@ from .query import (
     read_identifier,
 )
 from .sqlrender import SqlRenderer, approximate
-from .values import Layout, Row, Values, ViewColumn
+from .values import STATUS_ATTRIBUTE, Layout, Row, Values, ViewColumn
 
 log = logging.getLogger("vetmwl.service")
 
@@ -63,6 +66,9 @@ _MISSING_COLUMN_STATES = {"42S22", "42703"}
 #: Rows read at most for a query some of whose filters Python decides: SQL then selects candidates,
 #: so its LIMIT must leave room for the rows Python turns down; beyond, the answer is incomplete.
 SCAN_ROWS = 10_000
+#: Rows read first when only the performed steps' states may turn rows down (few are, usually): the
+#: query is read again with this many times more rows while too few remain, up to SCAN_ROWS.
+GROWTH = 4
 #: Distinct identifiers (with calling AE) whose plans are kept; modalities poll with a few, over and over.
 PLAN_CACHE_SIZE = 1024
 #: Multi-valued keys that are nevertheless matched in SQL as one value (a station has one AE title).
@@ -122,6 +128,10 @@ class Plan:
     ignored: tuple[str, ...]
     #: Why no row can match, when none can (the query is then not sent to the database).
     nothing: str = ""
+    #: The SQL for another number of rows (the same parameters), when ``fetch`` may have to grow.
+    sql_for: Callable[[int], str] | None = None
+    #: How a row names its scheduled step, when the performed steps' states apply.
+    step_keys: Callable[[Row], StepKeys] | None = None
 
 
 @cache
@@ -183,8 +193,12 @@ def discover(names: tuple[str, ...], types: tuple[type | None, ...]) -> tuple[di
 class WorklistService:
     """Turns worklist queries into answers from the configured SQL view."""
 
-    def __init__(self, settings: Settings, database: Database | None = None) -> None:
+    def __init__(
+        self, settings: Settings, database: Database | None = None, progress: ProgressStore | None = None
+    ) -> None:
+        """``progress``: the store of performed steps, whose states the answers then follow."""
         self.settings = settings
+        self.progress = progress
         self.renderer = SqlRenderer(settings.template_dir, settings.template, settings.dialect, settings.view)
         session = self.renderer.render_named("session.sql.j2", query_timeout_ms=settings.query_timeout * 1000)
         self.database = database or Database(
@@ -249,11 +263,15 @@ class WorklistService:
         checks: list[Check] = []
         ignored: list[str] = []
         nothing = ""
+        tracked = self.progress is not None
         for f in policy.filters:
             in_sql = _sql_decides(f, view)
+            follows_state = tracked and f.keyword == STATUS and f.level is Level.STEP
+            if follows_state and _selects_any(f, TRACKED_STATUSES):
+                in_sql = False  # the view may say SCHEDULED where our store says IN PROGRESS
             if in_sql:
                 sql_filters.append(f)
-            if not in_sql or _python_confirms(f, self.settings.dialect):
+            if not in_sql or follows_state or _python_confirms(f, self.settings.dialect):
                 read = _reader(f, encoder.values)
                 if read is None and f.level is Level.STEP:
                     nothing = nothing or _nowhere(f)
@@ -273,11 +291,18 @@ class WorklistService:
         if nothing:
             log.warning("%s", nothing)
         limit = self.settings.limit_answers
-        fetch = (max(limit, SCAN_ROWS) if checks else limit) + 1
+        only_states = tracked and all(c.keyword == STATUS for c in checks)
+        fetch = (max(limit, SCAN_ROWS) if checks and not only_states else limit) + 1
+        step_keys = _step_keys(encoder.values) if tracked else None
         if not layout.keywords:
             layout.index("ScheduledProcedureStepID")
         names = {k: c.name for k, c in view.items()}
         rendered = self.renderer.render(layout.names, sql_filters, fetch, names=names)
+        columns = layout.names
+
+        def sql_for(rows: int) -> str:
+            return self.renderer.render(columns, sql_filters, rows, names=names).sql
+
         return Plan(
             query=query,
             encoder=encoder,
@@ -288,6 +313,8 @@ class WorklistService:
             answered_modality=policy.answered_modality,
             ignored=tuple(ignored),
             nothing=nothing,
+            sql_for=sql_for if only_states and checks else None,
+            step_keys=step_keys,
         )
 
     def find(
@@ -304,23 +331,21 @@ class WorklistService:
         limit = self.settings.limit_answers
         rows: list = []
         sql_seconds = 0.0
-        try:
-            if not p.nothing:
-                result = self.database.fetch(p.sql, p.params)
-                rows, sql_seconds = result.rows, result.seconds
-        except DatabaseError as error:
-            if error.sqlstate in _MISSING_COLUMN_STATES:
-                self._view = None  # the view changed under us: discover its columns again.
-                self._plans.clear()
-            raise
-        except InternalError as error:
-            error.sql, error.keys = p.sql, p.query.matching_keys()
-            raise
+        fetch, sql = p.fetch, p.sql
+        while True:
+            found, seconds = self._fetch(p, sql) if not p.nothing else ([], 0.0)
+            sql_seconds += seconds
+            more = len(found) >= fetch
+            rows = self._with_states(p, found)
+            if p.checks:
+                rows = [row for row in rows if all(check(row) for check in p.checks)]
+            if not (more and len(rows) <= limit and p.sql_for is not None and fetch < SCAN_ROWS + 1):
+                break
+            # The states turned rows down: read further, so that the limit and the order stay exact.
+            fetch = min(fetch * GROWTH, SCAN_ROWS + 1)
+            sql = p.sql_for(fetch)
         fetched = time.perf_counter()
-        incomplete = len(rows) >= p.fetch
-        if p.checks:
-            rows = [row for row in rows if all(check(row) for check in p.checks)]
-            incomplete = incomplete or len(rows) > limit
+        incomplete = more or len(rows) > limit
         if p.answered_modality and MODALITY in p.encoder.columns:
             rows = _answering_modality(rows, p.encoder.columns.index(MODALITY), p.answered_modality)
         encode_row = p.encoder.answer
@@ -336,6 +361,35 @@ class WorklistService:
             parse_seconds=planned - started,
             build_seconds=finished - fetched,
         )
+
+    def _fetch(self, p: Plan, sql: str) -> tuple[list, float]:
+        try:
+            result = self.database.fetch(sql, p.params)
+        except DatabaseError as error:
+            if error.sqlstate in _MISSING_COLUMN_STATES:
+                self._view = None  # the view changed under us: discover its columns again.
+                self._plans.clear()
+            raise
+        except InternalError as error:
+            error.sql, error.keys = sql, p.query.matching_keys()
+            raise
+        return result.rows, result.seconds
+
+    def _with_states(self, p: Plan, rows: list) -> list:
+        """The rows, those whose step has a state in our store carrying that status (see
+        :mod:`vetmwl.progress`); a store that cannot be read fails the query like the view would."""
+        if self.progress is None or p.step_keys is None or not rows:
+            return rows
+        keys = [p.step_keys(row) for row in rows]
+        states = self.progress.states(keys)
+        if not states:
+            return rows
+        match_on = self.progress.match_on
+        out = []
+        for row, step in zip(rows, keys, strict=True):
+            status = status_of(step, states, match_on)
+            out.append(row if status is None else _with_status(row, status))
+        return out
 
 
 # -- which filters SQL decides, and how Python reads the others --------------------------------------
@@ -427,7 +481,40 @@ def _answering_modality(rows: list, index: int, modality: str) -> list:
     out = []
     for row in rows:
         if row[index] != modality:
-            row = list(row)
-            row[index] = modality
-        out.append(tuple(row))
+            values = list(row)
+            values[index] = modality
+            status = getattr(row, STATUS_ATTRIBUTE, None)
+            row = _with_status(values, status) if status else tuple(values)
+        out.append(row)
     return out
+
+
+class _StepRow(tuple):
+    """A view row whose step has a state in our store (read by :meth:`vetmwl.values.Values.text`)."""
+
+
+def _with_status(row: Row, status: str) -> Row:
+    wrapped = _StepRow(row)
+    setattr(wrapped, STATUS_ATTRIBUTE, status)
+    return wrapped
+
+
+def _step_keys(values: Values) -> Callable[[Row], StepKeys]:
+    """How a row names its scheduled step: SPS ID, accession number, Study Instance UID as answered."""
+    sps_id = values.text("ScheduledProcedureStepID", Level.STEP)
+    accession = values.text("AccessionNumber", Level.ROOT)
+    study_uid = values.text(STUDY_UID, Level.ROOT)
+
+    def keys(row: Row) -> StepKeys:
+        return StepKeys(
+            sps_id(row) if sps_id else "",
+            accession(row) if accession else "",
+            study_uid(row) if study_uid else "",
+        )
+
+    return keys
+
+
+def _selects_any(f: Filter, statuses: tuple[str, ...]) -> bool:
+    """Whether the status filter ``f`` lets one of ``statuses`` through."""
+    return any(matches(f, status) for status in statuses)

@@ -59,6 +59,9 @@ from .studyuid import UID_SOURCES, derived_study_uid
 log = logging.getLogger("vetmwl.values")
 
 Row = Sequence[Any]
+#: The attribute of a row whose step has a state in the plugin's own store (see
+#: :mod:`vetmwl.progress`): its status then wins over the view's.
+STATUS_ATTRIBUTE = "_vetmwl_status"
 #: A row's value of an attribute as DICOM text ('' when unknown).
 TextReader = Callable[[Row], str]
 #: A row's items of a sequence (None when unknown).
@@ -247,7 +250,8 @@ class Values:
             return lambda row: write(value) if (value := start(row)) is not None else ""
         stored = self._stored_text(keyword, level)
         if keyword == STATUS and level is Level.STEP:
-            return (lambda row: stored(row) or UNKNOWN_STATUS) if stored else (lambda row: UNKNOWN_STATUS)
+            view = stored or (lambda row: "")
+            return lambda row: getattr(row, STATUS_ATTRIBUTE, None) or view(row) or UNKNOWN_STATUS
         if keyword == STUDY_UID and level is Level.ROOT:
             identity = [self._stored_text(k, Level.ROOT) for k in UID_SOURCES[:3]]
             identity.append(self._stored_text(UID_SOURCES[3], Level.STEP))

@@ -1,0 +1,135 @@
+"""The worklist follows the performed steps: a step our store says is IN PROGRESS, COMPLETED or
+DISCONTINUED leaves the default answers, an AE may ask to see it with its status, and the answer
+limit and order stay exact. Over the demo SQLite file (ODBC) and a real SQLite state store."""
+
+from __future__ import annotations
+
+import itertools
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+import pydicom
+import pytest
+from pydicom.dataset import Dataset
+
+from support.identifier_files import identifier
+from vetmwl import sqlitefile
+from vetmwl.config import load_settings, sql_dir
+from vetmwl.db import Database
+from vetmwl.errors import DatabaseError
+from vetmwl.progress import (
+    COMPLETED,
+    DISCONTINUED,
+    IN_PROGRESS,
+    MPPS,
+    STUDY,
+    PerformedStep,
+    ProgressStore,
+    Reference,
+)
+from vetmwl.service import WorklistService
+from vetmwl.web.identifiers import file_bytes
+
+SPS = "ScheduledProcedureStepSequence"
+MATCH_ON = ("StudyInstanceUID", "AccessionNumber")
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> ProgressStore:
+    database = Database(str(tmp_path / "progress.sqlite"), 5, 5, connect=sqlitefile.connect)
+    ticks = itertools.count(1_000_000, 1_000)
+    s = ProgressStore(database, "sqlite", sql_dir() / "progress", MATCH_ON, "test")
+    s.clock = lambda: next(ticks)
+    return s
+
+
+def make(services: list, connection: str, store: ProgressStore | None, **section: Any) -> WorklistService:
+    settings = load_settings({"SqlWorklist": {"ConnectionString": connection, "Dialect": "sqlite", **section}})
+    service = WorklistService(settings, progress=store)
+    services.append(service)
+    return service
+
+
+def find(service: WorklistService, aet: str | None = None, **step: Any) -> tuple[list[Dataset], bool]:
+    keys = {"Modality": "DX", "ScheduledProcedureStepID": "", "ScheduledProcedureStepStatus": ""} | step
+    root = {"PatientName": "", "StudyInstanceUID": "", "AccessionNumber": ""}
+    result = service.find(file_bytes(identifier(keys, **root)), aet)
+    return [pydicom.dcmread(BytesIO(a), force=True) for a in result.answers], result.incomplete
+
+
+def spsids(answers: list[Dataset]) -> list[str]:
+    return [a[SPS][0].ScheduledProcedureStepID for a in answers]
+
+
+def status(answers: list[Dataset], spsid: str) -> str:
+    (answer,) = [a for a in answers if a[SPS][0].ScheduledProcedureStepID == spsid]
+    return answer[SPS][0].ScheduledProcedureStepStatus
+
+
+def performed(uid: str, answer: Dataset, status: str = IN_PROGRESS, kind: str = MPPS) -> PerformedStep:
+    reference = Reference(answer[SPS][0].ScheduledProcedureStepID, answer.AccessionNumber, answer.StudyInstanceUID)
+    return PerformedStep(uid, kind, status, calling_aet="DX_ROOM1", references=(reference,))
+
+
+def test_performed_steps_leave_the_default_answers(sqlite_db: str, store: ProgressStore, services: list) -> None:
+    service = make(services, sqlite_db, store)
+    before, _ = find(service)
+    first, second, third = before[:3]
+    store.create(performed("1.1", first), "N-CREATE")
+    store.create(performed("1.2", second), "N-CREATE")
+    store.update("1.2", COMPLETED, "", "{}", "DX_ROOM1", "N-SET")
+    study = PerformedStep(
+        "study:" + third.StudyInstanceUID, STUDY, COMPLETED, references=(performed("x", third).references)
+    )
+    store.study_arrived(study, "arrived")
+    after, _ = find(service)
+    assert spsids(after) == [s for s in spsids(before) if s not in spsids([first, second, third])]
+
+
+def test_an_ae_that_asks_for_them_sees_them_with_their_status(
+    sqlite_db: str, store: ProgressStore, services: list
+) -> None:
+    statuses = ["SCHEDULED", "ARRIVED", "READY", "IN PROGRESS", "COMPLETED", "DISCONTINUED"]
+    service = make(services, sqlite_db, store, Modalities={"DESK": {"Statuses": statuses}})
+    before, _ = find(service, aet="DESK")
+    first, second = before[:2]
+    store.create(performed("2.1", first), "N-CREATE")
+    store.create(performed("2.2", second), "N-CREATE")
+    store.update("2.2", DISCONTINUED, "", "{}", "DX_ROOM1", "N-SET")
+    after, _ = find(service, aet="DESK")
+    assert spsids(after) == spsids(before)
+    assert status(after, spsids([first])[0]) == IN_PROGRESS
+    assert status(after, spsids([second])[0]) == DISCONTINUED
+    # A query that names a status gets the steps whose status, as answered, is that one.
+    (only,), _ = find(service, aet="DESK", ScheduledProcedureStepStatus="IN PROGRESS")
+    assert spsids([only]) == spsids([first])
+    assert find(service, ScheduledProcedureStepStatus="DISCONTINUED")[0][0][SPS][0].ScheduledProcedureStepStatus == (
+        DISCONTINUED
+    )
+
+
+def test_the_limit_and_the_order_stay_exact(sqlite_db: str, store: ProgressStore, services: list) -> None:
+    everything, _ = find(make(services, sqlite_db, None))
+    assert len(everything) == 30  # the demo's DX steps
+    service = make(services, sqlite_db, store, LimitAnswers=4)
+    for n, answer in enumerate(everything[:10]):  # the first ten leave, so the first read of 5 rows finds none
+        store.create(performed(f"3.{n}", answer), "N-CREATE")
+    limited, incomplete = find(service)
+    assert spsids(limited) == spsids(everything[10:14]) and incomplete
+    service = make(services, sqlite_db, store, LimitAnswers=20)
+    (rest, incomplete) = find(service)
+    assert spsids(rest) == spsids(everything[10:]) and not incomplete
+
+
+def test_without_a_store_nothing_changes(sqlite_db: str, services: list) -> None:
+    service = make(services, sqlite_db, None)
+    answers, _ = find(service)
+    assert {a[SPS][0].ScheduledProcedureStepStatus for a in answers} <= {"SCHEDULED", "ARRIVED", "READY"}
+
+
+def test_a_store_that_cannot_be_read_fails_the_query(sqlite_db: str, tmp_path: Path, services: list) -> None:
+    broken = ProgressStore(Database("Driver=NoSuchDriver", 2, 2), "postgresql", sql_dir() / "progress", MATCH_ON)
+    service = make(services, sqlite_db, broken)
+    with pytest.raises(DatabaseError):
+        find(service)
