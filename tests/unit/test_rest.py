@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import threading
 import time
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from vetmwl import __version__
+from vetmwl import __version__, sqlitefile
 from vetmwl.config import Settings, sql_dir
-from vetmwl.db import FetchResult
+from vetmwl.db import Database, FetchResult
 from vetmwl.errors import DatabaseError
+from vetmwl.progress import COMPLETED, IN_PROGRESS, MPPS, STUDY, PerformedStep, ProgressStore, Reference
 from vetmwl.service import WorklistService
 from vetmwl.web.identifiers import worklist_identifier
 from vetmwl.web.metrics import Metrics
 from vetmwl.web.querylog import QueryLog
-from vetmwl.web.rest import PREFIX, Response, RestApi
+from vetmwl.web.rest import PREFIX, STEPS_NOTE, Response, RestApi, arrived, dicom_datetime_iso
 
 TEMPLATES = sql_dir() / "queries"
 
@@ -336,3 +341,306 @@ def test_worklist_answers_as_the_named_calling_ae(sqlite_db: str, services: list
     everyone = body(get(api, "/worklist", date=""))
     assert everyone["count"] > data["count"]
     assert get(api, "/worklist", aet="A\\B").status == 400
+
+
+# -- /steps ------------------------------------------------------------------------------------------
+#: 2026-01-05 09:30:00 UTC, in microseconds: the store's clock starts there and ticks a second a call.
+T0 = 1_767_605_400_000_000
+MPPS_UID = "1.2.826.0.1.3680043.10.1.7"
+STUDY_UID = "1.2.826.0.1.3680043.10.9.9"
+
+
+def series_item(uid: str, images: int, others: int = 0) -> dict[str, Any]:
+    """A Performed Series Sequence item in DICOM JSON, with its referenced instances."""
+    item: dict[str, Any] = {"0020000E": {"vr": "UI", "Value": [uid]}, "00080060": {"vr": "CS", "Value": ["DX"]}}
+    item["00081140"] = {
+        "vr": "SQ",
+        "Value": [{"00081155": {"vr": "UI", "Value": [f"{uid}.{n}"]}} for n in range(images)],
+    }
+    if others:
+        item["00400220"] = {
+            "vr": "SQ",
+            "Value": [{"00081155": {"vr": "UI", "Value": [f"{uid}.9{n}"]}} for n in range(others)],
+        }
+    return item
+
+
+def mpps_attributes(*series: dict[str, Any]) -> str:
+    data: dict[str, Any] = {"00400252": {"vr": "CS", "Value": [COMPLETED]}}
+    data["00400340"] = {"vr": "SQ", "Value": list(series)} if series else {"vr": "SQ"}
+    return json.dumps(data)
+
+
+class SwitchableStoreDatabase:
+    """A real SQLite state store that can be made to fail like an unreachable server."""
+
+    def __init__(self, path: Path) -> None:
+        self.real = Database(str(path), 5, 5, connect=sqlitefile.connect)
+        self.down = False
+
+    def _check(self) -> None:
+        if self.down:
+            raise DatabaseError("the state store cannot be reached: check that its server runs", "08001")
+
+    def fetch(self, sql: str, params: Sequence[object] = (), max_rows: int | None = None) -> FetchResult:
+        self._check()
+        return self.real.fetch(sql, params, max_rows)
+
+    def transaction(self, statements: Sequence[tuple[str, Sequence[object]]]) -> list[int]:
+        self._check()
+        return self.real.transaction(statements)
+
+    def close(self) -> None:
+        self.real.close()
+
+
+@pytest.fixture
+def progress(tmp_path: Path) -> Any:
+    """A state store on a real SQLite file holding an MPPS session (N-CREATE, then N-SET COMPLETED
+    with two series), an unscheduled MPPS still in progress, and a study that arrived twice."""
+    database = SwitchableStoreDatabase(tmp_path / "state" / "progress.sqlite")
+    ticks = itertools.count(T0, 1_000_000)
+    store = ProgressStore(database, "sqlite", sql_dir() / "progress", recorded_by="ORTHANC_A")  # type: ignore[arg-type]
+    store.clock = lambda: next(ticks)
+    store.create(
+        PerformedStep(
+            MPPS_UID,
+            MPPS,
+            IN_PROGRESS,
+            calling_aet="DX_ROOM1",
+            calling_address="192.0.2.10",
+            station_aet="DX_ROOM1",
+            modality="DX",
+            started="20260105093000",
+            attributes=mpps_attributes(),
+            references=(Reference("SPS1", "ACC1", "1.2.9", "RP1"), Reference("SPS2", "ACC1", "1.2.9", "RP1")),
+        ),
+        "N-CREATE from DX_ROOM1",
+    )
+    store.update(
+        MPPS_UID,
+        COMPLETED,
+        "20260105094512.5+0100",
+        mpps_attributes(series_item("1.2.9.1", 3), series_item("1.2.9.2", 1, others=1)),
+        "DX_ROOM1",
+        "N-SET from DX_ROOM1",
+    )
+    store.create(
+        PerformedStep("4.5.6", MPPS, IN_PROGRESS, calling_aet="US_ROOM1", station_aet="US_ROOM1", modality="US"),
+        "N-CREATE from US_ROOM1",
+    )
+    study = {"StudyInstanceUID": STUDY_UID, "AccessionNumber": "ACC7", "OrthancStudy": "6e2c0ec2-5d99a1b0"}
+    arrival = PerformedStep(
+        f"study:{STUDY_UID}",
+        STUDY,
+        COMPLETED,
+        calling_aet="CR_ROOM2",
+        modality="CR",
+        started="20260105",
+        attributes=json.dumps({**study, "Series": 1, "Instances": 2, "Event": "NewStudy"}),
+        references=(Reference("", "ACC7", STUDY_UID, ""),),
+    )
+    store.study_arrived(arrival, "NewStudy from CR_ROOM2")
+    again = json.dumps({**study, "Series": 2, "Instances": 5, "Event": "StableStudy"})
+    store.study_arrived(replace(arrival, attributes=again), "StableStudy")
+    yield store
+    database.close()
+
+
+def steps_api(progress: ProgressStore | None, service: WorklistService | None = None) -> RestApi:
+    return RestApi(service, QueryLog(), Metrics(), progress=progress)
+
+
+def test_steps_newest_first_with_references_history_and_what_arrived(progress: ProgressStore) -> None:
+    response = get(steps_api(progress), "/steps")
+    assert response.status == 200
+    data = body(response)
+    assert (data["enabled"], data["count"], data["limit"]) == (True, 3, 100)
+    study, unscheduled, session = data["steps"]
+    assert [study["uid"], unscheduled["uid"], session["uid"]] == [f"study:{STUDY_UID}", "4.5.6", MPPS_UID]
+
+    assert session["kind"] == "MPPS" and session["status"] == "COMPLETED"
+    assert (session["calling_aet"], session["calling_address"], session["station_aet"], session["modality"]) == (
+        "DX_ROOM1",
+        "192.0.2.10",
+        "DX_ROOM1",
+        "DX",
+    )
+    assert (session["started"], session["started_iso"]) == ("20260105093000", "2026-01-05T09:30:00")
+    assert (session["ended"], session["ended_iso"]) == ("20260105094512.5+0100", "2026-01-05T09:45:12.500000+01:00")
+    assert session["recorded_by"] == "ORTHANC_A"
+    assert session["created"] == "2026-01-05T09:30:00.000+00:00"
+    assert session["updated"] == "2026-01-05T09:30:01.000+00:00"
+    assert session["references"] == [
+        {
+            "ScheduledProcedureStepID": s,
+            "AccessionNumber": "ACC1",
+            "StudyInstanceUID": "1.2.9",
+            "RequestedProcedureID": "RP1",
+        }
+        for s in ("SPS1", "SPS2")
+    ]
+    assert session["events"] == [
+        {
+            "time": "2026-01-05T09:30:00.000+00:00",
+            "event": "N-CREATE",
+            "status": "IN PROGRESS",
+            "calling_aet": "DX_ROOM1",
+            "detail": "N-CREATE from DX_ROOM1",
+        },
+        {
+            "time": "2026-01-05T09:30:01.000+00:00",
+            "event": "N-SET",
+            "status": "COMPLETED",
+            "calling_aet": "DX_ROOM1",
+            "detail": "N-SET from DX_ROOM1",
+        },
+    ]
+    assert (session["series"], session["instances"], session["orthanc_study"]) == (2, 5, None)
+
+    assert unscheduled["status"] == "IN PROGRESS" and unscheduled["references"] == []
+    assert (unscheduled["ended"], unscheduled["ended_iso"]) == ("", None)
+    assert (unscheduled["series"], unscheduled["instances"]) == (None, None)  # no Performed Series Sequence yet
+
+    assert study["kind"] == "STUDY" and study["status"] == "COMPLETED"
+    assert (study["started"], study["started_iso"]) == ("20260105", "2026-01-05T00:00:00")
+    assert study["references"] == [
+        {
+            "ScheduledProcedureStepID": "",
+            "AccessionNumber": "ACC7",
+            "StudyInstanceUID": STUDY_UID,
+            "RequestedProcedureID": "",
+        }
+    ]
+    assert [(e["event"], e["detail"]) for e in study["events"]] == [
+        ("STUDY", "NewStudy from CR_ROOM2"),
+        ("STUDY", "StableStudy"),
+    ]
+    # The stable event's counts replace the new event's.
+    assert (study["series"], study["instances"], study["orthanc_study"]) == (2, 5, "6e2c0ec2-5d99a1b0")
+
+
+def test_steps_limit(progress: ProgressStore) -> None:
+    api = steps_api(progress)
+    data = body(get(api, "/steps", limit="1"))
+    assert data["count"] == 1 and data["steps"][0]["uid"] == f"study:{STUDY_UID}"
+    assert body(get(api, "/steps", limit="1000"))["count"] == 3
+    for bad in ("0", "1001", "-1", "ten", ""):
+        response = get(api, "/steps", limit=bad)
+        assert response.status == 400, bad
+        assert "limit must be a whole number from 1 to 1000" in body(response)["error"]
+
+
+def test_one_step_by_its_uid(progress: ProgressStore) -> None:
+    api = steps_api(progress)
+    data = body(get(api, f"/steps/{MPPS_UID}"))
+    assert data["uid"] == MPPS_UID and data["series"] == 2 and len(data["events"]) == 2
+    # The page encodes the UID; Orthanc may or may not have decoded it.
+    for path in (f"/steps/study:{STUDY_UID}", f"/steps/study%3A{STUDY_UID}"):
+        assert body(get(api, path))["orthanc_study"] == "6e2c0ec2-5d99a1b0"
+    missing = get(api, "/steps/9.9.9")
+    assert missing.status == 404
+    assert body(missing) == {"status": "not found", "error": "no performed step '9.9.9' in the state store"}
+    assert get(api, "/steps/1.2%0A3").status == 400
+
+
+def test_steps_when_nothing_is_recorded_say_how_to_turn_it_on() -> None:
+    api = steps_api(None)
+    response = get(api, "/steps")
+    assert response.status == 200
+    assert body(response) == {"enabled": False, "count": 0, "steps": [], "note": STEPS_NOTE}
+    assert "SqlWorklist.Mpps.Enable" in STEPS_NOTE and "SqlWorklist.StudyArrival.Event" in STEPS_NOTE
+    one = get(api, f"/steps/{MPPS_UID}")
+    assert one.status == 404 and body(one)["error"] == STEPS_NOTE
+    assert body(get(api, "/health"))["progress"] == {"enabled": False, "reachable": None, "probe_ms": None, "error": ""}
+
+
+def test_steps_store_down_is_503_logged_once(progress: ProgressStore, caplog: pytest.LogCaptureFixture) -> None:
+    api = steps_api(progress)
+    caplog.set_level(logging.INFO, logger="vetmwl")
+    assert get(api, "/steps").status == 200
+    progress.database.down = True  # type: ignore[attr-defined]
+    for path in ("/steps", "/steps", f"/steps/{MPPS_UID}"):
+        response = get(api, path)
+        assert response.status == 503
+        assert body(response) == {
+            "status": "failed",
+            "error": "the state store cannot be reached: check that its server runs",
+        }
+    progress.database.down = False  # type: ignore[attr-defined]
+    assert get(api, "/steps").status == 200
+    assert get(api, "/steps").status == 200
+    logged = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "vetmwl.web.rest"]
+    assert logged == [
+        (
+            "WARNING",
+            "the performed steps could not be read from the state store: the state store cannot be reached: "
+            "check that its server runs",
+        ),
+        ("WARNING", "the state store of performed steps answers again"),
+    ]
+
+
+def test_health_probes_the_state_store(progress: ProgressStore) -> None:
+    database = SwitchableDatabase()
+    service = WorklistService(
+        Settings(connection_string="Driver=x", dialect="sqlite", template_dir=TEMPLATES), database=database
+    )
+    api = steps_api(progress, service)
+    response = get(api, "/health")
+    assert response.status == 200
+    entry = body(response)["progress"]
+    assert (entry["enabled"], entry["reachable"], entry["error"]) == (True, True, "")
+    assert 0 <= entry["probe_ms"] < 5000
+
+    progress.database.down = True  # type: ignore[attr-defined]
+    response = get(api, "/health")
+    assert response.status == 503
+    data = body(response)
+    assert data["database"]["reachable"] is True
+    assert data["progress"]["reachable"] is False
+    assert data["problems"] == [
+        "the state store of performed steps does not answer: the state store cannot be reached: check that its "
+        "server runs"
+    ]
+    # Store errors are not the worklist database's: that counter is unchanged.
+    assert api.metrics.snapshot().database_errors["health"] == 0
+
+
+@pytest.mark.parametrize(
+    ("attributes", "expected"),
+    [
+        (mpps_attributes(series_item("1.1", 2), series_item("1.2", 0, others=3)), (2, 5, None)),
+        (mpps_attributes(), (0, 0, None)),  # the sequence is there, empty: nothing performed yet
+        ('{"00400340": {"vr": "SQ", "Value": ["junk", {}]}}', (1, 0, None)),
+        ("{}", (None, None, None)),
+        ("", (None, None, None)),
+        ("not json", (None, None, None)),
+        ("[1, 2]", (None, None, None)),
+        ('{"OrthancStudy": "abc", "Series": 3, "Instances": "12"}', (3, 12, "abc")),
+        ('{"OrthancStudy": "abc", "Series": null, "Instances": true}', (None, None, "abc")),
+        ('{"StudyInstanceUID": "1.2", "Series": 1}', (1, None, None)),
+        ('{"00201206": {"vr": "IS", "Value": ["4"]}, "00201208": {"vr": "IS", "Value": [40]}}', (4, 40, None)),
+        ('{"00201206": {"vr": "IS"}}', (None, None, None)),
+        ('{"Series": "\u00b2", "Instances": -1}', (None, None, None)),
+    ],
+)
+def test_what_arrived_is_read_from_either_shape(attributes: str, expected: tuple[Any, ...]) -> None:
+    found = arrived(attributes)
+    assert (found["series"], found["instances"], found["orthanc_study"]) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "iso"),
+    [
+        ("20260105093000", "2026-01-05T09:30:00"),
+        ("20260105093000.123456", "2026-01-05T09:30:00.123456"),
+        ("202601050930-0500", "2026-01-05T09:30:00-05:00"),
+        ("20260105", "2026-01-05T00:00:00"),
+        ("", None),
+        ("20261345", None),
+        ("soon", None),
+    ],
+)
+def test_dicom_date_times_in_iso(text: str, iso: str | None) -> None:
+    assert dicom_datetime_iso(text) == iso

@@ -1,7 +1,8 @@
 """The plugin's REST API as pure request-to-response handlers, so tests need no Orthanc.
 
 Routes (under :data:`PREFIX`, GET only): ``/worklist`` (what a modality would get, through
-``WorklistService.find`` like a C-FIND), ``/queries`` (the recent C-FIND log), ``/health``,
+``WorklistService.find`` like a C-FIND), ``/queries`` (the recent C-FIND log), ``/steps`` and
+``/steps/<uid>`` (the performed steps of the state store: MPPS and arrived studies), ``/health``,
 ``/metrics`` (Prometheus text) and ``/app/...`` (the Explorer page). Orthanc authenticates every
 request before it reaches a plugin, so nothing here checks credentials; nothing here shows a
 password either (see :func:`vetmwl.config.mask_secrets`).
@@ -17,13 +18,16 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+from urllib.parse import unquote
 
 from .. import __version__
 from ..config import AeOptions, MppsSettings, ProgressSettings, Settings, mask_secrets
+from ..dicomtime import ValueFormatError, parse_datetime_span
 from ..errors import DatabaseError, InternalError, QueryError
+from ..progress import PerformedStep, ProgressStore
 from ..service import WorklistService
 from .identifiers import answer_fields, describe_identifier, worklist_identifier
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
@@ -31,6 +35,7 @@ from .metrics import Metrics
 from .querylog import QueryLog, QueryRecord
 
 log = logging.getLogger("vetmwl.web.rest")
+_T = TypeVar("_T")
 
 PREFIX = "/sql-worklist"
 STATIC_DIR = Path(__file__).with_name("static")
@@ -51,6 +56,19 @@ _STATIC_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _DATE = re.compile(r"^(\d{8})?(-(\d{8})?)?$")
 _STATION = re.compile(r"^[^\\\x00-\x1f]{0,16}$")
 _MODALITY = re.compile(r"^[A-Z0-9_ ]{0,16}$")
+#: A performed step's UID as the store keeps it: an MPPS SOP Instance UID, or "study:" and a Study
+#: Instance UID; anything printable up to 200 characters is looked up, never interpreted.
+_STEP_UID = re.compile(r"^[^\x00-\x1f/]{1,200}$")
+STEPS_NOTE = (
+    "performed steps are not recorded: set SqlWorklist.Mpps.Enable to true (MPPS from modalities) or "
+    "SqlWorklist.StudyArrival.Event to NewStudy or StableStudy (studies arriving in Orthanc)"
+)
+STEPS_LIMIT, STEPS_MAX = 100, 1000
+#: DICOM JSON tags of an MPPS: Performed Series Sequence, and the two sequences of what each series holds.
+_PERFORMED_SERIES = "00400340"
+_INSTANCE_SEQUENCES = ("00081140", "00400220")  # Referenced Image, Referenced Non-Image Composite SOP Instance
+#: An arrived study's counts, when its attributes are DICOM JSON (Number of Study Related Series/Instances).
+_STUDY_SERIES, _STUDY_INSTANCES = "00201206", "00201208"
 
 
 @dataclass(frozen=True)
@@ -114,6 +132,124 @@ def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds * 1000, 1)
 
 
+def _utc(microseconds: int) -> str:
+    return datetime.fromtimestamp(microseconds / 1e6, UTC).isoformat(timespec="milliseconds")
+
+
+def dicom_datetime_iso(text: str) -> str | None:
+    """A DT value (``YYYYMMDDHHMMSS.ffffff&ZZXX``, any precision) in ISO 8601, its UTC offset kept
+    when it has one; None when empty or not a date-time."""
+    value = text.strip(" ")
+    if not value:
+        return None
+    try:
+        moment = parse_datetime_span(value)[0]
+    except ValueFormatError:
+        return None
+    offset = re.search(r"([+-])(\d{2})(\d{2})$", value)
+    iso = moment.isoformat()
+    return f"{iso}{offset[1]}{offset[2]}:{offset[3]}" if offset else iso
+
+
+def _count(value: Any) -> int | None:
+    """A count as the wiring or DICOM JSON gives it (3, "3", [3], ["3"]); None when it is not one."""
+    if isinstance(value, list):
+        value = value[0] if len(value) == 1 else None
+    if isinstance(value, str) and re.fullmatch(r"[0-9]+", value.strip()):
+        return int(value.strip())
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return None
+
+
+def _items(data: Any, tag: str) -> list[dict[str, Any]] | None:
+    """The items of a DICOM JSON sequence; [] when it is there but empty, None when it is not there."""
+    element = data.get(tag) if isinstance(data, dict) else None
+    if not isinstance(element, dict):
+        return None
+    value = element.get("Value")
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _dicom_value(data: dict[str, Any], tag: str) -> Any:
+    element = data.get(tag)
+    return element.get("Value") if isinstance(element, dict) else None
+
+
+def arrived(attributes: str) -> dict[str, Any]:
+    """What a performed step says arrived: ``series`` and ``instances`` counts, and the Orthanc study ID
+    of an arrived study; each None when the attributes do not say.
+
+    Two shapes are read: DICOM JSON of an MPPS (its Performed Series Sequence, each series with its
+    Referenced Image and Referenced Non-Image Composite SOP Instance sequences) or of a study's main
+    tags (Number of Study Related Series and Instances); and the plain object the wiring stores for an
+    arrived study (``OrthancStudy``, ``Series``, ``Instances``, ``StudyInstanceUID``, ...).
+    """
+    found: dict[str, Any] = {"series": None, "instances": None, "orthanc_study": None}
+    try:
+        data = json.loads(attributes or "{}")
+    except ValueError:
+        return found
+    if not isinstance(data, dict):
+        return found
+    if any(key in data for key in ("OrthancStudy", "Series", "Instances")):
+        study = data.get("OrthancStudy")
+        found.update(
+            series=_count(data.get("Series")),
+            instances=_count(data.get("Instances")),
+            orthanc_study=study if isinstance(study, str) and study else None,
+        )
+        return found
+    series = _items(data, _PERFORMED_SERIES)
+    if series is not None:
+        found["series"] = len(series)
+        found["instances"] = sum(len(_items(item, tag) or []) for item in series for tag in _INSTANCE_SEQUENCES)
+        return found
+    found["series"] = _count(_dicom_value(data, _STUDY_SERIES))
+    found["instances"] = _count(_dicom_value(data, _STUDY_INSTANCES))
+    return found
+
+
+def step_json(step: PerformedStep) -> dict[str, Any]:
+    """One performed step as the REST API and the page show it."""
+    return {
+        "uid": step.uid,
+        "kind": step.kind,
+        "status": step.status,
+        "calling_aet": step.calling_aet,
+        "calling_address": step.calling_address,
+        "station_aet": step.station_aet,
+        "modality": step.modality,
+        "started": step.started,
+        "started_iso": dicom_datetime_iso(step.started),
+        "ended": step.ended,
+        "ended_iso": dicom_datetime_iso(step.ended),
+        "recorded_by": step.recorded_by,
+        "created": _utc(step.created_us),
+        "updated": _utc(step.updated_us),
+        "references": [
+            {
+                "ScheduledProcedureStepID": r.sps_id,
+                "AccessionNumber": r.accession_number,
+                "StudyInstanceUID": r.study_instance_uid,
+                "RequestedProcedureID": r.requested_procedure_id,
+            }
+            for r in step.references
+        ],
+        "events": [
+            {
+                "time": _utc(e.time_us),
+                "event": e.event,
+                "status": e.status,
+                "calling_aet": e.calling_aet,
+                "detail": e.detail,
+            }
+            for e in step.events
+        ],
+        **arrived(step.attributes),
+    }
+
+
 def record_json(entry: QueryRecord) -> dict[str, Any]:
     """One C-FIND of the ring as JSON; the identifier is decoded only now, not in the callback."""
     matching, requested = describe_identifier(entry.identifier)
@@ -135,7 +271,8 @@ def record_json(entry: QueryRecord) -> dict[str, Any]:
 
 
 class RestApi:
-    """The handlers behind :data:`PREFIX`; ``service`` is None when the configuration is broken."""
+    """The handlers behind :data:`PREFIX`; ``service`` is None when the configuration is broken,
+    ``progress`` (the state store of performed steps) None when neither MPPS nor study arrival is on."""
 
     def __init__(
         self,
@@ -150,8 +287,10 @@ class RestApi:
         today: Callable[[], date] = date.today,
         knows_address: bool = False,
         warnings: tuple[str, ...] = (),
+        progress: ProgressStore | None = None,
     ) -> None:
         self.service = service
+        self.progress = progress
         #: Why ``calling_address`` is null, or None when Orthanc tells the address.
         self.address_note = None if knows_address else CALLING_ADDRESS_NOTE
         #: Problems of the machine that slow worklist queries down without failing them.
@@ -164,6 +303,8 @@ class RestApi:
         self._static_dir = static_dir
         self._today = today
         self._healthy: bool | None = None
+        #: Whether the steps routes last read the state store (None: not yet), to warn once per outage.
+        self._store_read: bool | None = None
 
     def handle(self, method: str, path: str, args: Mapping[str, str]) -> Response:
         """Route one request; ``path`` is what follows the prefix (``''``, ``/health``, ...)."""
@@ -172,11 +313,14 @@ class RestApi:
         routes: dict[str, Callable[[Mapping[str, str]], Response]] = {
             "/worklist": self.worklist,
             "/queries": self.queries,
+            "/steps": self.steps,
             "/health": self.health,
             "/metrics": self.metrics_text,
         }
         if path in routes:
             return routes[path](args)
+        if path.startswith("/steps/"):
+            return self.step(unquote(path[len("/steps/") :]))
         if path in ("", "/", "/app", "/app/"):
             # Absolute: Orthanc drops a trailing slash from the URI, so a relative target cannot be right.
             return Response(301, location=f"{PREFIX}/app/index.html")
@@ -252,6 +396,52 @@ class RestApi:
             },
         )
 
+    # -- /steps ---------------------------------------------------------------------------------
+    def steps(self, args: Mapping[str, str]) -> Response:
+        """The performed steps that changed last, newest first, with references, history and counts."""
+        if self.progress is None:
+            return json_response(200, {"enabled": False, "count": 0, "steps": [], "note": STEPS_NOTE})
+        text = args.get("limit", str(STEPS_LIMIT)).strip()
+        if not text.isdigit() or not 1 <= int(text) <= STEPS_MAX:
+            return error_response(400, "refused", f"limit must be a whole number from 1 to {STEPS_MAX}, not {text!r}")
+        store = self.progress
+        found = self._read_store(lambda: store.recent(int(text)))
+        if isinstance(found, Response):
+            return found
+        steps = [step_json(s) for s in found]
+        return json_response(200, {"enabled": True, "count": len(steps), "limit": int(text), "steps": steps})
+
+    def step(self, uid: str) -> Response:
+        """One performed step by its UID (an MPPS SOP Instance UID, or ``study:`` and a Study Instance UID)."""
+        if self.progress is None:
+            return error_response(404, "not found", STEPS_NOTE)
+        if not _STEP_UID.match(uid):
+            return error_response(400, "refused", f"not a performed step's UID: {uid[:80]!r}")
+        store = self.progress
+        found = self._read_store(lambda: store.get(uid))
+        if isinstance(found, Response):
+            return found
+        if found is None:
+            return error_response(404, "not found", f"no performed step {uid!r} in the state store")
+        return json_response(200, step_json(found))
+
+    def _read_store(self, read: Callable[[], _T]) -> _T | Response:
+        """What ``read`` finds, or the error response; a store that fails is logged once per outage."""
+        try:
+            found = read()
+        except DatabaseError as error:
+            if self._store_read is not False:
+                log.warning("the performed steps could not be read from the state store: %s", error)
+            self._store_read = False
+            return error_response(503, "failed", str(error))
+        except InternalError as error:
+            log.error("reading the performed steps met an internal error of the plugin (please report it): %s", error)
+            return error_response(500, "internal", str(error))
+        if self._store_read is False:
+            log.warning("the state store of performed steps answers again")
+        self._store_read = True
+        return found
+
     # -- /health --------------------------------------------------------------------------------
     def _probe(self) -> tuple[bool, float, str]:
         """Run the probe query; Database.fetch enforces its own deadline, so this cannot hang."""
@@ -267,13 +457,29 @@ class RestApi:
             return False, time.perf_counter() - started, f"the health probe could not run: {error}"
         return True, time.perf_counter() - started, ""
 
+    def _probe_progress(self) -> dict[str, Any]:
+        """Whether the state store answers: one lookup by primary key (and, the first time, the
+        tables made if missing), under the store's own deadline."""
+        if self.progress is None:
+            return {"enabled": False, "reachable": None, "probe_ms": None, "error": ""}
+        started = time.perf_counter()
+        error = ""
+        try:
+            self.progress.get("")
+        except (DatabaseError, InternalError) as failure:
+            error = str(failure)
+        except Exception as failure:  # a missing or broken template of sql/progress
+            error = f"the state store's probe could not run: {failure}"
+        seconds = time.perf_counter() - started
+        return {"enabled": True, "reachable": not error, "probe_ms": _ms(seconds), "error": error}
+
     def _version_of_orthanc(self) -> str:
         with contextlib.suppress(Exception):
             return self._orthanc_version()
         return "unknown"
 
     def health(self, args: Mapping[str, str] | None = None) -> Response:
-        """200 when the database answers the probe, 503 (with the reasons) when it does not."""
+        """200 when the database (and the state store, when on) answers its probe, else 503 with the reasons."""
         problems: list[str] = []
         body: dict[str, Any] = {
             "plugin": {"version": __version__},
@@ -292,6 +498,9 @@ class RestApi:
             body["database"] = {"reachable": reachable, "probe_ms": _ms(seconds), "error": error}
             body["configuration"] = configuration_summary(self.service.settings)
             body["summary"] = self.service.settings.summary()
+        body["progress"] = self._probe_progress()
+        if body["progress"]["error"]:
+            problems.append(f"the state store of performed steps does not answer: {body['progress']['error']}")
         recent = self.querylog.recent(limit=1)
         body["queries"] = {
             "total": self.querylog.total,
@@ -308,7 +517,7 @@ class RestApi:
         if was is not False and not healthy:
             log.warning("health check: degraded: %s", "; ".join(problems))
         elif was is False and healthy:
-            log.warning("health check: the database answers again")
+            log.warning("health check: ok again, everything answers again")
 
     # -- /metrics and /app ----------------------------------------------------------------------
     def metrics_text(self, args: Mapping[str, str] | None = None) -> Response:
