@@ -107,6 +107,8 @@ class ProgressSettings:
     #: Orthanc's change event that completes a step when a study arrives: Off, NewStudy or StableStudy.
     study_event: str = "Off"
     match_on: tuple[str, ...] = MATCH_KEYS
+    #: The folder of the store's SQL templates (``sql/progress``).
+    template_dir: Path = Path("sql/progress")
 
     def summary(self) -> str:
         store = mask_secrets(self.connection_string) if self.connection_string else str(self.sqlite_path)
@@ -349,7 +351,9 @@ def _mpps(section: dict[str, Any], configuration: dict[str, Any]) -> MppsSetting
     return MppsSettings(enable, port, aet, tuple(dict.fromkeys(a.strip() for a in allowed)))
 
 
-def _progress(section: dict[str, Any], configuration: dict[str, Any], environ: Mapping[str, str]) -> ProgressSettings:
+def _progress(
+    section: dict[str, Any], configuration: dict[str, Any], environ: Mapping[str, str], template_dir: Path
+) -> ProgressSettings:
     arrival = _subsection(section, "StudyArrival", _ARRIVAL_KEYS)
     event = arrival.get("Event", "Off")
     if event not in STUDY_EVENTS:
@@ -371,12 +375,14 @@ def _progress(section: dict[str, Any], configuration: dict[str, Any], environ: M
             raise ConfigError(
                 f'"{SECTION}.StateStore.Dialect" is set without a "ConnectionString": give both, or neither'
             )
-        return ProgressSettings(sqlite_path=storage / STATE_FILE, study_event=event, match_on=tuple(match_on))
+        return ProgressSettings(
+            sqlite_path=storage / STATE_FILE, study_event=event, match_on=tuple(match_on), template_dir=template_dir
+        )
     connection_string = _connection_string(store, environ, f"{SECTION}.StateStore")
     dialect = store.get("Dialect")
     if dialect not in DIALECTS:
         raise ConfigError(f'"{SECTION}.StateStore.Dialect" must be one of {", ".join(DIALECTS)}, not {dialect!r}')
-    return ProgressSettings(connection_string, dialect, storage / STATE_FILE, event, tuple(match_on))
+    return ProgressSettings(connection_string, dialect, storage / STATE_FILE, event, tuple(match_on), template_dir)
 
 
 def load_settings(
@@ -421,7 +427,7 @@ def load_settings(
         defaults=defaults,
         modalities=modalities,
         mpps=_mpps(section, configuration),
-        progress=_progress(section, configuration, environ),
+        progress=_progress(section, configuration, environ, sql_dir(sql_folder) / "progress"),
     )
 
 

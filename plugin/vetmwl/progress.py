@@ -13,10 +13,11 @@ errors, whether it is the default SQLite file or a shared ODBC database.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -33,6 +34,8 @@ STATUSES = (IN_PROGRESS, COMPLETED, DISCONTINUED)
 #: A performed step in one of these may no longer change (PS3.4 F.7.2.2).
 FINAL = (COMPLETED, DISCONTINUED)
 MPPS, STUDY = "MPPS", "STUDY"
+#: The key of an arrived study's performed step: this and its Study Instance UID.
+STUDY_PREFIX = "study:"
 #: The view's keyword of each reference column, for the MatchOn setting.
 MATCH_COLUMNS = {"StudyInstanceUID": "study_instance_uid", "AccessionNumber": "accession_number"}
 #: Keys per IN list, well below every driver's parameter limit (SQL Server's is 2100).
@@ -288,6 +291,39 @@ class ProgressStore:
                 for r in self.database.fetch(sql, tuple(batch)).rows:
                     found.append(State(Reference(str(r[0]), str(r[1]), str(r[2])), r[3], int(r[4]), r[5]))
         return found
+
+
+def arrived_study(
+    tags: Mapping[str, str], statistics: Mapping[str, object], orthanc_id: str, event: str
+) -> PerformedStep | None:
+    """The performed step of a study that arrived in Orthanc: COMPLETED, naming the scheduled steps
+    that share its Study Instance UID or accession number (as MatchOn says); None without a UID.
+
+    ``tags``: the study's main DICOM tags as Orthanc's ``/studies/{id}`` gives them;
+    ``statistics``: ``/studies/{id}/statistics``; ``event``: NewStudy or StableStudy.
+    """
+    uid = str(tags.get("StudyInstanceUID", "")).strip()
+    if not uid:
+        return None
+    accession = str(tags.get("AccessionNumber", "")).strip()
+    attributes = {
+        "OrthancStudy": orthanc_id,
+        "Event": event,
+        "StudyInstanceUID": uid,
+        "AccessionNumber": accession,
+        "StudyDescription": str(tags.get("StudyDescription", "")),
+        "Series": statistics.get("CountSeries"),
+        "Instances": statistics.get("CountInstances"),
+    }
+    started = str(tags.get("StudyDate", "")).strip() + str(tags.get("StudyTime", "")).strip()
+    return PerformedStep(
+        uid=STUDY_PREFIX + uid,
+        kind=STUDY,
+        status=COMPLETED,
+        started=started[:32],
+        references=(Reference(accession_number=accession[:64], study_instance_uid=uid[:64]),),
+        attributes=json.dumps(attributes, ensure_ascii=False),
+    )
 
 
 def _batches(values: Sequence[str]) -> list[list[str]]:

@@ -199,6 +199,8 @@ class WorklistService:
         """``progress``: the store of performed steps, whose states the answers then follow."""
         self.settings = settings
         self.progress = progress
+        #: Why the state store could not be read at the last query ('' when it could).
+        self.progress_error = ""
         self.renderer = SqlRenderer(settings.template_dir, settings.template, settings.dialect, settings.view)
         session = self.renderer.render_named("session.sql.j2", query_timeout_ms=settings.query_timeout * 1000)
         self.database = database or Database(
@@ -377,11 +379,21 @@ class WorklistService:
 
     def _with_states(self, p: Plan, rows: list) -> list:
         """The rows, those whose step has a state in our store carrying that status (see
-        :mod:`vetmwl.progress`); a store that cannot be read fails the query like the view would."""
+        :mod:`vetmwl.progress`). A store that cannot be read does not stop the worklist: the rows
+        then keep the view's statuses, and the log says so once per outage."""
         if self.progress is None or p.step_keys is None or not rows:
             return rows
         keys = [p.step_keys(row) for row in rows]
-        states = self.progress.states(keys)
+        try:
+            states = self.progress.states(keys)
+        except DatabaseError as error:
+            if not self.progress_error:
+                log.warning("the state store cannot be read, so performed steps stay on the worklist: %s", error)
+            self.progress_error = str(error)
+            return rows
+        if self.progress_error:
+            log.warning("the state store can be read again")
+            self.progress_error = ""
         if not states:
             return rows
         match_on = self.progress.match_on

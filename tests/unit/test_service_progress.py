@@ -17,7 +17,6 @@ from support.identifier_files import identifier
 from vetmwl import sqlitefile
 from vetmwl.config import load_settings, sql_dir
 from vetmwl.db import Database
-from vetmwl.errors import DatabaseError
 from vetmwl.progress import (
     COMPLETED,
     DISCONTINUED,
@@ -128,8 +127,14 @@ def test_without_a_store_nothing_changes(sqlite_db: str, services: list) -> None
     assert {a[SPS][0].ScheduledProcedureStepStatus for a in answers} <= {"SCHEDULED", "ARRIVED", "READY"}
 
 
-def test_a_store_that_cannot_be_read_fails_the_query(sqlite_db: str, tmp_path: Path, services: list) -> None:
+def test_a_store_that_cannot_be_read_leaves_the_worklist_working(
+    sqlite_db: str, store: ProgressStore, services: list, caplog: pytest.LogCaptureFixture
+) -> None:
     broken = ProgressStore(Database("Driver=NoSuchDriver", 2, 2), "postgresql", sql_dir() / "progress", MATCH_ON)
+    expected, _ = find(make(services, sqlite_db, None))
     service = make(services, sqlite_db, broken)
-    with pytest.raises(DatabaseError):
-        find(service)
+    assert spsids(find(service)[0]) == spsids(expected)
+    assert spsids(find(service)[0]) == spsids(expected)
+    assert "ODBC driver" in service.progress_error
+    warned = [r for r in caplog.records if "state store cannot be read" in r.getMessage()]
+    assert len(warned) == 1  # once per outage, not once per query

@@ -111,6 +111,7 @@ def configuration_summary(settings: Settings) -> dict[str, Any]:
                 **asdict(value),
                 "connection_string": mask_secrets(value.connection_string),
                 "sqlite_path": str(value.sqlite_path),
+                "template_dir": str(value.template_dir),
                 "match_on": list(value.match_on),
             }
         summary[f.name] = value
