@@ -300,6 +300,8 @@ def test_metrics_route_is_prometheus_text() -> None:
     [
         ("index.html", "text/html", b"worklist.js"),
         ("worklist.js", "application/javascript", b"../queries"),
+        ("worklist.js", "application/javascript", b"../steps"),
+        ("index.html", "text/html", b'id="steps-table"'),
         ("worklist.css", "text/css", b".vetmwl-table"),
     ],
 )

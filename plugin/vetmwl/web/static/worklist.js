@@ -1,6 +1,7 @@
-// The worklist page of the SqlWorklist plugin: the worklist a modality would see, the recent
-// C-FIND queries (refreshed every few seconds) and the plugin's health. Everything comes from the
-// plugin's REST routes next to this page (../worklist, ../queries, ../health). Values from the
+// The worklist page of the SqlWorklist plugin: the worklist a modality would see, the steps the
+// modalities performed (MPPS, arrived studies; refreshed with the worklist), the recent C-FIND
+// queries (refreshed every few seconds) and the plugin's health. Everything comes from the plugin's
+// REST routes next to this page (../worklist, ../steps, ../queries, ../health). Values from the
 // database and from the network are always inserted as text, never as HTML.
 
 var VetMwl = (function() {
@@ -149,6 +150,142 @@ var VetMwl = (function() {
       });
   }
 
+  // -- performed steps --------------------------------------------------------------------------
+  // The status as a class name: 'IN PROGRESS' -> 'in-progress'.
+  function statusClass(status) {
+    return (status || 'unknown').toLowerCase().replace(/[^a-z0-9]+/g, '-');
+  }
+
+  // A DICOM date-time as the modality wrote it (its local time): [time, date] read off the ISO form
+  // the plugin gives, not converted to this browser's time zone (no time for a date alone); the
+  // stored text when unreadable.
+  function dicomMoment(text, iso) {
+    if (iso) {
+      return [iso.length > 11 && iso.substr(11, 8) !== '00:00:00' ? iso.substr(11, 5) : '', iso.substr(0, 10)];
+    }
+    return [text || '', ''];
+  }
+
+  // An instant of the store (UTC) in this browser's time.
+  function localMoment(iso) {
+    var when = new Date(iso);
+    if (isNaN(when)) {
+      return [iso || '', ''];
+    }
+    return [pad(when.getHours()) + ':' + pad(when.getMinutes()) + ':' + pad(when.getSeconds()),
+            when.toLocaleDateString()];
+  }
+
+  function referenceText(r) {
+    return joined([r.ScheduledProcedureStepID ? 'SPS ' + r.ScheduledProcedureStepID : '',
+                   r.AccessionNumber ? 'Acc ' + r.AccessionNumber : '',
+                   r.ScheduledProcedureStepID || r.AccessionNumber ? '' :
+                     (r.StudyInstanceUID ? 'Study ' + r.StudyInstanceUID : '')], ' / ');
+  }
+
+  function arrivedText(step) {
+    if (step.series === null && step.instances === null) {
+      return '';
+    }
+    var series = step.series === null ? '?' : step.series;
+    var instances = step.instances === null ? '?' : step.instances;
+    return series + ' series, ' + instances + (step.instances === 1 ? ' instance' : ' instances');
+  }
+
+  function historyCell(step, open) {
+    var details = $('<details>').addClass('vetmwl-history');
+    if (open) {
+      details.attr('open', 'open');
+    }
+    details.append($('<summary>').text(step.events.length + (step.events.length === 1 ? ' event' : ' events')));
+    var list = $('<ol>');
+    $.each(step.events, function(i, e) {
+      var when = localMoment(e.time);
+      list.append($('<li>').addClass('vetmwl-event')
+        .append($('<span>').addClass('vetmwl-event-time').text(joined([when[1], when[0]], ' ')))
+        .append(' ')
+        .append($('<span>').addClass('vetmwl-badge vetmwl-step-' + statusClass(e.status)).text(e.status))
+        .append(' ')
+        .append($('<span>').addClass('vetmwl-event-what')
+          .text(joined([e.event, e.calling_aet ? 'from ' + e.calling_aet : ''], ' ')))
+        .append(e.detail ? $('<span>').addClass('vetmwl-detail').text(e.detail) : ''));
+    });
+    details.append(list);
+    details.append($('<p>').addClass('vetmwl-detail').text(joined([
+      'UID ' + step.uid,
+      step.recorded_by ? 'recorded by ' + step.recorded_by : '',
+      $.map(step.references, function(r) { return r.StudyInstanceUID ? 'Study ' + r.StudyInstanceUID : null; })
+        .join(', ')
+    ], ' \u00b7 ')));
+    return $('<td>').attr('data-label', 'History').addClass('vetmwl-wide').append(details);
+  }
+
+  function renderSteps(data) {
+    var body = $('#steps-table tbody');
+    var open = {};
+    body.find('tr[data-uid]').each(function() {
+      if ($(this).find('details').prop('open')) {
+        open[$(this).attr('data-uid')] = true;
+      }
+    });
+    body.empty();
+    if (!data.enabled) {
+      $('#steps-count').text('off');
+      $('#steps-table').hide();
+      var note = data.note || '';
+      $('#steps-note').text(note.charAt(0).toUpperCase() + note.substr(1) + '.');
+      return;
+    }
+    $.each(data.steps, function(i, step) {
+      var started = dicomMoment(step.started, step.started_iso);
+      var ended = dicomMoment(step.ended, step.ended_iso);
+      var station = step.station_aet || step.calling_aet;
+      var from = joined([step.calling_aet && step.calling_aet !== station ? 'from ' + step.calling_aet : '',
+                         step.calling_address], ' ');
+      var scheduled = $.map(step.references, function(r) { return referenceText(r) || null; });
+      var row = $('<tr>').attr({ 'data-uid': step.uid, 'data-status': step.status })
+        .addClass('vetmwl-step-row-' + statusClass(step.status));
+      row.append(cell('Started', started[0], started[1]).addClass('vetmwl-start'));
+      row.append($('<td>').attr('data-label', 'Status').append(
+        $('<span>').addClass('vetmwl-main vetmwl-badge vetmwl-step-' + statusClass(step.status)).text(step.status)));
+      row.append(cell('Kind', step.kind === 'STUDY' ? 'study arrived' : step.kind));
+      row.append(cell('Station', station, from).addClass('vetmwl-aet'));
+      row.append(cell('Modality', step.modality));
+      row.append(cell('Ended', ended[0], ended[1]).toggleClass('vetmwl-empty', !step.ended));
+      row.append(cell('Scheduled', scheduled.length ? scheduled.join('; ') : 'unscheduled').addClass('vetmwl-wide'));
+      var arrivedCell = cell('Arrived', arrivedText(step)).toggleClass('vetmwl-empty', !arrivedText(step));
+      if (step.orthanc_study) {
+        arrivedCell.removeClass('vetmwl-empty').append($('<a>').addClass('vetmwl-detail')
+          .attr({ href: '../../app/explorer.html#study?uuid=' + encodeURIComponent(step.orthanc_study),
+                  'data-ajax': 'false' })
+          .text('open in Explorer'));
+      }
+      row.append(arrivedCell);
+      row.append(historyCell(step, open[step.uid]));
+      body.append(row);
+    });
+    $('#steps-count').text(data.count);
+    $('#steps-table').toggle(data.count > 0);
+    $('#steps-note').text(data.count
+      ? 'Newest first: the ' + data.count + ' that changed last, from MPPS messages and studies that arrived.'
+      : 'No performed step recorded yet.');
+  }
+
+  function loadSteps() {
+    return $.ajax({ url: '../steps', data: { limit: 100 }, dataType: 'json', cache: false })
+      .done(function(data) {
+        showError('steps-error', '');
+        renderSteps(data);
+      })
+      .fail(function(xhr) {
+        $('#steps-table tbody').empty();
+        $('#steps-table').hide();
+        $('#steps-count').text('!');
+        $('#steps-note').text('');
+        showError('steps-error', failureText(xhr));
+      });
+  }
+
   // -- query log --------------------------------------------------------------------------------
   function keysText(keys) {
     var parts = [];
@@ -205,6 +342,15 @@ var VetMwl = (function() {
   }
 
   // -- health -----------------------------------------------------------------------------------
+  function progressText(progress) {
+    if (!progress || !progress.enabled) {
+      return 'not recorded (SqlWorklist.Mpps.Enable, SqlWorklist.StudyArrival.Event)';
+    }
+    return progress.reachable
+      ? 'recorded; the state store answers (probe ' + progress.probe_ms + ' ms)'
+      : 'the state store does not answer: ' + progress.error;
+  }
+
   function renderHealth(data) {
     var ok = data.status === 'ok';
     var db = data.database || {};
@@ -227,6 +373,7 @@ var VetMwl = (function() {
       ['Probe query', db.probe_ms === null ? '' : db.probe_ms + ' ms'],
       ['Plugin version', data.plugin.version],
       ['Orthanc version', data.orthanc.version],
+      ['Performed steps', progressText(data.progress)],
       ['C-FIND queries since start', data.queries.total],
       ['Calling address', data.calling_address]
     ];
@@ -274,16 +421,19 @@ var VetMwl = (function() {
     $('#worklist-form').on('submit', function(event) {
       event.preventDefault();
       loadWorklist();
+      loadSteps();
     });
     $('#refresh-all').on('click', function(event) {
       event.preventDefault();
       loadHealth();
       loadWorklist();
+      loadSteps();
       loadQueries();
     });
     loadOrthancName();
     loadHealth();
     loadWorklist();
+    loadSteps();
     loadQueries();
     setInterval(function() {
       if ($('#queries-auto').is(':checked')) {
@@ -293,7 +443,7 @@ var VetMwl = (function() {
     setInterval(loadHealth, HEALTH_REFRESH_MS);
   }
 
-  return { start: start, failureText: failureText };
+  return { start: start, failureText: failureText, renderSteps: renderSteps, loadSteps: loadSteps };
 }());
 
 $('#sql-worklist').live('pageinit', VetMwl.start);
