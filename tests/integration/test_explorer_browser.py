@@ -119,7 +119,8 @@ def steps_json(folder: Path) -> dict[str, Any]:
     ticks = itertools.count(1_767_605_400_000_000, 60_000_000)
     store.clock = lambda: next(ticks)
     images = {"vr": "SQ", "Value": [{"00081155": {"vr": "UI", "Value": [f"1.2.9.1.{n}"]}} for n in range(3)]}
-    session = json.dumps({"00400340": {"vr": "SQ", "Value": [{"00081140": images}, {"00081140": images}]}})
+    performed = {"vr": "SQ", "Value": [{"00081140": images}, {"00081140": images}]}
+    session = json.dumps({"00400254": {"vr": "LO", "Value": ["Left stifle, 2 views"]}, "00400340": performed})
     try:
         for uid, station, modality, reference in (
             ("1.2.3.1", "DX_ROOM1", "DX", Reference("SPS1001", "ACC1001", "1.2.9", "RP1")),
@@ -247,6 +248,7 @@ def test_performed_steps_section(sqlite_orthanc: OrthancServer, chromium: Chromi
     assert (study["Started"], study["details"]["Started"], study["Ended"]) == ("", "2026-01-05", "")  # a date alone
     assert done["details"]["Station"] == "192.0.2.10"
     assert done["Scheduled"] == "SPS SPS1001 / Acc ACC1001"
+    assert done["details"]["Scheduled"] == "Left stifle, 2 views"
     assert running["Scheduled"] == "unscheduled"
     assert study["Scheduled"] == "Acc ACC1003"
     assert done["Arrived"] == "2 series, 6 instances"

@@ -20,7 +20,16 @@ from vetmwl import __version__, sqlitefile
 from vetmwl.config import Settings, sql_dir
 from vetmwl.db import Database, FetchResult
 from vetmwl.errors import DatabaseError
-from vetmwl.progress import COMPLETED, IN_PROGRESS, MPPS, STUDY, PerformedStep, ProgressStore, Reference
+from vetmwl.progress import (
+    COMPLETED,
+    IN_PROGRESS,
+    MPPS,
+    STUDY,
+    PerformedStep,
+    ProgressStore,
+    Reference,
+    arrived_study,
+)
 from vetmwl.service import WorklistService
 from vetmwl.web.identifiers import worklist_identifier
 from vetmwl.web.metrics import Metrics
@@ -368,7 +377,10 @@ def series_item(uid: str, images: int, others: int = 0) -> dict[str, Any]:
 
 
 def mpps_attributes(*series: dict[str, Any]) -> str:
-    data: dict[str, Any] = {"00400252": {"vr": "CS", "Value": [COMPLETED]}}
+    data: dict[str, Any] = {
+        "00400252": {"vr": "CS", "Value": [COMPLETED]},
+        "00400254": {"vr": "LO", "Value": ["Stifle"]},
+    }
     data["00400340"] = {"vr": "SQ", "Value": list(series)} if series else {"vr": "SQ"}
     return json.dumps(data)
 
@@ -431,7 +443,12 @@ def progress(tmp_path: Path) -> Any:
         PerformedStep("4.5.6", MPPS, IN_PROGRESS, calling_aet="US_ROOM1", station_aet="US_ROOM1", modality="US"),
         "N-CREATE from US_ROOM1",
     )
-    study = {"StudyInstanceUID": STUDY_UID, "AccessionNumber": "ACC7", "OrthancStudy": "6e2c0ec2-5d99a1b0"}
+    study = {
+        "StudyInstanceUID": STUDY_UID,
+        "AccessionNumber": "ACC7",
+        "OrthancStudy": "6e2c0ec2-5d99a1b0",
+        "StudyDescription": "Thorax, 2 views",
+    }
     arrival = PerformedStep(
         f"study:{STUDY_UID}",
         STUDY,
@@ -499,6 +516,7 @@ def test_steps_newest_first_with_references_history_and_what_arrived(progress: P
         },
     ]
     assert (session["series"], session["instances"], session["orthanc_study"]) == (2, 5, None)
+    assert session["description"] == "Stifle"
 
     assert unscheduled["status"] == "IN PROGRESS" and unscheduled["references"] == []
     assert (unscheduled["ended"], unscheduled["ended_iso"]) == ("", None)
@@ -520,6 +538,7 @@ def test_steps_newest_first_with_references_history_and_what_arrived(progress: P
     ]
     # The stable event's counts replace the new event's.
     assert (study["series"], study["instances"], study["orthanc_study"]) == (2, 5, "6e2c0ec2-5d99a1b0")
+    assert study["description"] == "Thorax, 2 views"
 
 
 def test_steps_limit(progress: ProgressStore) -> None:
@@ -630,6 +649,48 @@ def test_health_probes_the_state_store(progress: ProgressStore) -> None:
 def test_what_arrived_is_read_from_either_shape(attributes: str, expected: tuple[Any, ...]) -> None:
     found = arrived(attributes)
     assert (found["series"], found["instances"], found["orthanc_study"]) == expected
+
+
+def test_a_study_as_the_wiring_records_it(progress: ProgressStore) -> None:
+    """vetmwl.progress.arrived_study's step (Orthanc's tags and statistics of a study) as the route shows it."""
+    tags = {
+        "StudyInstanceUID": "1.2.840.99.5",
+        "AccessionNumber": "ACC9",
+        "StudyDescription": "Pelvis VD",
+        "StudyDate": "20260105",
+        "StudyTime": "101500",
+    }
+    step = arrived_study(tags, {"CountSeries": 3, "CountInstances": 12}, "0a1b2c3d-4e5f", "StableStudy")
+    assert step is not None
+    progress.study_arrived(step, "StableStudy")
+    data = body(get(steps_api(progress), "/steps/study:1.2.840.99.5"))
+    assert (data["kind"], data["status"], data["started_iso"]) == ("STUDY", "COMPLETED", "2026-01-05T10:15:00")
+    assert (data["series"], data["instances"], data["orthanc_study"]) == (3, 12, "0a1b2c3d-4e5f")
+    assert data["description"] == "Pelvis VD"
+    assert data["references"] == [
+        {
+            "ScheduledProcedureStepID": "",
+            "AccessionNumber": "ACC9",
+            "StudyInstanceUID": "1.2.840.99.5",
+            "RequestedProcedureID": "",
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    ("attributes", "description"),
+    [
+        ('{"00400254": {"vr": "LO", "Value": ["Thorax, 2 views "]}}', "Thorax, 2 views"),
+        ('{"00400254": {"vr": "LO"}, "00081030": {"vr": "LO", "Value": ["Thorax"]}}', "Thorax"),
+        ('{"00400254": {"vr": "LO", "Value": [7]}}', None),
+        ('{"OrthancStudy": "abc", "StudyDescription": "Abdomen"}', "Abdomen"),
+        ('{"OrthancStudy": "abc", "StudyDescription": " "}', None),
+        ('{"OrthancStudy": "abc", "StudyDescription": ["Abdomen"]}', None),
+        ("{}", None),
+    ],
+)
+def test_what_was_done_is_read_from_either_shape(attributes: str, description: str | None) -> None:
+    assert arrived(attributes)["description"] == description
 
 
 @pytest.mark.parametrize(

@@ -69,6 +69,8 @@ _PERFORMED_SERIES = "00400340"
 _INSTANCE_SEQUENCES = ("00081140", "00400220")  # Referenced Image, Referenced Non-Image Composite SOP Instance
 #: An arrived study's counts, when its attributes are DICOM JSON (Number of Study Related Series/Instances).
 _STUDY_SERIES, _STUDY_INSTANCES = "00201206", "00201208"
+#: What was done, in DICOM JSON: Performed Procedure Step Description, else Study Description.
+_DESCRIPTIONS = ("00400254", "00081030")
 
 
 @dataclass(frozen=True)
@@ -178,15 +180,15 @@ def _dicom_value(data: dict[str, Any], tag: str) -> Any:
 
 
 def arrived(attributes: str) -> dict[str, Any]:
-    """What a performed step says arrived: ``series`` and ``instances`` counts, and the Orthanc study ID
-    of an arrived study; each None when the attributes do not say.
+    """What a performed step says arrived: ``series`` and ``instances`` counts, the Orthanc study ID
+    of an arrived study, and ``description`` (what was done); each None when the attributes do not say.
 
     Two shapes are read: DICOM JSON of an MPPS (its Performed Series Sequence, each series with its
     Referenced Image and Referenced Non-Image Composite SOP Instance sequences) or of a study's main
     tags (Number of Study Related Series and Instances); and the plain object the wiring stores for an
     arrived study (``OrthancStudy``, ``Series``, ``Instances``, ``StudyInstanceUID``, ...).
     """
-    found: dict[str, Any] = {"series": None, "instances": None, "orthanc_study": None}
+    found: dict[str, Any] = {"series": None, "instances": None, "orthanc_study": None, "description": None}
     try:
         data = json.loads(attributes or "{}")
     except ValueError:
@@ -194,13 +196,19 @@ def arrived(attributes: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         return found
     if any(key in data for key in ("OrthancStudy", "Series", "Instances")):
-        study = data.get("OrthancStudy")
+        study, description = data.get("OrthancStudy"), data.get("StudyDescription")
         found.update(
             series=_count(data.get("Series")),
             instances=_count(data.get("Instances")),
             orthanc_study=study if isinstance(study, str) and study else None,
+            description=description.strip() or None if isinstance(description, str) else None,
         )
         return found
+    for tag in _DESCRIPTIONS:
+        value = _dicom_value(data, tag)
+        if isinstance(value, list) and value and isinstance(value[0], str) and value[0].strip():
+            found["description"] = value[0].strip()
+            break
     series = _items(data, _PERFORMED_SERIES)
     if series is not None:
         found["series"] = len(series)

@@ -252,7 +252,8 @@ var VetMwl = (function() {
       row.append(cell('Station', station, from).addClass('vetmwl-aet'));
       row.append(cell('Modality', step.modality));
       row.append(cell('Ended', ended[0], ended[1]).toggleClass('vetmwl-empty', !step.ended));
-      row.append(cell('Scheduled', scheduled.length ? scheduled.join('; ') : 'unscheduled').addClass('vetmwl-wide'));
+      row.append(cell('Scheduled', scheduled.length ? scheduled.join('; ') : 'unscheduled', step.description)
+                 .addClass('vetmwl-wide'));
       var arrivedCell = cell('Arrived', arrivedText(step)).toggleClass('vetmwl-empty', !arrivedText(step));
       if (step.orthanc_study) {
         arrivedCell.removeClass('vetmwl-empty').append($('<a>').addClass('vetmwl-detail')
