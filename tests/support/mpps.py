@@ -9,6 +9,7 @@ wrong for it (``raw``) exactly as a faulty device would.
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -42,7 +43,9 @@ class Session:
         return int(status.Status)
 
     def n_create(self, attributes: Dataset | None, uid: str | None = None) -> tuple[int, str, str]:
-        """(status, the Affected SOP Instance UID of the response, Error Comment)."""
+        """(status, the Affected SOP Instance UID of the response, Error Comment). ``None`` sends no
+        attribute list; an empty Dataset cannot be sent (pynetdicom announces a data set and sends
+        no byte of it, so the SCP waits for it and the SCU gives up after its DIMSE timeout)."""
         status, _ = self.assoc.send_n_create(attributes, ModalityPerformedProcedureStep, uid)
         code = self._status(status, "N-CREATE")
         answered = ""
@@ -117,7 +120,9 @@ def echo(port: int, aet: str = "DX_ROOM1", called: str = "VETMWL") -> int:
 def raw(ds: Dataset, keyword: str, text: str) -> Dataset:
     """Put ``text`` in ``keyword`` whatever its VR (as LO); sent in Implicit VR, the SCP reads it
     with the attribute's own VR, so this sends values a faulty device would (e.g. "abc" as a DS)."""
-    ds.add_new(tag_for_keyword(keyword), "LO", text)
+    with warnings.catch_warnings():  # pydicom warns of the invalid value: that is the point
+        warnings.simplefilter("ignore")
+        ds.add_new(tag_for_keyword(keyword), "LO", text)
     return ds
 
 

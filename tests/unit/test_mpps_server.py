@@ -1,0 +1,284 @@
+"""The MPPS SCP on a free 127.0.0.1 port with a real SQLite store, driven by pynetdicom as a
+modality: a whole session, C-ECHO, calling AE titles, hostile and out-of-order messages, and a
+stop that leaves no thread of pynetdicom behind."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from pydicom.dataset import Dataset
+from pynetdicom.association import Association
+from pynetdicom.dul import DULServiceProvider
+
+from support.mpps import NoAnswer, completed, echo, in_progress, n_create, n_set, raw, session
+from support.servers import free_port
+from vetmwl import sqlitefile
+from vetmwl.config import MppsSettings, sql_dir
+from vetmwl.db import Database
+from vetmwl.errors import INTERNAL, OK, REFUSED
+from vetmwl.mpps.protocol import (
+    DUPLICATE_SOP_INSTANCE,
+    FINAL_COMMENT,
+    INVALID_ATTRIBUTE_VALUE,
+    MAY_NO_LONGER_BE_UPDATED,
+    MISSING_ATTRIBUTE,
+    NO_SUCH_SOP_INSTANCE,
+    PROCESSING_FAILURE,
+    SUCCESS,
+    MppsProtocol,
+    Outcome,
+)
+from vetmwl.mpps.server import C_ECHO, MppsServer
+from vetmwl.progress import COMPLETED, IN_PROGRESS, ProgressStore, Reference
+
+STUDY_UID = "1.2.826.0.1.3680043.10.543.2"
+Reports = list[tuple[str, Outcome, str, str]]
+
+
+def pynetdicom_threads() -> list[threading.Thread]:
+    """The threads pynetdicom runs: associations, their DUL reactors, servers and request handlers."""
+    return [
+        t
+        for t in threading.enumerate()
+        if isinstance(t, Association | DULServiceProvider)
+        or t.name.startswith(("AcceptorServer", "AcceptorThread", "RequestorThread"))
+        or "process_request_thread" in t.name
+    ]
+
+
+def wait_until(condition: Callable[[], bool], seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[ProgressStore]:
+    database = Database(str(tmp_path / "progress.sqlite"), 5, 5, connect=sqlitefile.connect)
+    s = ProgressStore(database, "sqlite", sql_dir() / "progress", ("StudyInstanceUID", "AccessionNumber"), "test")
+    ticks = itertools.count(1_000_000, 1_000)
+    s.clock = lambda: next(ticks)
+    yield s
+    database.close()
+
+
+@pytest.fixture
+def reports() -> Reports:
+    return []
+
+
+@pytest.fixture
+def start(store: ProgressStore, reports: Reports) -> Iterator[Callable[..., tuple[MppsServer, int]]]:
+    """Starts MPPS SCPs on free ports (``allowed``: the calling AE titles); all stopped at the end,
+    which must leave no pynetdicom thread."""
+    started: list[MppsServer] = []
+
+    def starter(allowed: tuple[str, ...] = (), handler: object = None) -> tuple[MppsServer, int]:
+        port = free_port()
+        server = MppsServer(
+            MppsSettings(True, port, "VETMWL", allowed),
+            handler or MppsProtocol(store),  # type: ignore[arg-type]
+            lambda *report: reports.append(report),  # type: ignore[arg-type]
+        )
+        assert server.start() and server.listening
+        started.append(server)
+        return server, port
+
+    yield starter
+    for server in started:
+        server.stop()
+    assert pynetdicom_threads() == []
+
+
+@pytest.fixture
+def port(start: Callable[..., tuple[MppsServer, int]]) -> int:
+    return start()[1]
+
+
+def scheduled() -> Dataset:
+    return in_progress("SPS1", "ACC1", STUDY_UID)
+
+
+# -- a modality's session ----------------------------------------------------------------------------
+def test_a_whole_session_in_progress_then_completed(port: int, store: ProgressStore, reports: Reports) -> None:
+    status, uid, comment = n_create(port, scheduled())
+    assert (status, comment) == (SUCCESS, "") and uid  # the SCP made the SOP Instance UID and answered it
+    progress = Dataset()
+    progress.PerformedProcedureStepStatus = IN_PROGRESS
+    progress.CommentsOnThePerformedProcedureStep = "second view"
+    assert n_set(port, uid, progress) == (SUCCESS, "")
+    assert n_set(port, uid, completed(series=2)) == (SUCCESS, "")
+    step = store.get(uid)
+    assert step is not None
+    assert (step.status, step.calling_aet, step.calling_address, step.station_aet) == (
+        COMPLETED,
+        "DX_ROOM1",
+        "127.0.0.1",
+        "DX_ROOM1",
+    )
+    assert step.references == (Reference("SPS1", "ACC1", STUDY_UID, "RP1"),)
+    assert [(e.event, e.status) for e in step.events] == [
+        ("N-CREATE", IN_PROGRESS),
+        ("N-SET", IN_PROGRESS),
+        ("N-SET", COMPLETED),
+    ]
+    assert [(op, o.status, o.outcome, o.uid, aet, address) for op, o, aet, address in reports] == [
+        ("N-CREATE", SUCCESS, OK, uid, "DX_ROOM1", "127.0.0.1"),
+        ("N-SET", SUCCESS, OK, uid, "DX_ROOM1", "127.0.0.1"),
+        ("N-SET", SUCCESS, OK, uid, "DX_ROOM1", "127.0.0.1"),
+    ]
+    assert reports[-1][1].step_status == COMPLETED
+
+
+def test_a_session_on_one_association_with_the_modalitys_own_uid(port: int, store: ProgressStore) -> None:
+    uid = "1.2.826.0.1.3680043.10.543.200"
+    with session(port, aet="US_ROOM") as modality:
+        assert modality.n_create(in_progress("SPS7", "ACC7", STUDY_UID, "US_ROOM", "US"), uid) == (SUCCESS, uid, "")
+        assert modality.n_set(uid, completed(series=1)) == (SUCCESS, "")
+    step = store.get(uid)
+    assert step is not None and (step.status, step.modality, step.calling_aet) == (COMPLETED, "US", "US_ROOM")
+
+
+def test_c_echo_is_answered_and_reported(port: int, reports: Reports) -> None:
+    assert echo(port, aet="CT_ROOM") == SUCCESS
+    ((operation, outcome, aet, address),) = reports
+    assert (operation, outcome.status, outcome.outcome, aet, address) == (C_ECHO, SUCCESS, OK, "CT_ROOM", "127.0.0.1")
+
+
+def test_only_allowed_calling_ae_titles_may_associate(
+    start: Callable[..., tuple[MppsServer, int]], reports: Reports, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="vetmwl.mpps")
+    _, port = start(("DX_ROOM1", "US_ROOM"))
+    assert echo(port, aet="US_ROOM") == SUCCESS
+    with pytest.raises(NoAnswer, match="rejected"):
+        n_create(port, scheduled(), aet="INTRUDER")
+    assert [r[2] for r in reports] == ["US_ROOM"]
+    (warning,) = [r for r in caplog.records if r.name == "vetmwl.mpps" and r.levelno == logging.WARNING]
+    assert "'INTRUDER'" in warning.getMessage() and "AllowedAETs" in warning.getMessage()
+    assert n_create(port, scheduled(), aet="DX_ROOM1")[0] == SUCCESS
+
+
+# -- hostile and out-of-order messages ---------------------------------------------------------------
+def test_hostile_and_out_of_order_messages_are_answered_and_the_server_goes_on(
+    port: int, store: ProgressStore, reports: Reports
+) -> None:
+    uid = "1.2.826.0.1.3680043.10.543.300"
+    assert n_set(port, uid, completed())[0] == NO_SUCH_SOP_INSTANCE  # N-SET before N-CREATE
+    assert store.recent() == []
+    assert n_create(port, scheduled(), uid)[0] == SUCCESS
+    assert n_create(port, scheduled(), uid)[:3:2] == (DUPLICATE_SOP_INSTANCE, "Duplicate SOP Instance")
+    status, _, comment = n_create(port, None)  # no attribute list at all
+    assert status == MISSING_ATTRIBUTE and "ScheduledStepAttributesSequence" in comment
+    with pytest.raises(NoAnswer), session(port, timeout=1) as modality:
+        modality.n_create(Dataset())  # announces a data set, sends none: the modality gives up
+    status, _, comment = n_create(port, raw(scheduled(), "PerformedStationAETitle", "X" * 200_000))  # huge value
+    assert status == INVALID_ATTRIBUTE_VALUE and "PerformedStationAETitle" in comment
+    assert n_create(port, raw(scheduled(), "PerformedProcedureStepStartDate", "\x00\xff garbage"))[0] == (
+        INVALID_ATTRIBUTE_VALUE
+    )
+    status, _, _ = n_create(port, raw(scheduled(), "PatientWeight", "heavy"))  # a value nobody reads
+    assert status == SUCCESS and "PatientWeight" in reports[-1][1].notes[0]
+    big = scheduled()
+    big.CommentsOnThePerformedProcedureStep = "x" * 1_000_000  # a huge value kept as sent
+    status, big_uid, _ = n_create(port, big)
+    assert status == SUCCESS and len(store.get(big_uid).attributes) > 1_000_000  # type: ignore[union-attr]
+    bad_status = completed()
+    bad_status.PerformedProcedureStepStatus = "FINISHED"
+    assert n_set(port, uid, bad_status)[0] == INVALID_ATTRIBUTE_VALUE
+    assert n_set(port, uid, completed()) == (SUCCESS, "")
+    with session(port) as modality:  # N-SET after COMPLETED
+        assert modality.n_set(uid, completed()) == (PROCESSING_FAILURE, FINAL_COMMENT)
+        assert modality.error_id() == MAY_NO_LONGER_BE_UPDATED
+    step = store.get(uid)
+    assert step is not None and step.status == COMPLETED and len(step.events) == 2
+    assert echo(port) == SUCCESS  # still answering
+    assert {o.outcome for _, o, _, _ in reports} == {OK, REFUSED}
+
+
+def test_an_association_aborted_mid_session_harms_nothing(port: int, store: ProgressStore) -> None:
+    with session(port) as modality:
+        status, uid, _ = modality.n_create(scheduled())
+        modality.assoc.abort()
+    assert status == SUCCESS and store.get(uid) is not None
+    assert n_set(port, uid, completed()) == (SUCCESS, "")
+
+
+def test_a_handler_that_raises_answers_processing_failure(
+    start: Callable[..., tuple[MppsServer, int]], reports: Reports, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Broken:
+        def n_create(self, *args: object) -> Outcome:
+            raise RuntimeError("boom")
+
+        n_set = n_create
+
+    _, port = start(handler=Broken())
+    assert n_create(port, scheduled())[:3:2] == (PROCESSING_FAILURE, "Processing failure: internal error (see the log)")
+    assert n_set(port, "1.2.3", completed())[0] == PROCESSING_FAILURE
+    assert [(op, o.outcome) for op, o, _, _ in reports] == [("N-CREATE", INTERNAL), ("N-SET", INTERNAL)]
+    assert any(r.exc_info and r.name == "vetmwl.mpps" for r in caplog.records)
+    assert echo(port) == SUCCESS
+
+
+def test_a_report_that_raises_does_not_stop_the_answer(store: ProgressStore, caplog: pytest.LogCaptureFixture) -> None:
+    def report(*args: object) -> None:
+        raise RuntimeError("the metrics are broken")
+
+    server = MppsServer(MppsSettings(True, free_port(), "VETMWL"), MppsProtocol(store), report)
+    assert server.start()
+    try:
+        assert echo(server.settings.port) == SUCCESS
+        assert n_create(server.settings.port, scheduled())[0] == SUCCESS
+    finally:
+        server.stop()
+    assert any("report" in r.getMessage() and r.exc_info for r in caplog.records)
+    assert pynetdicom_threads() == []
+
+
+# -- starting and stopping ---------------------------------------------------------------------------
+def test_stop_ends_every_thread_even_with_an_open_association(store: ProgressStore) -> None:
+    server = MppsServer(MppsSettings(True, free_port(), "VETMWL"), MppsProtocol(store), lambda *a: None)
+    assert server.start()
+    with session(server.settings.port) as modality:
+        assert modality.echo() == SUCCESS
+        server.stop(timeout=5)  # the modality is still associated
+        assert not server.listening
+        assert wait_until(lambda: not modality.assoc.is_established)  # aborted
+    assert wait_until(lambda: pynetdicom_threads() == []), pynetdicom_threads()
+    with pytest.raises(NoAnswer):
+        echo(server.settings.port)
+    server.stop()  # again: nothing to do
+
+
+def test_a_port_in_use_makes_start_return_false(
+    port: int, store: ProgressStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="vetmwl.mpps")
+    second = MppsServer(MppsSettings(True, port, "OTHER"), MppsProtocol(store), lambda *a: None)
+    assert second.start() is False and not second.listening
+    (error,) = [r for r in caplog.records if r.name == "vetmwl.mpps" and r.levelno == logging.ERROR]
+    assert f"port {port}" in error.getMessage() and "worklist works on" in error.getMessage()
+    second.stop()
+    assert echo(port) == SUCCESS  # the first one still serves
+
+
+def test_a_port_taken_by_another_program(store: ProgressStore) -> None:
+    with socket.socket() as other:
+        other.bind(("", 0))
+        other.listen()
+        taken = other.getsockname()[1]
+        server = MppsServer(MppsSettings(True, taken, "VETMWL"), MppsProtocol(store), lambda *a: None)
+        assert server.start() is False
+    server.stop()
+    assert pynetdicom_threads() == []
