@@ -379,25 +379,26 @@ class MppsProtocol:
 
     def _guarded(self, operation: str, uid: str, work: Callable[[], Outcome]) -> Outcome:
         """The work's outcome; a refusal, a store failure or any exception becomes one too."""
+        shown = uid if len(uid) <= 64 else uid[:64] + "..."  # no valid UID is longer: keeps the log readable
         try:
             return work()
         except _Refused as refused:
-            return Outcome(refused.status, REFUSED, refused.message, uid, _comment(refused.comment), refused.error_id)
+            return Outcome(refused.status, REFUSED, refused.message, shown, _comment(refused.comment), refused.error_id)
         except DatabaseError as error:
             return Outcome(
                 PROCESSING_FAILURE,
                 FAILED,
                 f"the {operation} could not be recorded: the state store cannot be reached or refused it ({error})",
-                uid,
+                shown,
                 _comment("Processing failure: the state store is unavailable"),
             )
         except Exception as error:
-            log.exception("internal error while handling an MPPS %s for %s", operation, uid or "a new step")
+            log.exception("internal error while handling an MPPS %s for %s", operation, shown or "a new step")
             return Outcome(
                 PROCESSING_FAILURE,
                 INTERNAL,
                 f"internal error while handling the {operation}: {type(error).__name__}: {error}",
-                uid,
+                shown,
                 _comment("Processing failure: internal error (see the log)"),
             )
 

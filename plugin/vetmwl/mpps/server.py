@@ -13,6 +13,7 @@ The rules are the handler's; this module only turns requests into its calls and 
 
 from __future__ import annotations
 
+import errno
 import logging
 import time
 from collections.abc import Callable
@@ -98,12 +99,18 @@ class MppsServer:
             self._server = ae.start_server(("", self.settings.port), block=False, evt_handlers=handlers)
         except OSError as error:
             ae.shutdown()
+            if error.errno == errno.EADDRINUSE:
+                why = "another program uses it"
+            elif error.errno == errno.EACCES:
+                why = "Orthanc may not open it (ports below 1024 need root): choose a port above 1023"
+            else:
+                why = "the system refused it"
             log.error(
-                "the MPPS SCP cannot listen on TCP port %d (%s): another program probably uses it. Modalities "
-                'cannot report performed steps until "SqlWorklist.Mpps.Port" names a free port and Orthanc '
-                "restarts; the worklist works on.",
+                "the MPPS SCP cannot listen on TCP port %d (%s): %s. Modalities cannot report performed steps "
+                'until "SqlWorklist.Mpps.Port" names a port it can use and Orthanc restarts; the worklist works on.',
                 self.settings.port,
                 error.strerror or error,
+                why,
             )
             return False
         self._ae = ae
@@ -189,7 +196,7 @@ class MppsServer:
                 PROCESSING_FAILURE,
                 INTERNAL,
                 f"internal error while handling the {operation}: {type(error).__name__}: {error}",
-                str(uid or ""),
+                str(uid or "")[:64],
                 "Processing failure: internal error (see the log)",
             )
 
