@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -18,10 +19,14 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from . import __version__
-from .config import ConfigError, load_settings, orthanc_warnings
+from . import __version__, sqlitefile
+from .config import ConfigError, Settings, load_settings, orthanc_warnings
+from .db import Database
 from .errors import FAILED, INTERNAL, OK, REFUSED, DatabaseError, InternalError, QueryError
 from .hostcheck import hostid_problem
+from .mpps.protocol import MppsProtocol, Outcome
+from .mpps.server import MppsServer
+from .progress import ProgressStore, arrived_study
 from .service import FindResult, WorklistService
 from .web.identifiers import mask_person_names
 from .web.metrics import Metrics
@@ -304,21 +309,142 @@ def _register_web(orthanc: ModuleType, api: RestApi) -> None:
     if hasattr(orthanc, "SetRootUri"):
         # The Python plugin's entry on Explorer's "Plugins" page then opens the worklist page.
         orthanc.SetRootUri(f"..{PREFIX}/app/index.html")
-    log.info("worklist page at %s/app/index.html (REST: worklist, queries, health, metrics)", PREFIX)
+    log.info("worklist page at %s/app/index.html (REST: worklist, queries, steps, health, metrics)", PREFIX)
 
 
-def _register_stop(orthanc: ModuleType, service: WorklistService | None) -> None:
-    """On Orthanc's stop, close the database connection and end the worker thread, so that nothing
-    of ours is still running when Orthanc finalizes the embedded Python right after ``ORTHANC_STOPPED``.
-    """
+def make_store(settings: Settings, orthanc_name: str = "") -> ProgressStore | None:
+    """The state store of performed steps, when MPPS or study arrival is on: the shared ODBC
+    database of ``StateStore``, else a SQLite file in Orthanc's storage folder."""
+    if not settings.tracks_steps:
+        return None
+    p = settings.progress
+    if p.connection_string:
+        database = Database(p.connection_string, settings.query_timeout, settings.connect_timeout)
+    else:
+        database = Database(
+            str(p.sqlite_path), settings.query_timeout, settings.connect_timeout, connect=sqlitefile.connect
+        )
+    return ProgressStore(database, p.dialect, p.template_dir, p.match_on, recorded_by=orthanc_name)
+
+
+class StudyArrivals:
+    """Orthanc's study events, handled on a thread of our own: Orthanc's REST API must not be called
+    from the change callback itself (it may deadlock, as the Orthanc Book warns). A store that
+    cannot be written is tried again every ``retry`` seconds for ``attempts`` times."""
+
+    def __init__(
+        self,
+        orthanc: ModuleType,
+        store: ProgressStore,
+        event: str,
+        metrics: Metrics,
+        retry: float = 10.0,
+        attempts: int = 30,
+    ) -> None:
+        self._orthanc = orthanc
+        self._store = store
+        self.event = event
+        self._metrics = metrics
+        self._retry, self._attempts = retry, attempts
+        self._queue: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="vetmwl-studies", daemon=True)
+        self._thread.start()
+
+    def put(self, orthanc_id: str) -> None:
+        self._queue.put(orthanc_id)
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self._stopping.set()
+        self._queue.put(None)
+        self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        while (orthanc_id := self._queue.get()) is not None:
+            for attempt in range(1, self._attempts + 1):
+                if self._stopping.is_set() or self._handle(orthanc_id, last=attempt == self._attempts):
+                    break
+                self._stopping.wait(self._retry)
+
+    def _handle(self, orthanc_id: str, last: bool) -> bool:
+        """Record one study; whether it is done with (recorded, or nothing to record)."""
+        try:
+            study = json.loads(self._orthanc.RestApiGet(f"/studies/{orthanc_id}"))
+            statistics = json.loads(self._orthanc.RestApiGet(f"/studies/{orthanc_id}/statistics"))
+        except Exception as error:  # the study was deleted meanwhile, or Orthanc is stopping
+            log.warning("study %s arrived, but Orthanc could not describe it (%s): nothing recorded", orthanc_id, error)
+            return True
+        step = arrived_study(study.get("MainDicomTags", {}), statistics, orthanc_id, self.event)
+        if step is None:
+            log.warning("study %s arrived without a Study Instance UID: nothing recorded", orthanc_id)
+            return True
+        (reference,) = step.references
+        detail = (
+            f"study arrived in Orthanc ({self.event}): {statistics.get('CountSeries')} series, "
+            f"{statistics.get('CountInstances')} instances"
+        )
+        try:
+            new = self._store.study_arrived(step, detail)
+        except DatabaseError as error:
+            if last:
+                self._metrics.study_arrival("failed")
+                log.error("study %s could not be recorded in the state store, giving up: %s", reference, error)
+            else:
+                log.warning("study %s: the state store cannot be written, trying again: %s", reference, error)
+            return last
+        self._metrics.study_arrival("new" if new else "again")
+        log.info(
+            "study %s (accession %s) %s: its scheduled steps count as completed",
+            reference.study_instance_uid,
+            reference.accession_number or "none",
+            "arrived" if new else "arrived again",
+        )
+        return True
+
+
+def start_mpps(settings: Settings, store: ProgressStore, metrics: Metrics) -> MppsServer | None:
+    """The MPPS SCP on its own port; None when it cannot listen (the worklist keeps working)."""
+
+    def report(operation: str, outcome: Outcome, calling_aet: str, address: str) -> None:
+        metrics.mpps_message(operation, outcome.outcome)
+        level = logging.INFO if outcome.outcome == OK else logging.WARNING
+        if outcome.outcome == INTERNAL:
+            level = logging.ERROR
+        status = f"status {outcome.status:04X}"
+        log.log(
+            level,
+            "MPPS %s from %s (%s): %s, %s: %s",
+            operation,
+            calling_aet,
+            address,
+            outcome.outcome,
+            status,
+            outcome.message,
+        )
+
+    server = MppsServer(settings.mpps, MppsProtocol(store), report)
+    return server if server.start() else None
+
+
+def _register_changes(orthanc: ModuleType, stopping: list[Callable[[], None]], arrivals: StudyArrivals | None) -> None:
+    """One change callback: a study event (NewStudy or StableStudy, as configured) goes to
+    ``arrivals``; on Orthanc's stop, ``stopping`` runs, so that nothing of ours is still running
+    when Orthanc finalizes the embedded Python right after ``ORTHANC_STOPPED``."""
     if not hasattr(orthanc, "RegisterOnChangeCallback"):
+        if arrivals is not None:
+            log.warning("this orthanc-python cannot tell the plugin about new studies: StudyArrival is off")
         return
     stopped = orthanc.ChangeType.ORTHANC_STOPPED
+    names = {"NewStudy": "NEW_STUDY", "StableStudy": "STABLE_STUDY"}
+    study_event = getattr(orthanc.ChangeType, names[arrivals.event]) if arrivals is not None else None
 
     def on_change(change_type: Any, level: Any, resource: str) -> None:
-        if change_type == stopped and service is not None:
-            service.close()
-            log.info("Orthanc is stopping: the database connection is closed")
+        if change_type == study_event and arrivals is not None:
+            arrivals.put(resource)
+        elif change_type == stopped:
+            for step in stopping:
+                step()
+            log.info("Orthanc is stopping: the database connections are closed")
 
     orthanc.RegisterOnChangeCallback(_held(on_change))
 
@@ -357,7 +483,8 @@ def register(orthanc: ModuleType, sql_folder: Path | None = None) -> WorklistSer
         )
         _register_web(orthanc, api)
         return None
-    service = WorklistService(settings)
+    store = make_store(settings, str(configuration.get("Name", "")))
+    service = WorklistService(settings, progress=store)
     log.warning("version %s serving the worklist from SQL: %s", __version__, settings.summary())
     try:
         service.view()
@@ -377,7 +504,23 @@ def register(orthanc: ModuleType, sql_folder: Path | None = None) -> WorklistSer
         lock=lock,
         knows_address=knows_address,
         warnings=warnings,
+        progress=store,
     )
     _register_web(orthanc, api)
-    _register_stop(orthanc, service)
+    stopping: list[Callable[[], None]] = [service.close]
+    arrivals = None
+    if store is not None:
+        try:
+            store.ensure_schema()
+        except DatabaseError as error:
+            log.error("the state store is not usable yet (will retry on each use): %s", error)
+        stopping.append(store.database.close)
+        if settings.progress.study_event != "Off":
+            arrivals = StudyArrivals(orthanc, store, settings.progress.study_event, metrics)
+            stopping.insert(0, arrivals.stop)
+        if settings.mpps.enable:
+            server = start_mpps(settings, store, metrics)
+            if server is not None:
+                stopping.insert(0, server.stop)
+    _register_changes(orthanc, stopping, arrivals)
     return service

@@ -147,6 +147,8 @@ class FakeOrthanc:
         self.explorer: list[str] = []
         self.root_uri = ""
         self.rest_api_calls: list[str] = []
+        #: What RestApiGet answers per URI (as JSON), beside /system; a missing one raises as Orthanc does.
+        self.resources: dict[str, Any] = {"/system": {"Name": "vetmwl", "Version": "1.10.1"}}
 
     def __getattribute__(self, name: str) -> Any:
         if name[0].isupper() and name in object.__getattribute__(self, "missing"):
@@ -196,7 +198,9 @@ class FakeOrthanc:
 
     def RestApiGet(self, uri: str) -> bytes:
         self.rest_api_calls.append(uri)
-        return json.dumps({"Name": "vetmwl", "Version": "1.10.1"}).encode()
+        if uri not in self.resources:
+            raise ValueError(f"Unknown resource: {uri}")  # orthanc-python raises on a 404
+        return json.dumps(self.resources[uri]).encode()
 
     # -- what Orthanc does ---------------------------------------------------------------------
     def find(
@@ -229,5 +233,9 @@ class FakeOrthanc:
 
     def stop(self) -> None:
         """Orthanc stopping: every change callback gets ORTHANC_STOPPED."""
+        self.change(ChangeType.ORTHANC_STOPPED, ResourceType.NONE, "")
+
+    def change(self, change_type: int, level: int, resource: str) -> None:
+        """A change event, as Orthanc hands it to every change callback."""
         for callback in self.change_callbacks:
-            callback(ChangeType.ORTHANC_STOPPED, ResourceType.NONE, "")
+            callback(change_type, level, resource)

@@ -192,7 +192,7 @@ def test_orthanc_stopping_closes_the_database_and_ends_the_worker(
     orthanc.stop()
     assert not worker.thread.is_alive()
     assert services[0].database._connection is None
-    assert any("database connection is closed" in line for line in orthanc.lines("INFO"))
+    assert any("database connections are closed" in line for line in orthanc.lines("INFO"))
 
 
 def test_a_date_with_control_characters_is_refused_without_touching_the_database(

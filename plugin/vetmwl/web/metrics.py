@@ -20,9 +20,10 @@ BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 #: Where the plugin talks to the database; each may count errors.
 ORIGINS = ("cfind", "rest", "health")
 #: The DIMSE operations the MPPS SCP answers, and how each ended: done, refused (the sender's fault:
-#: an unknown or final step, a duplicate, a calling AE not allowed), failed (the state store's).
+#: an unknown or final step, a duplicate, a calling AE not allowed), failed (the state store's),
+#: internal (the plugin's own bug).
 MPPS_OPERATIONS = ("N-CREATE", "N-SET", "C-ECHO")
-MPPS_OUTCOMES = ("ok", "refused", "failed")
+MPPS_OUTCOMES = ("ok", "refused", "failed", "internal")
 #: A study that arrived in Orthanc: a new performed step, one seen again (refreshed), or not recorded.
 ARRIVAL_OUTCOMES = ("new", "again", "failed")
 
@@ -179,7 +180,7 @@ class Metrics:
             "vetmwl_mpps_messages_total",
             "counter",
             "MPPS messages by operation (N-CREATE, N-SET, C-ECHO) and outcome: ok, refused (the sender's fault), "
-            "failed (the state store's).",
+            "failed (the state store's), internal (the plugin's bug).",
             [
                 ("vetmwl_mpps_messages_total", {"operation": op, "outcome": outcome}, n)
                 for (op, outcome), n in data.mpps_messages.items()

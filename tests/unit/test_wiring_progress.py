@@ -1,0 +1,87 @@
+"""The wiring of the state store: studies Orthanc receives complete their steps, on a thread of
+our own, and Orthanc's stop ends it. Driven with the fake ``orthanc`` module over the demo data."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import date
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+import pydicom
+import pytest
+
+from support.fake_orthanc import ChangeType, FakeOrthanc, ResourceType
+from support.wiring import dx_query, find, orthanc_config, start
+from vetmwl.progress import COMPLETED, STUDY_PREFIX
+from vetmwl.service import WorklistService
+
+SPS = "ScheduledProcedureStepSequence"
+
+
+def todays_dx(orthanc: FakeOrthanc, today: date) -> list[pydicom.Dataset]:
+    answers = find(orthanc, dx_query(today), StudyInstanceUID="", AccessionNumber="")
+    return [pydicom.dcmread(BytesIO(a), force=True) for a in answers.added]
+
+
+def arriving(orthanc: FakeOrthanc, orthanc_id: str, study_uid: str, accession: str = "") -> None:
+    """What Orthanc's REST API says of a study it received."""
+    tags = {"StudyInstanceUID": study_uid, "AccessionNumber": accession, "StudyDate": "20260105"}
+    orthanc.resources[f"/studies/{orthanc_id}"] = {"ID": orthanc_id, "MainDicomTags": tags}
+    orthanc.resources[f"/studies/{orthanc_id}/statistics"] = {"CountSeries": 2, "CountInstances": 7}
+
+
+def until(condition: Any, seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the study thread did not get there in time"
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def orthanc(sqlite_db: str, tmp_path: Path, services: list[WorklistService]) -> Iterator[FakeOrthanc]:
+    configuration = orthanc_config(sqlite_db, StudyArrival={"Event": "StableStudy"})
+    configuration["StorageDirectory"] = str(tmp_path / "storage")
+    fake = start(FakeOrthanc(configuration, api=7), services)
+    yield fake
+    fake.stop()
+
+
+def test_a_stable_study_completes_its_step(
+    orthanc: FakeOrthanc, services: list[WorklistService], today: date, tmp_path: Path
+) -> None:
+    before = todays_dx(orthanc, today)
+    first = before[0]
+    arriving(orthanc, "abc", first.StudyInstanceUID, first.AccessionNumber)
+    orthanc.change(ChangeType.NEW_STUDY, ResourceType.STUDY, "abc")  # not the configured event
+    orthanc.change(ChangeType.STABLE_STUDY, ResourceType.STUDY, "abc")
+    store = services[0].progress
+    assert store is not None
+    until(lambda: store.get(STUDY_PREFIX + first.StudyInstanceUID) is not None)
+    step = store.get(STUDY_PREFIX + first.StudyInstanceUID)
+    assert (
+        step is not None and step.status == COMPLETED and step.references[0].accession_number == first.AccessionNumber
+    )
+    assert "2 series, 7 instances" in step.events[0].detail
+    after = todays_dx(orthanc, today)
+    assert [a.AccessionNumber for a in after] == [a.AccessionNumber for a in before[1:]]
+    assert (tmp_path / "storage" / "vetmwl-progress.sqlite").is_file()
+    metrics = orthanc.get("/sql-worklist/metrics").body.decode()
+    assert 'vetmwl_study_arrivals_total{outcome="new"} 1' in metrics
+    assert orthanc.rest_api_calls.count("/studies/abc") == 1  # the NEW_STUDY event was not handled
+
+
+def test_a_study_orthanc_cannot_describe_is_only_logged(orthanc: FakeOrthanc, services: list) -> None:
+    orthanc.change(ChangeType.STABLE_STUDY, ResourceType.STUDY, "gone")
+    until(lambda: any("could not describe it" in line for line in orthanc.lines("WARNING")))
+    assert services[0].progress.recent() == []
+
+
+def test_orthancs_stop_ends_the_study_thread(orthanc: FakeOrthanc) -> None:
+    threads = [t for t in threading.enumerate() if t.name == "vetmwl-studies"]
+    assert len(threads) == 1 and threads[0].is_alive()
+    orthanc.stop()
+    assert not any(t.is_alive() for t in threads)
