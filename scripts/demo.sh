@@ -13,7 +13,7 @@ rm -f var/demo.sqlite
 .venv/bin/python -m vetmwl.tools.importer --dialect sqlite --connection "Driver=SQLite3;Database=var/demo.sqlite" \
   --create-schema var/demo-items.json
 
-for port in 4242 8042; do
+for port in 4242 8042 4243; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     echo "demo: port $port is already in use (another Orthanc? try: systemctl stop orthanc)" >&2
     exit 1

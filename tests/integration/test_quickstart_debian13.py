@@ -25,7 +25,7 @@ from pathlib import Path
 import pydicom
 import pytest
 
-from support import quickstart
+from support import mpps, quickstart
 from support.quickstart import CLONE, PATH
 from support.readme import readme_findscu_argv
 
@@ -42,17 +42,18 @@ def _require_tools() -> None:
         pytest.fail(f"missing {', '.join(missing)}: run scripts/setup.sh --dev")
 
 
-def _ports() -> tuple[int, int]:
-    """The fixed ports of orthanc.json; fail clearly if they are taken (the root shares the host's network)."""
-    dicom, http = quickstart.orthanc_json_port("DicomPort"), quickstart.orthanc_json_port("HttpPort")
-    for port in (dicom, http):
+def _ports() -> tuple[int, int, int]:
+    """The fixed ports of orthanc.json (DICOM, HTTP, the MPPS SCP's); fail clearly if they are taken
+    (the root shares the host's network)."""
+    ports = tuple(quickstart.orthanc_json_port(key) for key in ("DicomPort", "HttpPort", "Port"))
+    for port in ports:
         holder = quickstart.port_holder(port)
         if holder:
             pytest.fail(
-                f"port {port} on 127.0.0.1 is not free ({holder}); the quick start's Orthanc needs {dicom} "
-                f"and {http} (orthanc.json). Stop whatever holds it (an Orthanc service? systemctl stop orthanc)."
+                f"port {port} on 127.0.0.1 is not free ({holder}); the quick start's Orthanc needs {ports} "
+                f"(orthanc.json). Stop whatever holds it (an Orthanc service? systemctl stop orthanc)."
             )
-    return dicom, http
+    return ports  # type: ignore[return-value]
 
 
 def _system(http: int) -> dict | None:
@@ -80,7 +81,7 @@ def scratch(tmp_path: Path) -> Iterator[Path]:
 
 def test_readme_quick_start_on_fresh_debian13(scratch: Path) -> None:
     _require_tools()
-    dicom, http = _ports()
+    dicom, http, mpps_port = _ports()
     timings: dict[str, float] = {}
     started = time.monotonic()
 
@@ -122,6 +123,7 @@ def test_readme_quick_start_on_fresh_debian13(scratch: Path) -> None:
         version = re.search(r"Orthanc version: (\S+)", output_text)
         assert version and system["Version"] == version.group(1), (system, quickstart.tail(log))
         assert system["DicomAet"] == "VETMWL" and system["DicomPort"] == dicom
+        assert mpps.echo(mpps_port, aet="DX_ROOM1") == 0  # the demo's MPPS SCP is on
 
         # The README's findscu example, on the host; -X -od only add where its answers are written.
         today = date.today()

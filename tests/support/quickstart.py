@@ -120,7 +120,7 @@ def port_holder(port: int) -> str | None:
 
 
 def orthanc_json_port(key: str) -> int:
-    """``DicomPort`` or ``HttpPort`` of the repository's orthanc.json (which has comments)."""
+    """A port of the repository's orthanc.json by its key (DicomPort, HttpPort, the MPPS SCP's Port)."""
     found = re.search(rf'"{key}"\s*:\s*(\d+)', (REPO / "orthanc.json").read_text(encoding="utf-8"))
     if not found:
         raise ValueError(f"orthanc.json has no {key}")
