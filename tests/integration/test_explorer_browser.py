@@ -19,9 +19,10 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as seen
 from selenium.webdriver.support.ui import WebDriverWait
 
+from support import mpps
 from support.browser import Chromium
 from support.clients import findscu
-from support.servers import OrthancServer
+from support.servers import OrthancServer, free_port, plugin_settings
 from vetmwl import sqlitefile
 from vetmwl.config import sql_dir
 from vetmwl.db import Database
@@ -307,3 +308,22 @@ def test_failures_are_shown_plainly(database_down: OrthancServer, chromium: Chro
     details = wait(driver).until(seen.visibility_of_element_located((By.CSS_SELECTOR, "#health-table")))
     assert "Pwd=***" in details.text
     chromium.screenshot("worklist-degraded.png")
+
+
+def test_a_real_mpps_session_shows_on_the_page(sqlite_db: str, chromium: Chromium, tmp_path: Path) -> None:
+    """End to end: a modality's N-CREATE and N-SET through Orthanc's plugin, seen on the page."""
+    port = free_port()
+    settings = plugin_settings(sqlite_db, "sqlite", Mpps={"Enable": True, "Port": port})
+    with OrthancServer(tmp_path / "orthanc", settings) as orthanc:
+        attributes = mpps.in_progress("SPS-BROWSER", "ACC-BROWSER", "1.2.826.0.1.3680043.2.1143.77", station="DX_ROOM1")
+        status, uid, _ = mpps.n_create(port, attributes)
+        assert status == 0
+        assert mpps.n_set(port, uid, mpps.completed(series=1, images=3))[0] == 0
+        driver = chromium.driver
+        driver.get(f"http://127.0.0.1:{orthanc.http_port}/sql-worklist/app/index.html")
+        wait(driver).until(lambda d: len(step_rows(d)) == 1)
+        (row,) = step_rows(driver)
+        assert (row["uid"], row["status"]) == (uid, "COMPLETED")
+        assert "SPS-BROWSER" in " ".join(str(v) for v in row.values())
+        assert len(row["History"]) == 2 and "DX_ROOM1" in row["History"][0]
+        chromium.screenshot("performed-steps-real.png")
