@@ -6,7 +6,6 @@ Screenshots land in test-artifacts/ (desktop and phone widths) for a person to l
 
 from __future__ import annotations
 
-import itertools
 import json
 from collections.abc import Iterator
 from datetime import date
@@ -23,10 +22,8 @@ from support import mpps
 from support.browser import Chromium
 from support.clients import findscu
 from support.servers import OrthancServer, free_port, plugin_settings
-from vetmwl import sqlitefile
-from vetmwl.config import sql_dir
-from vetmwl.db import Database
-from vetmwl.progress import COMPLETED, DISCONTINUED, IN_PROGRESS, MPPS, STUDY, PerformedStep, ProgressStore, Reference
+from support.stores import sqlite_store
+from vetmwl.progress import COMPLETED, DISCONTINUED, IN_PROGRESS, MPPS, STUDY, PerformedStep, Reference
 from vetmwl.web.metrics import Metrics
 from vetmwl.web.querylog import QueryLog
 from vetmwl.web.rest import RestApi
@@ -115,10 +112,10 @@ def steps_note(driver: WebDriver) -> str:
 def steps_json(folder: Path) -> dict[str, Any]:
     """What /sql-worklist/steps answers over a real SQLite state store holding a completed MPPS
     session with two series, a discontinued and a running one, and a study that arrived."""
-    database = Database(str(folder / "progress.sqlite"), 5, 5, connect=sqlitefile.connect)
-    store = ProgressStore(database, "sqlite", sql_dir() / "progress", recorded_by="ORTHANC")
-    ticks = itertools.count(1_767_605_400_000_000, 60_000_000)
-    store.clock = lambda: next(ticks)
+    store = sqlite_store(
+        folder / "progress.sqlite", start_us=1_767_605_400_000_000, step_us=60_000_000, recorded_by="ORTHANC"
+    )
+    database = store.database
     images = {"vr": "SQ", "Value": [{"00081155": {"vr": "UI", "Value": [f"1.2.9.1.{n}"]}} for n in range(3)]}
     performed = {"vr": "SQ", "Value": [{"00081140": images}, {"00081140": images}]}
     session = json.dumps({"00400254": {"vr": "LO", "Value": ["Left stifle, 2 views"]}, "00400340": performed})

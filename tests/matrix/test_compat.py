@@ -150,7 +150,7 @@ def test_orthanc_stops_cleanly_after_serving(
     assert len(pynetdicom_find(orthanc.dicom_port, broad_query()).answers) == 30
     status = orthanc.stop()
     assert status == 0, f"Orthanc exited with {status}:\n{orthanc.log()[-3000:]}"
-    assert "the database connection is closed" in orthanc.log()
+    assert "the database connections are closed" in orthanc.log()
 
 
 def test_a_host_name_that_does_not_resolve_is_reported(

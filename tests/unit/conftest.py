@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from support.stores import sqlite_store
+from vetmwl.progress import ProgressStore
 from vetmwl.service import WorklistService
 
 
@@ -26,3 +29,11 @@ def services() -> Iterator[list[WorklistService]]:
     yield created
     for service in created:
         service.close()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[ProgressStore]:
+    """A state store of performed steps on a fresh SQLite file (see support.stores), closed at the end."""
+    s = sqlite_store(tmp_path / "state" / "progress.sqlite")
+    yield s
+    s.database.close()

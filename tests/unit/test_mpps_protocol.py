@@ -4,10 +4,8 @@ state left untouched by each refusal, the merge of N-SETs, and a store that is d
 from __future__ import annotations
 
 import io
-import itertools
 import json
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,8 +14,7 @@ from pydicom.valuerep import validate_value
 from pynetdicom.dsutils import decode, encode
 
 from support.mpps import completed, in_progress, raw
-from vetmwl import sqlitefile
-from vetmwl.config import sql_dir
+from support.stores import sqlite_store
 from vetmwl.db import Database
 from vetmwl.errors import FAILED, INTERNAL, OK, REFUSED
 from vetmwl.mpps.protocol import (
@@ -42,19 +39,6 @@ from vetmwl.progress import COMPLETED, DISCONTINUED, IN_PROGRESS, STUDY, Perform
 STUDY_UID = "1.2.826.0.1.3680043.10.543.1"
 UID = "1.2.826.0.1.3680043.10.543.100"
 AET, ADDRESS = "DX_ROOM1", "192.0.2.10"
-
-
-def store_on(database: Database) -> ProgressStore:
-    return ProgressStore(database, "sqlite", sql_dir() / "progress", ("StudyInstanceUID", "AccessionNumber"), "test")
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[ProgressStore]:
-    s = store_on(Database(str(tmp_path / "progress.sqlite"), 5, 5, connect=sqlitefile.connect))
-    ticks = itertools.count(1_000_000, 1_000)
-    s.clock = lambda: next(ticks)
-    yield s
-    s.database.close()
 
 
 @pytest.fixture
@@ -492,7 +476,7 @@ def unreachable(*args: object, **kwargs: object) -> object:
 
 def test_a_store_that_is_down_fails_both_operations(tmp_path: Path) -> None:
     database = Database(str(tmp_path / "nowhere.sqlite"), 5, 5, connect=unreachable)
-    mpps = MppsProtocol(store_on(database))
+    mpps = MppsProtocol(sqlite_store(tmp_path, database=database))
     for outcome in (create(mpps), update(mpps, completed())):
         assert (outcome.status, outcome.outcome) == (PROCESSING_FAILURE, FAILED)
         assert "state store" in outcome.comment and len(outcome.comment) <= 64

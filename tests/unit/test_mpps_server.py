@@ -4,13 +4,11 @@ stop that leaves no thread of pynetdicom behind."""
 
 from __future__ import annotations
 
-import itertools
 import logging
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 from pydicom.dataset import Dataset
@@ -19,9 +17,7 @@ from pynetdicom.dul import DULServiceProvider
 
 from support.mpps import NoAnswer, completed, echo, in_progress, n_create, n_set, raw, session
 from support.servers import free_port
-from vetmwl import sqlitefile
-from vetmwl.config import MppsSettings, sql_dir
-from vetmwl.db import Database
+from vetmwl.config import MppsSettings
 from vetmwl.errors import INTERNAL, OK, REFUSED
 from vetmwl.mpps.protocol import (
     DUPLICATE_SOP_INSTANCE,
@@ -60,16 +56,6 @@ def wait_until(condition: Callable[[], bool], seconds: float = 5.0) -> bool:
             return False
         time.sleep(0.02)
     return True
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[ProgressStore]:
-    database = Database(str(tmp_path / "progress.sqlite"), 5, 5, connect=sqlitefile.connect)
-    s = ProgressStore(database, "sqlite", sql_dir() / "progress", ("StudyInstanceUID", "AccessionNumber"), "test")
-    ticks = itertools.count(1_000_000, 1_000)
-    s.clock = lambda: next(ticks)
-    yield s
-    database.close()
 
 
 @pytest.fixture

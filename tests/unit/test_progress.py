@@ -3,7 +3,6 @@ dialect, and the store itself on a real SQLite file (PostgreSQL's is in the inte
 
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
 
 import pytest
@@ -72,13 +71,13 @@ def test_the_state_that_changed_last_wins() -> None:
 
 
 # -- the SQL -------------------------------------------------------------------------------------------
-def store(dialect: str, database: Database | None = None) -> ProgressStore:
+def store_for(dialect: str, database: Database | None = None) -> ProgressStore:
     return ProgressStore(database or Database("unused", 5, 5), dialect, sql_dir() / "progress", BOTH, "test")
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_schema_parses_in_every_dialect(dialect: str) -> None:
-    statements = store(dialect).schema_statements()
+    statements = store_for(dialect).schema_statements()
     assert len(statements) == 8
     for statement in statements:
         check_sql(statement, dialect)
@@ -86,7 +85,7 @@ def test_schema_parses_in_every_dialect(dialect: str) -> None:
 
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_statements_parse_and_bind_every_value(dialect: str) -> None:
-    s = store(dialect)
+    s = store_for(dialect)
     markers = {
         s._statement("insert_step"): 13,
         s._statement("update_step"): 5,
@@ -106,30 +105,21 @@ def test_statements_parse_and_bind_every_value(dialect: str) -> None:
 
 
 def test_sql_server_reads_the_newest_with_top() -> None:
-    sql = store("mssql")._statement("recent_steps", 50)
+    sql = store_for("mssql")._statement("recent_steps", 50)
     (select,) = check_sql(sql, "mssql")
     assert sql.startswith("SELECT TOP (50) ") and select.args["limit"].expression.this == "50"
 
 
 # -- the store, on a real SQLite file ------------------------------------------------------------------
-@pytest.fixture
-def sqlite_store(tmp_path: Path) -> ProgressStore:
-    database = Database(str(tmp_path / "state" / "progress.sqlite"), 5, 5, connect=sqlitefile.connect)
-    ticks = itertools.count(1_000_000, 1_000)
-    s = store("sqlite", database)
-    s.clock = lambda: next(ticks)
-    return s
-
-
 def mpps(uid: str = "1.2.3", *references: Reference) -> PerformedStep:
     return PerformedStep(uid, MPPS, IN_PROGRESS, calling_aet="DX_ROOM1", station_aet="DX_ROOM1", references=references)
 
 
-def test_a_session_is_recorded_with_its_history(sqlite_store: ProgressStore) -> None:
-    sqlite_store.create(mpps("1.2.3", Reference("SPS1", "ACC1", "1.2.9", "RP1")), "N-CREATE from DX_ROOM1")
-    assert sqlite_store.states([STEP])[0].status == IN_PROGRESS
-    sqlite_store.update("1.2.3", COMPLETED, "20260105093000", '{"x": 1}', "DX_ROOM1", "N-SET from DX_ROOM1")
-    step = sqlite_store.get("1.2.3")
+def test_a_session_is_recorded_with_its_history(store: ProgressStore) -> None:
+    store.create(mpps("1.2.3", Reference("SPS1", "ACC1", "1.2.9", "RP1")), "N-CREATE from DX_ROOM1")
+    assert store.states([STEP])[0].status == IN_PROGRESS
+    store.update("1.2.3", COMPLETED, "20260105093000", '{"x": 1}', "DX_ROOM1", "N-SET from DX_ROOM1")
+    step = store.get("1.2.3")
     assert step is not None
     assert (step.status, step.ended, step.attributes, step.recorded_by) == (
         COMPLETED,
@@ -140,47 +130,47 @@ def test_a_session_is_recorded_with_its_history(sqlite_store: ProgressStore) -> 
     assert step.references == (Reference("SPS1", "ACC1", "1.2.9", "RP1"),)
     assert [(e.event, e.status) for e in step.events] == [("N-CREATE", IN_PROGRESS), ("N-SET", COMPLETED)]
     assert step.created_us < step.updated_us
-    assert status_of(STEP, sqlite_store.states([STEP]), BOTH) == COMPLETED
+    assert status_of(STEP, store.states([STEP]), BOTH) == COMPLETED
 
 
-def test_duplicates_unknown_and_final_steps_are_refused_and_change_nothing(sqlite_store: ProgressStore) -> None:
-    sqlite_store.create(mpps("1.2.3", Reference(study_instance_uid="1.2.9")), "first")
+def test_duplicates_unknown_and_final_steps_are_refused_and_change_nothing(store: ProgressStore) -> None:
+    store.create(mpps("1.2.3", Reference(study_instance_uid="1.2.9")), "first")
     with pytest.raises(DuplicateStep):
-        sqlite_store.create(mpps("1.2.3", Reference(study_instance_uid="5.5")), "again")
+        store.create(mpps("1.2.3", Reference(study_instance_uid="5.5")), "again")
     with pytest.raises(UnknownStep):
-        sqlite_store.update("9.9.9", COMPLETED, "", "{}", "DX_ROOM1", "unknown")
-    sqlite_store.update("1.2.3", DISCONTINUED, "", "{}", "DX_ROOM1", "stopped")
+        store.update("9.9.9", COMPLETED, "", "{}", "DX_ROOM1", "unknown")
+    store.update("1.2.3", DISCONTINUED, "", "{}", "DX_ROOM1", "stopped")
     with pytest.raises(FinalStep) as final:
-        sqlite_store.update("1.2.3", COMPLETED, "", "{}", "DX_ROOM1", "too late")
+        store.update("1.2.3", COMPLETED, "", "{}", "DX_ROOM1", "too late")
     assert final.value.status == DISCONTINUED
-    (step,) = sqlite_store.recent()
+    (step,) = store.recent()
     assert step.status == DISCONTINUED and len(step.references) == 1 and len(step.events) == 2
 
 
-def test_a_study_arriving_twice_is_one_performed_step(sqlite_store: ProgressStore) -> None:
+def test_a_study_arriving_twice_is_one_performed_step(store: ProgressStore) -> None:
     study = PerformedStep("study:1.2.9", STUDY, COMPLETED, references=(Reference("", "ACC1", "1.2.9"),))
-    assert sqlite_store.study_arrived(study, "new study") is True
-    assert sqlite_store.study_arrived(study, "stable study") is False
-    (step,) = sqlite_store.recent()
+    assert store.study_arrived(study, "new study") is True
+    assert store.study_arrived(study, "stable study") is False
+    (step,) = store.recent()
     assert [e.detail for e in step.events] == ["new study", "stable study"]
-    assert status_of(STEP, sqlite_store.states([STEP]), BOTH) == COMPLETED
+    assert status_of(STEP, store.states([STEP]), BOTH) == COMPLETED
 
 
-def test_an_unscheduled_exam_is_kept(sqlite_store: ProgressStore) -> None:
-    sqlite_store.create(mpps("4.5.6"), "no scheduled step")
-    assert sqlite_store.get("4.5.6") is not None
-    assert sqlite_store.states([STEP]) == []
+def test_an_unscheduled_exam_is_kept(store: ProgressStore) -> None:
+    store.create(mpps("4.5.6"), "no scheduled step")
+    assert store.get("4.5.6") is not None
+    assert store.states([STEP]) == []
 
 
-def test_states_are_asked_in_batches(sqlite_store: ProgressStore) -> None:
+def test_states_are_asked_in_batches(store: ProgressStore) -> None:
     steps = [StepKeys(f"SPS{n}", f"ACC{n}", f"1.2.{n}") for n in range(1200)]
-    sqlite_store.create(mpps("7.7", Reference(study_instance_uid="1.2.1199")), "the last one")
-    (state,) = sqlite_store.states(steps)
+    store.create(mpps("7.7", Reference(study_instance_uid="1.2.1199")), "the last one")
+    (state,) = store.states(steps)
     assert state.step_uid == "7.7"
 
 
-def test_the_state_survives_a_new_connection(sqlite_store: ProgressStore, tmp_path: Path) -> None:
-    sqlite_store.create(mpps("1.2.3", Reference(study_instance_uid="1.2.9")), "before the restart")
-    sqlite_store.database.close()
-    again = store("sqlite", Database(str(tmp_path / "state" / "progress.sqlite"), 5, 5, connect=sqlitefile.connect))
+def test_the_state_survives_a_new_connection(store: ProgressStore, tmp_path: Path) -> None:
+    store.create(mpps("1.2.3", Reference(study_instance_uid="1.2.9")), "before the restart")
+    store.database.close()
+    again = store_for("sqlite", Database(str(tmp_path / "state" / "progress.sqlite"), 5, 5, connect=sqlitefile.connect))
     assert again.get("1.2.3") is not None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
 import threading
@@ -16,6 +15,7 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from support.stores import sqlite_store
 from vetmwl import __version__, sqlitefile
 from vetmwl.config import Settings, sql_dir
 from vetmwl.db import Database, FetchResult
@@ -413,9 +413,13 @@ def progress(tmp_path: Path) -> Any:
     """A state store on a real SQLite file holding an MPPS session (N-CREATE, then N-SET COMPLETED
     with two series), an unscheduled MPPS still in progress, and a study that arrived twice."""
     database = SwitchableStoreDatabase(tmp_path / "state" / "progress.sqlite")
-    ticks = itertools.count(T0, 1_000_000)
-    store = ProgressStore(database, "sqlite", sql_dir() / "progress", recorded_by="ORTHANC_A")  # type: ignore[arg-type]
-    store.clock = lambda: next(ticks)
+    store = sqlite_store(
+        tmp_path,
+        start_us=T0,
+        step_us=1_000_000,
+        recorded_by="ORTHANC_A",
+        database=database,  # type: ignore[arg-type]
+    )
     store.create(
         PerformedStep(
             MPPS_UID,

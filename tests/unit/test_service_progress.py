@@ -4,9 +4,7 @@ limit and order stay exact. Over the demo SQLite file (ODBC) and a real SQLite s
 
 from __future__ import annotations
 
-import itertools
 from io import BytesIO
-from pathlib import Path
 from typing import Any
 
 import pydicom
@@ -14,7 +12,6 @@ import pytest
 from pydicom.dataset import Dataset
 
 from support.identifier_files import identifier
-from vetmwl import sqlitefile
 from vetmwl.config import load_settings, sql_dir
 from vetmwl.db import Database
 from vetmwl.progress import (
@@ -32,15 +29,6 @@ from vetmwl.web.identifiers import file_bytes
 
 SPS = "ScheduledProcedureStepSequence"
 MATCH_ON = ("StudyInstanceUID", "AccessionNumber")
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> ProgressStore:
-    database = Database(str(tmp_path / "progress.sqlite"), 5, 5, connect=sqlitefile.connect)
-    ticks = itertools.count(1_000_000, 1_000)
-    s = ProgressStore(database, "sqlite", sql_dir() / "progress", MATCH_ON, "test")
-    s.clock = lambda: next(ticks)
-    return s
 
 
 def make(services: list, connection: str, store: ProgressStore | None, **section: Any) -> WorklistService:
