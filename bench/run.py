@@ -83,7 +83,15 @@ class Orthanc(OrthancServer):
         raise RuntimeError("Orthanc did not start")
 
 
-def ours(workdir: Path, n: int, today: date, backend: str, pg: PostgresServer | None, runtime: Runtime) -> Orthanc:
+def ours(
+    workdir: Path,
+    n: int,
+    today: date,
+    backend: str,
+    pg: PostgresServer | None,
+    runtime: Runtime,
+    track: bool = False,
+) -> Orthanc:
     if backend == "sqlite":
         db = workdir / f"bench-{n}.sqlite"
         data.write_sqlite(db, n, today)
@@ -96,7 +104,10 @@ def ours(workdir: Path, n: int, today: date, backend: str, pg: PostgresServer | 
         psql = pg.psql_command(name)
         data.write_postgres(psql, n, today)
         connection, dialect = pg.connection_string(name), "postgresql"
-    settings = {"ConnectionString": connection, "Dialect": dialect, "LimitAnswers": LIMIT}
+    settings: dict = {"ConnectionString": connection, "Dialect": dialect, "LimitAnswers": LIMIT}
+    if track:
+        # Each query then also asks the state store of performed steps (docs/progress.md) about its rows.
+        settings["StudyArrival"] = {"Event": "StableStudy"}
     return Orthanc(workdir, runtime, settings)
 
 
@@ -162,6 +173,9 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     parser.add_argument("--queries", nargs="+", choices=QUERIES, default=list(QUERIES), help="which queries (all)")
     parser.add_argument(
+        "--track", action="store_true", help="with the state store of performed steps on (StudyArrival), empty"
+    )
+    parser.add_argument(
         "--orthanc",
         choices=["host", *SUITES],
         default="host",
@@ -187,7 +201,7 @@ def main() -> int:
                     server = (
                         stock(workdir, n, today, runtime)
                         if label == "stock"
-                        else ours(workdir, n, today, args.backend, pg, runtime)
+                        else ours(workdir, n, today, args.backend, pg, runtime, args.track)
                     )
                     notes.append(
                         f"{label} N={n:,}: data built and Orthanc accepting C-FIND after "

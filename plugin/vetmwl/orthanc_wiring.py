@@ -24,8 +24,7 @@ from .config import ConfigError, Settings, load_settings, orthanc_warnings
 from .db import Database
 from .errors import FAILED, INTERNAL, OK, REFUSED, DatabaseError, InternalError, QueryError
 from .hostcheck import hostid_problem
-from .mpps.protocol import MppsProtocol, Outcome
-from .mpps.server import MppsServer
+from .mpps.protocol import Outcome
 from .progress import ProgressStore, arrived_study
 from .service import FindResult, WorklistService
 from .web.identifiers import mask_person_names
@@ -402,8 +401,11 @@ class StudyArrivals:
         return True
 
 
-def start_mpps(settings: Settings, store: ProgressStore, metrics: Metrics) -> MppsServer | None:
-    """The MPPS SCP on its own port; None when it cannot listen (the worklist keeps working)."""
+def start_mpps(settings: Settings, store: ProgressStore, metrics: Metrics) -> Any:
+    """The MPPS SCP on its own port (an :class:`~.mpps.server.MppsServer`); None when it cannot
+    listen (the worklist keeps working). pynetdicom is imported only when MPPS is on."""
+    from .mpps.protocol import MppsProtocol
+    from .mpps.server import MppsServer
 
     def report(operation: str, outcome: Outcome, calling_aet: str, address: str) -> None:
         metrics.mpps_message(operation, outcome.outcome)
