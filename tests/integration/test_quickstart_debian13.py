@@ -45,7 +45,7 @@ def _require_tools() -> None:
 def _ports() -> tuple[int, int, int]:
     """The fixed ports of orthanc.json (DICOM, HTTP, the MPPS SCP's); fail clearly if they are taken
     (the root shares the host's network)."""
-    ports = tuple(quickstart.orthanc_json_port(key) for key in ("DicomPort", "HttpPort", "Port"))
+    ports = quickstart.demo_ports()
     for port in ports:
         holder = quickstart.port_holder(port)
         if holder:
@@ -53,7 +53,7 @@ def _ports() -> tuple[int, int, int]:
                 f"port {port} on 127.0.0.1 is not free ({holder}); the quick start's Orthanc needs {ports} "
                 f"(orthanc.json). Stop whatever holds it (an Orthanc service? systemctl stop orthanc)."
             )
-    return ports  # type: ignore[return-value]
+    return ports
 
 
 def _system(http: int) -> dict | None:

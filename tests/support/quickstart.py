@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import re
 import shutil
 import signal
 import socket
@@ -26,6 +25,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from .deploy import read_orthanc_json
 from .runtimes import MIRROR, REPO, chroot_command, debootstrap, locked, roots_dir
 
 #: Bump when the way a pristine root is made changes, so cached roots are made again.
@@ -119,12 +119,10 @@ def port_holder(port: int) -> str | None:
     return None
 
 
-def orthanc_json_port(key: str) -> int:
-    """A port of the repository's orthanc.json by its key (DicomPort, HttpPort, the MPPS SCP's Port)."""
-    found = re.search(rf'"{key}"\s*:\s*(\d+)', (REPO / "orthanc.json").read_text(encoding="utf-8"))
-    if not found:
-        raise ValueError(f"orthanc.json has no {key}")
-    return int(found.group(1))
+def demo_ports() -> tuple[int, int, int]:
+    """The fixed ports of the repository's orthanc.json: DICOM, HTTP and the MPPS SCP's."""
+    configuration = read_orthanc_json(REPO / "orthanc.json")
+    return configuration["DicomPort"], configuration["HttpPort"], configuration["SqlWorklist"]["Mpps"]["Port"]
 
 
 def exit_description(returncode: int | None) -> str:
