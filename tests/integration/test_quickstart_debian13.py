@@ -28,6 +28,7 @@ import pytest
 from support import mpps, quickstart
 from support.quickstart import CLONE, PATH
 from support.readme import readme_findscu_argv
+from support.runtimes import remove_tree
 
 SUITE = "trixie"
 #: From the start of demo.sh to an Orthanc that answers: packages, venv, database, start.
@@ -76,7 +77,7 @@ def scratch(tmp_path: Path) -> Iterator[Path]:
     """pytest's folder for this run; the root copied into it is removed after the test (the log stays)."""
     yield tmp_path
     for root in tmp_path.glob("root-*"):
-        quickstart.remove_root(root)
+        remove_tree(root)
 
 
 def test_readme_quick_start_on_fresh_debian13(scratch: Path) -> None:

@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from .deploy import read_orthanc_json
-from .runtimes import MIRROR, REPO, chroot_command, debootstrap, locked, roots_dir
+from .runtimes import MIRROR, REPO, chroot_command, debootstrap, locked, remove_tree, roots_dir
 
 #: Bump when the way a pristine root is made changes, so cached roots are made again.
 RECIPE = "1"
@@ -62,7 +62,7 @@ def pristine_root(suite: str) -> tuple[Path, bool]:
         if fresh:
             return root, False
         for old in base.glob(f"pristine-{suite}-*"):
-            shutil.rmtree(old)
+            remove_tree(old)
         partial = base / f"pristine-{suite}-{_stamp(suite)}.partial"
         debootstrap(suite, partial, [])
         _copy_local_ca(partial)
@@ -155,13 +155,3 @@ def stop_group(process: subprocess.Popen[bytes], grace: float = 15) -> None:
     # Children (apt, pip) may outlive the leader when it was stopped mid-setup.
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
-
-
-def remove_root(root: Path) -> None:
-    """Delete a scratch root, unless a mount still lies inside it (then rm -r could follow it)."""
-    mounts = Path("/proc/self/mountinfo").read_text().splitlines()
-    prefix = str(root.resolve()) + "/"
-    inside = [m.split()[4] for m in mounts if (m.split()[4] + "/").startswith(prefix)]
-    if inside:
-        raise RuntimeError(f"not removing {root}: mounts inside it: {inside}")
-    shutil.rmtree(root)

@@ -27,6 +27,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 MIRROR = "http://deb.debian.org/debian"
 PYTHON_PLUGIN = "/usr/share/orthanc/plugins/libOrthancPython.so"
+#: Mounts made under this prefix live in the command's own namespace and end with it.
+_PRIVATE_MOUNTS = ("unshare", "--mount", "--propagation", "private")
 #: What a matrix root holds: Orthanc with its Python plugin, the venv tool, ODBC with the drivers of
 #: the dialects that run here, and dcmtk.
 ORTHANC_PACKAGES = (
@@ -114,10 +116,7 @@ def chroot_command(
     assignments = [f"{k}={v}" for k, v in env.items()]
     directory = ["-C", str(cwd)] if cwd is not None else []
     return [
-        "unshare",
-        "--mount",
-        "--propagation",
-        "private",
+        *_PRIVATE_MOUNTS,
         "--",
         "env",
         f"R={root}",
@@ -206,13 +205,31 @@ def _copy_network_settings(root: Path) -> None:
             shutil.copytree(config, root / config.relative_to("/"), dirs_exist_ok=True)
 
 
+def remove_tree(root: Path) -> None:
+    """Delete a root, first detaching what is still mounted inside it.
+
+    A run killed mid-build (a machine restart during debootstrap, with an older checkout's code)
+    can leave ``/proc`` mounted in a half-built root; ``rm -r`` would then walk into it.
+    """
+    if not root.exists():
+        return
+    prefix = str(root.resolve()) + "/"
+    mounts = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()]
+    for inside in sorted((m for m in mounts if (m + "/").startswith(prefix)), key=len, reverse=True):
+        subprocess.run(["umount", "--lazy", inside], check=True)
+    shutil.rmtree(root)
+
+
 def debootstrap(suite: str, target: Path, packages: Sequence[str]) -> None:
-    """A minimal Debian root of ``suite`` with ``packages``, and no service ever started in it."""
-    if target.exists():
-        shutil.rmtree(target)
+    """A minimal Debian root of ``suite`` with ``packages``, and no service ever started in it.
+
+    debootstrap mounts ``/proc`` in the target; in a mount namespace of its own that mount ends with
+    it, even when it is killed, instead of staying on the host inside a half-built root.
+    """
+    remove_tree(target)
     include = ["--include=" + ",".join(packages)] if packages else []
     done = subprocess.run(
-        ["debootstrap", "--variant=minbase", *include, suite, str(target), MIRROR],
+        [*_PRIVATE_MOUNTS, "debootstrap", "--variant=minbase", *include, suite, str(target), MIRROR],
         capture_output=True,
         text=True,
     )
@@ -251,8 +268,7 @@ def ensure_root(suite: str, extra_requirements: Sequence[str] = ()) -> Runtime:
                 *extra_requirements,
             )
             (partial / "opt/vetmwl/stamp").write_text(wanted)
-            if root.exists():
-                shutil.rmtree(root)
+            remove_tree(root)
             partial.rename(root)
     _site_packages_in_root.cache_clear()
     return Runtime(suite, root)
