@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from vetmwl.config import ConfigError, load_settings, mask_secrets, orthanc_warnings, sql_dir
+from vetmwl.config import _KEYS, ConfigError, load_settings, mask_secrets, orthanc_warnings, sql_dir
 
 CONNECTION = "Driver=SQLite3;Database=/tmp/w.sqlite"
 
@@ -351,3 +352,15 @@ def test_bad_progress_settings_are_refused(section: dict[str, Any], message: str
 
 def test_mpps_port_may_equal_orthancs_when_mpps_is_off() -> None:
     assert load_settings(configuration(Mpps={"Port": 4242})).mpps.port == 4242
+
+
+def test_readme_settings_table_names_every_key() -> None:
+    """The README's table of settings is one Markdown table (no row cut off) and lists every key read."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("### Settings (`SqlWorklist` section of `orthanc.json`)", 1)[1]
+    lines = section.strip().splitlines()
+    table = lines[: next(i for i, line in enumerate(lines) if not line.startswith("|"))]
+    assert table[1].startswith("|---")
+    named = {key for row in table[2:] for key in re.findall(r"`([A-Za-z]+)`", row.split("|")[1])}
+    assert set(_KEYS) <= named, sorted(set(_KEYS) - named)
+    assert not any(line.startswith("| `") for line in lines[len(table) :]), "a settings row outside the table"
