@@ -20,4 +20,5 @@ for port in 4242 8042 4243; do
   fi
 done
 echo "demo: starting Orthanc; try the findscu example from README.md in another terminal"
-exec Orthanc orthanc.json
+# By its full path: a user's PATH on Debian has no /usr/sbin, where the package puts it.
+exec /usr/sbin/Orthanc orthanc.json

@@ -10,7 +10,7 @@ packages=(orthanc orthanc-python dcmtk unixodbc libsqliteodbc odbc-postgresql td
 # Headless Chromium and its WebDriver, for the browser test of the Orthanc Explorer page (tests only).
 if [ "${1:-}" = "--dev" ]; then packages+=(chromium chromium-driver); fi
 # MariaDB's ODBC driver (a dialect of the plugin); for the tests a MariaDB server they start on a
-# port of their own (never the system service), and docker-compose (v1) to validate docker/.
+# port of their own (never the system service), and docker-compose to validate docker/.
 packages+=(odbc-mariadb)
 if [ "${1:-}" = "--dev" ]; then packages+=(mariadb-server docker-compose); fi
 # The compatibility matrix runs Debian 13's and unstable's Orthanc from roots made with debootstrap,
@@ -25,7 +25,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     # A Debian installed with a root password has no sudo: say what to do rather than "command not found".
     if ! command -v sudo >/dev/null; then
-      echo "setup: missing ${missing[*]}: run scripts/setup.sh as root (su -c 'bash scripts/setup.sh'), or install sudo" >&2
+      # Only the packages as root: the venv and the checkout stay the user's.
+      echo "setup: missing ${missing[*]}: install them as root (su -c 'apt-get install ${missing[*]}'), or install sudo" >&2
       exit 1
     fi
     sudo=(sudo)
@@ -45,6 +46,14 @@ fi
 requirements=requirements.txt
 [ "${1:-}" = "--dev" ] && requirements=requirements-dev.txt
 stamp=".venv/.installed-$(sha256sum requirements.txt requirements-dev.txt | sha256sum | cut -c1-16)-$(basename "$requirements")"
+# A venv made by another Python (Debian 12 upgraded to 13) has its packages under the old
+# version's folder, which the new Python never reads: build it again.
+python_version() { "$1" -c 'import sys; print("%d.%d" % sys.version_info[:2])'; }
+made_by="$(sed -n 's/^version *= *\([0-9]*\.[0-9]*\).*/\1/p' .venv/pyvenv.cfg 2>/dev/null || true)"
+if [ -x .venv/bin/python ] && [ "$made_by" != "$(python_version /usr/bin/python3)" ]; then
+  echo "setup: .venv was made by Python ${made_by:-unknown}, /usr/bin/python3 is $(python_version /usr/bin/python3): making it again"
+  rm -rf .venv
+fi
 if [ ! -x .venv/bin/python ] || [ ! -e "$stamp" ]; then
   [ -x .venv/bin/python ] || /usr/bin/python3 -m venv .venv
   .venv/bin/pip install -q --disable-pip-version-check -r "$requirements"
@@ -55,4 +64,4 @@ fi
 # `.venv/bin/python -m vetmwl.tools.importer` and `-m bench.run` find the package from anywhere.
 # Orthanc is unaffected: it reads the venv through PYTHONPATH, where .pth files do not count.
 site="$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')"
-echo "$PWD/plugin" > "$site/vetmwl-checkout.pth"
+[ "$(cat "$site/vetmwl-checkout.pth" 2>/dev/null)" = "$PWD/plugin" ] || echo "$PWD/plugin" > "$site/vetmwl-checkout.pth"

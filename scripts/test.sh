@@ -4,6 +4,12 @@
 # pynetdicom. Extra arguments go to pytest (e.g. scripts/test.sh -k sqlite).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The tests start PostgreSQL as its own user, build Debian roots (debootstrap, chroot, mount
+# namespaces) and containers: they need root.
+if [ "$(id -u)" -ne 0 ]; then
+  echo "test: the tests need root (they run PostgreSQL as its user, debootstrap, chroot and podman): sudo bash scripts/test.sh" >&2
+  exit 1
+fi
 bash scripts/setup.sh --dev
 source scripts/env.sh
 .venv/bin/ruff check plugin tests bench

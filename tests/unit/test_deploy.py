@@ -307,7 +307,7 @@ def test_every_compose_variable_is_in_the_env_example() -> None:
 
 
 def test_docker_compose_accepts_the_file(tmp_path: Path) -> None:
-    """docker-compose (v1, Debian's package) validates the file against the Compose schema."""
+    """docker-compose (Debian's package) validates the file against the Compose schema."""
     tool = shutil.which("docker-compose")
     if tool is None:
         pytest.skip("docker-compose is not installed (scripts/setup.sh --dev installs Debian's)")
