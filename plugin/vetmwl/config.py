@@ -71,8 +71,9 @@ def sql_dir(given: Path | str | None = None, environ: Mapping[str, str] | None =
     return Path(environ.get(SQL_DIR_VARIABLE) or "sql")
 
 
-#: Orthanc change events that may complete a scheduled step when a study arrives.
-STUDY_EVENTS = ("Off", "NewStudy", "StableStudy")
+#: The settings of StudyArrival.Event, each with the name of its Orthanc change event
+#: (``orthanc.ChangeType``) that may complete a scheduled step when a study arrives.
+STUDY_EVENTS = {"Off": "", "NewStudy": "NEW_STUDY", "StableStudy": "STABLE_STUDY"}
 #: Keys an arrived study or an MPPS reference may be matched on to a scheduled step.
 MATCH_KEYS = ("StudyInstanceUID", "AccessionNumber")
 #: The state store's file when no ConnectionString is given, in Orthanc's StorageDirectory.
@@ -356,7 +357,7 @@ def _progress(
 ) -> ProgressSettings:
     arrival = _subsection(section, "StudyArrival", _ARRIVAL_KEYS)
     event = arrival.get("Event", "Off")
-    if event not in STUDY_EVENTS:
+    if not isinstance(event, str) or event not in STUDY_EVENTS:
         raise ConfigError(f'"{SECTION}.StudyArrival.Event" must be one of {", ".join(STUDY_EVENTS)}, not {event!r}')
     match_on = arrival.get("MatchOn", list(MATCH_KEYS))
     if (

@@ -28,6 +28,10 @@ from .errors import DatabaseError, InternalError
 
 log = logging.getLogger("vetmwl.db")
 
+#: The encoding text parameters are sent in, per dialect, where the driver's UTF-16 loses
+#: characters: MariaDB's driver does for long values, not for UTF-8 ones.
+TEXT_ENCODINGS = {"mariadb": "utf-8"}
+
 _TIMEOUT_STATES = {"HYT00", "HYT01", "57014", "HY018"}
 #: PostgreSQL's "operator intervention" states: the server is shutting down or restarting.
 _SHUTDOWN_STATES = {"57P01", "57P02", "57P03"}
@@ -203,9 +207,10 @@ class Database:
         session_sql: Sequence[str] = (),
         connect: Callable[..., Any] | None = None,
         text_encoding: str | None = None,
+        name: str = "the worklist database",
     ) -> None:
         """``text_encoding``: send text parameters in this encoding instead of the driver's UTF-16
-        (MariaDB's driver loses characters of long UTF-16 values, but not of UTF-8 ones)."""
+        (see :data:`TEXT_ENCODINGS`); ``name``: what the log calls this database."""
         if connect is None:
             import pyodbc
 
@@ -219,6 +224,8 @@ class Database:
         self._connection: Any = None
         self._lock = threading.Lock()
         self._worker: _Worker | None = None
+        self._closed = False
+        self.name = name
         self.opened = 0
 
     # -- runs on the worker thread -------------------------------------------------------------
@@ -242,7 +249,7 @@ class Database:
                     connection.close()
             raise explain(exc, self._connection_string) from exc
         self.opened += 1
-        log.info("connected to the worklist database")
+        log.info("connected to %s", self.name)
         return connection
 
     def _job(self, connection: Any, work: Callable[[Any], Any]) -> tuple:
@@ -291,15 +298,22 @@ class Database:
         """
         return self._retried(lambda connection: _query(connection, sql, params, max_rows))
 
-    def transaction(self, statements: Sequence[tuple[str, Sequence[object]]]) -> list[int]:
+    def transaction(
+        self, statements: Sequence[tuple[str, Sequence[object]]], only_if_first_changes: bool = False
+    ) -> list[int]:
         """Run ``statements`` in one transaction: all or nothing; the rows each changed.
+        ``only_if_first_changes``: when the first statement changes no row, nothing is kept and the
+        rest does not run (a guarded update and its history, together or not at all).
 
         Raises like :meth:`fetch`; a unique key violated is a DatabaseError of SQLSTATE class 23.
         """
-        return self._retried(lambda connection: _transact(connection, statements))
+        return self._retried(lambda connection: _transact(connection, statements, only_if_first_changes))
 
     def _retried(self, work: Callable[[Any], Any]) -> Any:
         with self._lock:
+            if self._closed:
+                # A thread still busy when Orthanc stopped must not open a connection again.
+                raise DatabaseError(f"{self.name} is closed: Orthanc is stopping", "08003")
             reused = self._connection is not None
             try:
                 return self._run(work)
@@ -310,8 +324,9 @@ class Database:
             return self._run(work)
 
     def close(self, timeout: float = 2.0) -> None:
-        """Close the connection and end the worker thread (when Orthanc stops)."""
+        """Close the connection and end the worker thread (when Orthanc stops); later calls fail."""
         with self._lock:
+            self._closed = True
             connection, self._connection = self._connection, None
             worker, self._worker = self._worker, None
         if worker is not None:
@@ -337,8 +352,8 @@ def _query(connection: Any, sql: str, params: Sequence[object], max_rows: int | 
     return FetchResult(columns, rows, time.perf_counter() - started, types)
 
 
-def _transact(connection: Any, statements: Sequence[tuple[str, Sequence[object]]]) -> list[int]:
-    counts = []
+def _transact(connection: Any, statements: Sequence[tuple[str, Sequence[object]]], guarded: bool) -> list[int]:
+    counts: list[int] = []
     connection.autocommit = False
     try:
         cursor = connection.cursor()
@@ -346,6 +361,9 @@ def _transact(connection: Any, statements: Sequence[tuple[str, Sequence[object]]
             for sql, params in statements:
                 cursor.execute(sql, *params) if params else cursor.execute(sql)
                 counts.append(cursor.rowcount)
+                if guarded and counts == [0]:
+                    connection.rollback()
+                    return counts
         finally:
             with contextlib.suppress(Exception):
                 cursor.close()

@@ -20,12 +20,12 @@ from types import ModuleType
 from typing import Any
 
 from . import __version__, sqlitefile
-from .config import ConfigError, Settings, load_settings, orthanc_warnings
-from .db import Database
+from .config import STUDY_EVENTS, ConfigError, Settings, load_settings, orthanc_warnings
+from .db import TEXT_ENCODINGS, Database
 from .errors import FAILED, INTERNAL, OK, REFUSED, DatabaseError, InternalError, QueryError
 from .hostcheck import hostid_problem
 from .mpps.protocol import Outcome
-from .progress import ProgressStore, arrived_study
+from .progress import ProgressStore, arrived_study, session_statements
 from .service import FindResult, WorklistService
 from .web.identifiers import mask_person_names
 from .web.metrics import Metrics
@@ -54,13 +54,17 @@ class OrthancLogHandler(logging.Handler):
         self._orthanc = orthanc
 
     def emit(self, record: logging.LogRecord) -> None:
-        text = "SqlWorklist: " + self.format(record)
-        if record.levelno >= logging.ERROR:
-            self._orthanc.LogError(text)
-        elif record.levelno >= logging.WARNING:
-            self._orthanc.LogWarning(text)
-        else:
-            self._orthanc.LogInfo(text)
+        """Never raises: a record that cannot be written must not fail the C-FIND that logs it."""
+        try:
+            text = "SqlWorklist: " + self.format(record)
+            if record.levelno >= logging.ERROR:
+                self._orthanc.LogError(text)
+            elif record.levelno >= logging.WARNING:
+                self._orthanc.LogWarning(text)
+            else:
+                self._orthanc.LogInfo(text)
+        except Exception:
+            self.handleError(record)
 
 
 def tracing(orthanc: ModuleType) -> bool:
@@ -317,12 +321,17 @@ def make_store(settings: Settings, orthanc_name: str = "") -> ProgressStore | No
     if not settings.tracks_steps:
         return None
     p = settings.progress
+    timeouts = (settings.query_timeout, settings.connect_timeout)
     if p.connection_string:
-        database = Database(p.connection_string, settings.query_timeout, settings.connect_timeout)
-    else:
         database = Database(
-            str(p.sqlite_path), settings.query_timeout, settings.connect_timeout, connect=sqlitefile.connect
+            p.connection_string,
+            *timeouts,
+            session_sql=session_statements(p.template_dir, p.dialect, settings.query_timeout),
+            text_encoding=TEXT_ENCODINGS.get(p.dialect),
+            name="the state store",
         )
+    else:
+        database = Database(str(p.sqlite_path), *timeouts, connect=sqlitefile.connect, name="the state store")
     return ProgressStore(database, p.dialect, p.template_dir, p.match_on, recorded_by=orthanc_name)
 
 
@@ -361,7 +370,12 @@ class StudyArrivals:
     def _loop(self) -> None:
         while (orthanc_id := self._queue.get()) is not None:
             for attempt in range(1, self._attempts + 1):
-                if self._stopping.is_set() or self._handle(orthanc_id, last=attempt == self._attempts):
+                try:
+                    if self._stopping.is_set() or self._handle(orthanc_id, last=attempt == self._attempts):
+                        break
+                except Exception:  # the plugin's own mistake: report it, and go on with the next study
+                    self._metrics.study_arrival("failed")
+                    log.exception("internal error while recording study %s; it is not recorded", orthanc_id)
                     break
                 self._stopping.wait(self._retry)
 
@@ -437,15 +451,17 @@ def _register_changes(orthanc: ModuleType, stopping: list[Callable[[], None]], a
             log.warning("this orthanc-python cannot tell the plugin about new studies: StudyArrival is off")
         return
     stopped = orthanc.ChangeType.ORTHANC_STOPPED
-    names = {"NewStudy": "NEW_STUDY", "StableStudy": "STABLE_STUDY"}
-    study_event = getattr(orthanc.ChangeType, names[arrivals.event]) if arrivals is not None else None
+    study_event = getattr(orthanc.ChangeType, STUDY_EVENTS[arrivals.event]) if arrivals is not None else None
 
     def on_change(change_type: Any, level: Any, resource: str) -> None:
         if change_type == study_event and arrivals is not None:
             arrivals.put(resource)
         elif change_type == stopped:
             for step in stopping:
-                step()
+                try:
+                    step()
+                except Exception:  # the next steps must still run, or Orthanc may not exit
+                    log.exception("while stopping (%s)", getattr(step, "__qualname__", step))
             log.info("Orthanc is stopping: the database connections are closed")
 
     orthanc.RegisterOnChangeCallback(_held(on_change))
@@ -490,7 +506,7 @@ def register(orthanc: ModuleType, sql_folder: Path | None = None) -> WorklistSer
     log.warning("version %s serving the worklist from SQL: %s", __version__, settings.summary())
     try:
         service.view()
-    except DatabaseError as error:
+    except (DatabaseError, InternalError) as error:
         log.error("the worklist database is not usable yet (will retry on each query): %s", error)
     knows_address = register_worklist(orthanc, make_callback(service, querylog, metrics, lock))
     if settings.by_address and not knows_address:
@@ -514,14 +530,21 @@ def register(orthanc: ModuleType, sql_folder: Path | None = None) -> WorklistSer
     if store is not None:
         try:
             store.ensure_schema()
-        except DatabaseError as error:
+        except (DatabaseError, InternalError) as error:
             log.error("the state store is not usable yet (will retry on each use): %s", error)
         stopping.append(store.database.close)
         if settings.progress.study_event != "Off":
             arrivals = StudyArrivals(orthanc, store, settings.progress.study_event, metrics)
             stopping.insert(0, arrivals.stop)
-        if settings.mpps.enable:
-            server = start_mpps(settings, store, metrics)
+        if settings.mpps.enable and not hasattr(orthanc, "RegisterOnChangeCallback"):
+            # Without Orthanc's stop event the SCP's threads would outlive Orthanc's interpreter.
+            log.error("this orthanc-python cannot tell the plugin that Orthanc stops: MPPS is off")
+        elif settings.mpps.enable:
+            try:
+                server = start_mpps(settings, store, metrics)
+            except Exception:  # pynetdicom missing or broken: the worklist works on
+                log.exception("the MPPS SCP could not be started; the worklist works on without it")
+                server = None
             if server is not None:
                 stopping.insert(0, server.stop)
     _register_changes(orthanc, stopping, arrivals)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import jinja2
 
+from .config import MATCH_KEYS
 from .db import Database
 from .errors import DatabaseError
 
@@ -36,8 +37,8 @@ FINAL = (COMPLETED, DISCONTINUED)
 MPPS, STUDY = "MPPS", "STUDY"
 #: The key of an arrived study's performed step: this and its Study Instance UID.
 STUDY_PREFIX = "study:"
-#: The view's keyword of each reference column, for the MatchOn setting.
-MATCH_COLUMNS = {"StudyInstanceUID": "study_instance_uid", "AccessionNumber": "accession_number"}
+#: The reference column of each key the MatchOn setting may name.
+MATCH_COLUMNS = dict(zip(MATCH_KEYS, ("study_instance_uid", "accession_number"), strict=True))
 #: Keys per IN list, well below every driver's parameter limit (SQL Server's is 2100).
 BATCH = 500
 
@@ -150,7 +151,7 @@ class ProgressStore:
     database: Database
     dialect: str
     template_dir: Path
-    match_on: tuple[str, ...] = tuple(MATCH_COLUMNS)
+    match_on: tuple[str, ...] = MATCH_KEYS
     #: Orthanc's name, saved with each performed step: who recorded it, when several share a store.
     recorded_by: str = ""
     clock: Callable[[], int] = _now_us
@@ -211,51 +212,59 @@ class ProgressStore:
     def _event(self, uid: str, e: Event) -> tuple[str, Sequence[object]]:
         return self._statement("insert_event"), (uid, e.time_us, e.event, e.status, e.calling_aet, e.detail[:1000])
 
-    def create(self, step: PerformedStep, detail: str) -> PerformedStep:
-        """Record a new performed step (an N-CREATE), stamped now; DuplicateStep if it exists."""
+    def _insert_new(self, step: PerformedStep, event_name: str, detail: str) -> tuple[PerformedStep, bool]:
+        """``step`` stamped now with its first event, and whether it was inserted (False: its UID is
+        recorded already, and nothing changed)."""
         self.ensure_schema()
         now = self.clock()
-        event = Event(now, "N-CREATE", step.status, step.calling_aet, detail)
-        step = replace(step, recorded_by=self.recorded_by, created_us=now, updated_us=now, events=(event,))
+        event = Event(now, event_name, step.status, step.calling_aet, detail)
+        # The column holds 64 characters; Orthanc's "Name" may be longer.
+        step = replace(step, recorded_by=self.recorded_by[:64], created_us=now, updated_us=now, events=(event,))
         try:
             self.database.transaction(self._inserts(step))
         except DatabaseError as error:
             if error.sqlstate.startswith("23"):
-                raise DuplicateStep(step.uid) from None
+                return step, False
             raise
-        return step
+        return step, True
+
+    def create(self, step: PerformedStep, detail: str) -> PerformedStep:
+        """Record a new performed step (an N-CREATE), stamped now; DuplicateStep if it exists."""
+        created, new = self._insert_new(step, "N-CREATE", detail)
+        if not new:
+            raise DuplicateStep(step.uid)
+        return created
 
     def update(self, uid: str, status: str, ended: str, attributes: str, calling_aet: str, detail: str) -> None:
-        """Record an N-SET of a step still IN PROGRESS; UnknownStep or FinalStep when it cannot be."""
+        """Record an N-SET of a step still IN PROGRESS, and its event, in one transaction;
+        UnknownStep or FinalStep (and nothing changed) when it cannot be."""
         self.ensure_schema()
         now = self.clock()
-        (changed,) = self.database.transaction(
-            [(self._statement("update_step"), (status, ended, now, attributes, uid))]
+        changed, *_ = self.database.transaction(
+            [
+                (self._statement("update_step"), (status, ended, now, attributes, uid)),
+                self._event(uid, Event(now, "N-SET", status, calling_aet, detail)),
+            ],
+            only_if_first_changes=True,
         )
-        if changed != 1:
+        if changed == 0:
             current = self.get(uid)
             if current is None:
                 raise UnknownStep(uid)
             raise FinalStep(current.status)
-        self.database.transaction([self._event(uid, Event(now, "N-SET", status, calling_aet, detail))])
 
     def study_arrived(self, step: PerformedStep, detail: str) -> bool:
         """Record a study that arrived (COMPLETED, named by its keys); whether it is new. A study
         that arrives again (a new series, the stable event after the new one) is refreshed."""
-        self.ensure_schema()
-        now = self.clock()
-        event = Event(now, "STUDY", step.status, step.calling_aet, detail)
-        fresh = replace(step, recorded_by=self.recorded_by, created_us=now, updated_us=now, events=(event,))
-        try:
-            self.database.transaction(self._inserts(fresh))
-            return True
-        except DatabaseError as error:
-            if not error.sqlstate.startswith("23"):
-                raise
-        self.database.transaction(
-            [(self._statement("refresh_study"), (now, step.attributes, step.uid)), self._event(step.uid, event)]
-        )
-        return False
+        fresh, new = self._insert_new(step, "STUDY", detail)
+        if not new:
+            self.database.transaction(
+                [
+                    (self._statement("refresh_study"), (fresh.updated_us, step.attributes, step.uid)),
+                    self._event(step.uid, fresh.events[0]),
+                ]
+            )
+        return new
 
     # -- reading -----------------------------------------------------------------------------------
     def get(self, uid: str) -> PerformedStep | None:
@@ -291,6 +300,13 @@ class ProgressStore:
                 for r in self.database.fetch(sql, tuple(batch)).rows:
                     found.append(State(Reference(str(r[0]), str(r[1]), str(r[2])), r[3], int(r[4]), r[5]))
         return found
+
+
+def session_statements(template_dir: Path, dialect: str, query_timeout: int) -> list[str]:
+    """What each new connection of the store runs first (``session.sql.j2``): a server-side timeout."""
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(template_dir)), undefined=jinja2.StrictUndefined)
+    text = env.get_template("session.sql.j2").render(dialect=dialect, query_timeout_ms=query_timeout * 1000)
+    return [s.strip() for s in text.split(";") if s.strip()]
 
 
 def arrived_study(

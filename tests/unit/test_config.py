@@ -337,6 +337,7 @@ def test_every_progress_setting_is_read() -> None:
         ({"Mpps": {"AET": "A" * 17}}, '"SqlWorklist.Mpps.AET" must be an AE title'),
         ({"Mpps": {"AllowedAETs": "DX_ROOM1"}}, '"SqlWorklist.Mpps.AllowedAETs" must be "*" (any) or a list'),
         ({"StudyArrival": {"Event": "Stable"}}, '"SqlWorklist.StudyArrival.Event" must be one of Off'),
+        ({"StudyArrival": {"Event": ["StableStudy"]}}, '"SqlWorklist.StudyArrival.Event" must be one of Off'),
         ({"StudyArrival": {"MatchOn": ["PatientID"]}}, '"SqlWorklist.StudyArrival.MatchOn" must be'),
         ({"StudyArrival": {"MatchOn": []}}, '"SqlWorklist.StudyArrival.MatchOn" must be'),
         ({"StateStore": {"Dialect": "postgresql"}}, 'is set without a "ConnectionString"'),

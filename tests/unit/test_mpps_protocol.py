@@ -144,6 +144,8 @@ def test_a_second_n_create_of_one_instance_is_a_duplicate(mpps: MppsProtocol, st
 def test_an_invalid_sop_instance_uid_is_refused(mpps: MppsProtocol, store: ProgressStore) -> None:
     refused(create(mpps, uid="1.2.abc"), INVALID_SOP_INSTANCE, "UID")
     refused(create(mpps, uid="1." + "2" * 70), INVALID_SOP_INSTANCE, "UID")
+    # Present but empty: a UID of ours would not reach the modality (pynetdicom sends it only for none).
+    refused(create(mpps, uid=" "), INVALID_SOP_INSTANCE, "UID")
     assert store.recent() == []
 
 

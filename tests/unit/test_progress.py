@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 
 from support.sql_check import check_sql
+from support.stores import sqlite_store
 from vetmwl import sqlitefile
 from vetmwl.config import sql_dir
 from vetmwl.db import Database
+from vetmwl.errors import DatabaseError, InternalError
 from vetmwl.progress import (
     COMPLETED,
     DISCONTINUED,
@@ -26,6 +28,7 @@ from vetmwl.progress import (
     StepKeys,
     UnknownStep,
     names,
+    session_statements,
     status_of,
 )
 
@@ -79,6 +82,23 @@ def store_for(dialect: str, database: Database | None = None) -> ProgressStore:
 def test_schema_parses_in_every_dialect(dialect: str) -> None:
     statements = store_for(dialect).schema_statements()
     assert len(statements) == 8
+    for statement in statements:
+        check_sql(statement, dialect)
+
+
+@pytest.mark.parametrize(
+    ("dialect", "expected"),
+    [
+        ("sqlite", []),
+        ("postgresql", ["SET statement_timeout = 5000"]),
+        ("mssql", ["SET LOCK_TIMEOUT 5000"]),
+        ("mariadb", ["SET SESSION max_statement_time = 7"]),
+    ],
+)
+def test_the_stores_session_sets_a_server_timeout_and_allows_writing(dialect: str, expected: list[str]) -> None:
+    """Unlike the worklist's session, which makes its transactions read-only."""
+    statements = session_statements(sql_dir() / "progress", dialect, 5)
+    assert statements == expected
     for statement in statements:
         check_sql(statement, dialect)
 
@@ -145,6 +165,29 @@ def test_duplicates_unknown_and_final_steps_are_refused_and_change_nothing(store
     assert final.value.status == DISCONTINUED
     (step,) = store.recent()
     assert step.status == DISCONTINUED and len(step.references) == 1 and len(step.events) == 2
+
+
+def test_an_n_set_whose_history_cannot_be_written_changes_nothing(store: ProgressStore) -> None:
+    """The status and its event are one transaction: a modality told "failed" may send it again."""
+    store.create(mpps("1.2.3"), "first")
+    store.database.transaction([("ALTER TABLE vetmwl_step_event RENAME TO moved_away", ())])
+    with pytest.raises((DatabaseError, InternalError)):
+        store.update("1.2.3", COMPLETED, "", "{}", "DX_ROOM1", "finished")
+    status = store.database.fetch("SELECT step_status FROM vetmwl_performed_step WHERE step_uid = ?", ("1.2.3",))
+    assert status.rows[0][0] == IN_PROGRESS
+    store.database.transaction([("ALTER TABLE moved_away RENAME TO vetmwl_step_event", ())])
+    store.update("1.2.3", COMPLETED, "", "{}", "DX_ROOM1", "finished, sent again")
+    step = store.get("1.2.3")
+    assert step is not None and step.status == COMPLETED
+    assert [e.detail for e in step.events] == ["first", "finished, sent again"]
+
+
+def test_a_long_orthanc_name_is_cut_to_its_column(tmp_path: Path) -> None:
+    store = sqlite_store(tmp_path / "progress.sqlite", recorded_by="Orthanc of the clinic " * 5)
+    store.create(mpps("1.2.3"), "first")
+    step = store.get("1.2.3")
+    assert step is not None and step.recorded_by == ("Orthanc of the clinic " * 5)[:64]
+    store.database.close()
 
 
 def test_a_study_arriving_twice_is_one_performed_step(store: ProgressStore) -> None:

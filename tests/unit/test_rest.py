@@ -400,9 +400,11 @@ class SwitchableStoreDatabase:
         self._check()
         return self.real.fetch(sql, params, max_rows)
 
-    def transaction(self, statements: Sequence[tuple[str, Sequence[object]]]) -> list[int]:
+    def transaction(
+        self, statements: Sequence[tuple[str, Sequence[object]]], only_if_first_changes: bool = False
+    ) -> list[int]:
         self._check()
-        return self.real.transaction(statements)
+        return self.real.transaction(statements, only_if_first_changes)
 
     def close(self) -> None:
         self.real.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 from datetime import date
 from io import BytesIO
@@ -14,6 +15,7 @@ from support.fake_orthanc import FakeAnswers, FakeOrthanc
 from support.identifier_files import identifier
 from support.wiring import SPS, dx_query, find, orthanc_config, start, todays
 from vetmwl.config import sql_dir
+from vetmwl.orthanc_wiring import OrthancLogHandler
 from vetmwl.service import WorklistService
 from vetmwl.web.identifiers import file_bytes
 
@@ -247,3 +249,16 @@ def test_an_answer_orthanc_refuses_for_a_private_attribute_is_a_clear_refusal(
 
     with pytest.raises(RuntimeError, match="worklist internal error"):
         find(orthanc, dx_query(today), answers=FakeAnswers(refuse=ValueError("Internal error")))
+
+
+def test_a_log_line_orthanc_cannot_take_does_not_fail_the_caller(capsys: pytest.CaptureFixture[str]) -> None:
+    """Orthanc's log refusing a line (at its stop, say) must not turn a C-FIND into an error."""
+
+    class Refusing:
+        def LogWarning(self, text: str) -> None:
+            raise RuntimeError("Orthanc is finalizing")
+
+    handler = OrthancLogHandler(Refusing())  # type: ignore[arg-type]
+    record = logging.LogRecord("vetmwl", logging.WARNING, __file__, 1, "the database is slow", None, None)
+    handler.emit(record)
+    assert "Orthanc is finalizing" in capsys.readouterr().err  # logging's own report, on stderr

@@ -16,6 +16,7 @@ import pytest
 
 from support.fake_orthanc import ChangeType, FakeOrthanc, ResourceType
 from support.wiring import dx_query, find, orthanc_config, start
+from vetmwl.errors import DatabaseError, InternalError
 from vetmwl.progress import COMPLETED, STUDY_PREFIX
 from vetmwl.service import WorklistService
 
@@ -85,3 +86,46 @@ def test_orthancs_stop_ends_the_study_thread(orthanc: FakeOrthanc) -> None:
     assert len(threads) == 1 and threads[0].is_alive()
     orthanc.stop()
     assert not any(t.is_alive() for t in threads)
+
+
+def test_an_internal_error_loses_one_study_not_the_thread(
+    orthanc: FakeOrthanc, services: list[WorklistService], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = services[0].progress
+    assert store is not None
+    real = store.study_arrived
+
+    def once_broken(step: Any, detail: str) -> bool:
+        monkeypatch.setattr(store, "study_arrived", real)
+        raise InternalError("the state store refused our SQL", "42000")
+
+    monkeypatch.setattr(store, "study_arrived", once_broken)
+    arriving(orthanc, "first", "1.2.826.0.1.1")
+    arriving(orthanc, "second", "1.2.826.0.1.2")
+    orthanc.change(ChangeType.STABLE_STUDY, ResourceType.STUDY, "first")
+    orthanc.change(ChangeType.STABLE_STUDY, ResourceType.STUDY, "second")
+    until(lambda: store.get(STUDY_PREFIX + "1.2.826.0.1.2") is not None)
+    assert store.get(STUDY_PREFIX + "1.2.826.0.1.1") is None
+    assert any("internal error while recording study first" in line for line in orthanc.lines("ERROR"))
+    metrics = orthanc.get("/sql-worklist/metrics").body.decode()
+    assert 'vetmwl_study_arrivals_total{outcome="failed"} 1' in metrics
+
+
+def test_a_stop_step_that_fails_does_not_keep_the_others_from_running(
+    sqlite_db: str, tmp_path: Path, services: list[WorklistService], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken_close(self: WorklistService) -> None:
+        raise RuntimeError("the driver crashed while closing")
+
+    monkeypatch.setattr(WorklistService, "close", broken_close)
+    configuration = orthanc_config(sqlite_db, StudyArrival={"Event": "StableStudy"})
+    configuration["StorageDirectory"] = str(tmp_path / "storage")
+    fake = start(FakeOrthanc(configuration, api=7), services)
+    store = services[0].progress
+    assert store is not None
+    store.recent()  # the state store's connection is open
+    fake.stop()
+    assert any("while stopping" in line and "the driver crashed" in line for line in fake.lines("ERROR"))
+    with pytest.raises(DatabaseError, match="is closed"):
+        store.recent()  # the steps after the failing one ran: the store is closed
+    assert not any(t.is_alive() for t in threading.enumerate() if t.name == "vetmwl-studies")

@@ -364,10 +364,11 @@ class MppsProtocol:
 
     # -- the two operations ------------------------------------------------------------------------
     def n_create(self, uid: str | None, attributes: Dataset | None, calling_aet: str, calling_address: str) -> Outcome:
-        """An N-CREATE: record a new performed step IN PROGRESS (PS3.4 F.7.2.1)."""
-        uid = str(uid or "").strip()
+        """An N-CREATE: record a new performed step IN PROGRESS (PS3.4 F.7.2.1). ``uid`` None: the
+        modality left it to us (an empty one is not the same: pynetdicom then would not send ours)."""
+        given = None if uid is None else str(uid).strip()
         return self._guarded(
-            N_CREATE, uid, lambda: self._create(uid, attributes or Dataset(), calling_aet, calling_address)
+            N_CREATE, given or "", lambda: self._create(given, attributes or Dataset(), calling_aet, calling_address)
         )
 
     def n_set(self, uid: str | None, modification: Dataset | None, calling_aet: str, calling_address: str) -> Outcome:
@@ -402,12 +403,13 @@ class MppsProtocol:
                 _comment("Processing failure: internal error (see the log)"),
             )
 
-    def _create(self, uid: str, ds: Dataset, calling_aet: str, calling_address: str) -> Outcome:
-        assigned = not uid
-        if assigned:
-            uid = str(generate_uid())
-        else:
+    def _create(self, given: str | None, ds: Dataset, calling_aet: str, calling_address: str) -> Outcome:
+        assigned = given is None
+        uid = str(generate_uid()) if given is None else given
+        if not assigned:
             try:
+                if not uid:
+                    raise ValueError("empty")
                 validate_value("UI", uid, pydicom_config.RAISE)
             except (ValueError, TypeError):
                 raise _Refused(
