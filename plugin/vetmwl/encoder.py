@@ -7,11 +7,12 @@ item, a requested sequence whose value is unknown gets one item of zero-length a
 re-checks the step item against the query and would empty it for a sequence without items.
 
 Orthanc runs every worklist callback under one global lock, so the time per answer caps the whole
-server: the elements filled from the view's columns are compiled once per query shape into a plan
-(which element, in which order, with which VR, from which reader) and written in Explicit VR Little
-Endian with defined lengths and pydicom's padding. Sequences and the attributes of the catch-all
-column, rarer, are written from pydicom datasets. tests/support/reference_answers.py builds the
-same answers with pydicom for the tests to compare byte for byte.
+server: the elements filled from the view's columns are compiled once per plan (one identifier
+from one calling AE, see :meth:`vetmwl.service.WorklistService.plan`) into a list (which element,
+in which order, with which VR, from which reader) and written in Explicit VR Little Endian with
+defined lengths and pydicom's padding. Sequences and the attributes of the catch-all column,
+rarer, are written from pydicom datasets. tests/support/reference_answers.py builds the same
+answers with pydicom for the tests to compare byte for byte.
 """
 
 from __future__ import annotations
@@ -48,7 +49,9 @@ _LONG_VRS = {"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "
 #: Binary number VRs and their struct format.
 _BINARY = {"US": "<H", "SS": "<h", "UL": "<I", "SL": "<i", "FL": "<f", "FD": "<d", "UV": "<Q", "SV": "<q"}
 _ITEM = struct.pack("<HH", 0xFFFE, 0xE000)
-#: Encoded answers by (encoder, row); about 40 MB at most with typical answers of 600-800 bytes.
+#: Encoded answers by (encoder, row). The answers (600-800 bytes) take about 40 MB at most, but the
+#: keys hold each row's values too, 1-2.5 kB more per entry: about 100-170 MB in all (more with a
+#: catch-all column, whose JSON is part of the row).
 ANSWER_CACHE_SIZE = 50_000
 _ANSWERS: OrderedDict[tuple, bytes] = OrderedDict()
 _SPS_TAG = tag_for_keyword(SPS_SEQUENCE)
@@ -144,7 +147,8 @@ class _Element:
 
 
 class AnswerEncoder:
-    """Writes the answers of one query shape over one view; built once per shape, then reused."""
+    """Writes the answers of one query over one view; built once per plan (identifier and calling
+    AE), then reused for every C-FIND that repeats it."""
 
     def __init__(
         self,
@@ -272,7 +276,7 @@ class AnswerEncoder:
 
     # -- the compiled elements ---------------------------------------------------------------------
     def _write(self, elements: list[_Element], row: Row, out: list[bytes] | None = None) -> bytes:
-        """The elements' bytes for one row."""
+        """The elements' bytes for one row; with ``out``, appended there instead (and b"" returned)."""
         parts: list[bytes] = [] if out is None else out
         codec, latin1 = self.codec, self._latin1
         for e in elements:
@@ -294,7 +298,7 @@ class AnswerEncoder:
             if len(value) % 2:
                 value += e.pad
             parts.append(_long(e.header, value) if e.long else _short(e.header, value))
-        return b"".join(parts)
+        return b"" if out is not None else b"".join(parts)
 
     def answer(self, row: Sequence[Any]) -> bytes:
         """:meth:`encode`, remembered by the row's full content.
@@ -329,26 +333,3 @@ def step_time_texts(query: WorklistQuery) -> dict[str, str]:
         for f in query.filters
         if isinstance(f, TimeOfDay | Range) and f.level is Level.STEP and f.text and f.keyword != START_DATETIME
     }
-
-
-def shape_of(query: WorklistQuery) -> tuple:
-    """What the answers' layout depends on: each requested element's tag and VR, nested items included,
-    and the start time asked (which decides how the step's start time is written)."""
-    step = query.step_requested
-    return _element_shape(query.identifier), None if step is None else _element_shape(step), query.start_time_text
-
-
-def _element_shape(dataset: Dataset) -> tuple:
-    """Tags and VRs, read without converting values (pydicom's conversion is the slow part).
-
-    Only sequences are looked into (their items shape the answer); they are few and small.
-    """
-    shape = []
-    for tag in sorted(dataset.keys()):
-        raw = dataset.get_item(tag, keep_deferred=True)
-        if raw.VR == "SQ" and tag != _SPS_TAG:
-            items = dataset[tag].value or []
-            shape.append((tag, "SQ", tuple(_element_shape(i) for i in items)))
-        else:
-            shape.append((tag, raw.VR))
-    return tuple(shape)

@@ -16,12 +16,13 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 from pydicom.dataset import Dataset
 
 from .dicomtime import ValueFormatError, parse_date, parse_datetime_span, parse_time_span
 from .model import NUMBER_VRS, multi_valued, vr_of
-from .query import Equals, Filter, InList, ItemMatch, Like, Range, TimeOfDay
+from .query import Equals, Filter, InList, ItemMatch, Like, Range, TimeOfDay, person_name_upper, wildcard_matches
 from .values import element_items, element_text
 
 #: A row's value of one attribute: DICOM text, the start date-time, or a sequence's items.
@@ -37,13 +38,10 @@ def _values(keyword: str, text: str) -> list[str]:
     return text.split("\\") if multi_valued(keyword) else [text]
 
 
-def _wildcard(pattern: str) -> str:
-    return "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-
-
 def person_name_matches(pattern: str, value: str) -> bool:
-    """PN matching, case-insensitive for every script, with ``*`` and ``?`` (on characters)."""
-    return re.fullmatch(_wildcard(pattern), value.strip(" "), re.IGNORECASE | re.DOTALL) is not None
+    """PN matching, case-insensitive for every script as the databases fold case (see
+    :func:`vetmwl.query.person_name_upper`), with ``*`` and ``?`` (on characters)."""
+    return wildcard_matches(pattern, value.strip(" "), fold_case=True)
 
 
 def single_value(f: Equals, text: str) -> bool:
@@ -60,8 +58,7 @@ def single_value(f: Equals, text: str) -> bool:
 
 def wildcard(f: Like, text: str) -> bool:
     """C.2.2.2.4: ``*`` any characters, ``?`` one; PN without case."""
-    flags = re.DOTALL | (re.IGNORECASE if f.fold_case else 0)
-    return re.fullmatch(_wildcard(f.pattern), text, flags) is not None
+    return wildcard_matches(f.pattern, text, f.fold_case)
 
 
 def uid_list(f: InList, text: str) -> bool:
@@ -194,8 +191,15 @@ def orthanc_text(vr: str, text: str, query: str) -> str | None:
     return text
 
 
-def orthanc_wildcard(f: Like, text: str) -> bool:
-    """Orthanc's wildcard matching, where ``?`` is one byte of UTF-8, not one character."""
-    pattern, value = (f.pattern.upper(), text.upper()) if f.fold_case else (f.pattern, text)
+@lru_cache(maxsize=1024)
+def _orthanc_regex(pattern: str) -> re.Pattern[bytes]:
+    """A pattern as Orthanc reads it, compiled once: it is matched against row after row."""
     regex = b"".join(b".*" if c == "*" else b"." if c == "?" else re.escape(c.encode("utf-8")) for c in pattern)
-    return re.fullmatch(regex, value.encode("utf-8"), re.DOTALL) is not None
+    return re.compile(regex, re.DOTALL)
+
+
+def orthanc_wildcard(f: Like, text: str) -> bool:
+    """Orthanc's wildcard matching, where ``?`` is one byte of UTF-8, not one character; a PN without
+    case (folded by :func:`vetmwl.query.person_name_upper`)."""
+    pattern, value = (person_name_upper(f.pattern), person_name_upper(text)) if f.fold_case else (f.pattern, text)
+    return _orthanc_regex(pattern).fullmatch(value.encode("utf-8")) is not None

@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from io import BytesIO
 from typing import ClassVar
 
 import pydicom
 from pydicom.charset import python_encoding
+from pydicom.datadict import dictionary_VR
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
@@ -48,6 +51,32 @@ from .studyuid import UID_ROOT
 _TEXT_CONTROLS = frozenset("\t\n\f\r")
 
 
+def person_name_upper(text: str) -> str:
+    """``text`` upper-cased one character at a time: the one case folding of PN matching.
+
+    Databases upper-case each character to one character (PostgreSQL's UPPER() keeps ``ß``, whose
+    capital is ``SS``), so the value bound for them and Python's own matching must too: bound as
+    ``STRASSE``, ``Straße`` would never find the stored ``Straße``.
+    """
+    upper = text.upper()
+    if len(upper) == len(text):  # no capital longer than its letter: the usual case, at C speed
+        return upper
+    return "".join(u if len(u := c.upper()) == 1 else c for c in text)
+
+
+@lru_cache(maxsize=1024)
+def _wildcard_regex(pattern: str, fold_case: bool) -> re.Pattern[str]:
+    """A DICOM pattern as a compiled regex, made once: Python matches it against row after row."""
+    text = person_name_upper(pattern) if fold_case else pattern
+    return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in text), re.DOTALL)
+
+
+def wildcard_matches(pattern: str, text: str, fold_case: bool = False) -> bool:
+    """Wild Card Matching (PS3.4 C.2.2.2.4) of one value: ``*`` any characters, ``?`` one character;
+    ``fold_case`` (PN): both sides upper-cased by :func:`person_name_upper`."""
+    return _wildcard_regex(pattern, fold_case).fullmatch(person_name_upper(text) if fold_case else text) is not None
+
+
 # -- the filters: one type per kind of matching ---------------------------------------------------
 @dataclass(frozen=True)
 class Equals:
@@ -62,7 +91,7 @@ class Equals:
     macro: ClassVar[str] = "equals"
 
     def params(self) -> list[object]:
-        return [self.value.upper() if self.fold_case else self.value]
+        return [person_name_upper(self.value) if self.fold_case else self.value]
 
 
 @dataclass(frozen=True)
@@ -77,7 +106,7 @@ class Like:
     macro: ClassVar[str] = "like"
 
     def params(self) -> list[object]:
-        return [self.pattern.upper() if self.fold_case else self.pattern]
+        return [person_name_upper(self.pattern) if self.fold_case else self.pattern]
 
 
 @dataclass(frozen=True)
@@ -251,7 +280,7 @@ def _is_universal(value: str, person_name: bool) -> bool:
     """Universal Matching (PS3.4 C.2.2.2.3): empty, or only ``*``; for PN, only wildcards and
     component separators (``*^*``, which modalities send for "any name")."""
     if person_name:
-        return value.strip("*^= ") == "" or value.replace("*", "") == ""
+        return value.strip("*^= ") == ""
     return value == "" or set(value) == {"*"}
 
 
@@ -280,21 +309,19 @@ def _uid_filter(keyword: str, value: str, level: Level) -> Filter | None:
 def _status_filter(value: str) -> Filter | None:
     """SPS Status: a key that selects SCHEDULED also selects the steps whose status is unknown."""
     found = _text_filter(STATUS, value, "CS", Level.STEP)
-    if isinstance(found, Equals | Like) and _selects(found, UNKNOWN_STATUS):
-        return _or_unknown(found)
+    if isinstance(found, Equals | Like) and selects(found, UNKNOWN_STATUS):
+        return replace(found, or_unknown=True)
     return found
 
 
-def _selects(f: Equals | Like, text: str) -> bool:
-    pattern = f.value if isinstance(f, Equals) else f.pattern
-    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.fullmatch(regex, text, re.DOTALL) is not None
-
-
-def _or_unknown(f: Equals | Like) -> Equals | Like:
-    if isinstance(f, Equals):
-        return Equals(f.keyword, f.value, f.fold_case, True, f.level)
-    return Like(f.keyword, f.pattern, f.fold_case, True, f.level)
+def selects(f: Equals | Like | InList, text: str) -> bool:
+    """Whether ``f`` lets the (known, single) value ``text`` through: what a key decides about a
+    value known before any row is read, such as the statuses an SPS Status key selects."""
+    if isinstance(f, InList):
+        return text in f.values
+    if isinstance(f, Like):
+        return wildcard_matches(f.pattern, text, f.fold_case)
+    return person_name_upper(text) == person_name_upper(f.value) if f.fold_case else text == f.value
 
 
 def _value_filter(dataset: Dataset, tag: int, keyword: str, level: Level) -> Filter | None:
@@ -376,12 +403,27 @@ def _filters_of(dataset: Dataset, level: Level) -> list[Filter]:
     return filters
 
 
+def _raw_vr(raw: DataElement | RawDataElement) -> str | None:
+    """The VR of a public element, read without converting it: pydicom leaves it None (Implicit VR
+    Little Endian) or UN until conversion, which then takes the dictionary's, and so does this."""
+    vr = raw.VR
+    if vr is None or vr == "UN":
+        try:
+            return dictionary_VR(raw.tag)
+        except KeyError:
+            return vr
+    return vr
+
+
 def _padded(dataset: Dataset) -> list[str]:
     """The text keys of ``dataset`` whose value starts with a space (read without converting the rest)."""
     found = []
     for tag in dataset.keys():  # noqa: SIM118 - iterating the dataset would convert every element
+        if tag.is_private:
+            continue
         raw = dataset.get_item(tag, keep_deferred=True)
-        if tag.is_private or raw.VR not in TEXT_VRS or raw.VR in KEEP_LEADING_SPACES or not _has_value(raw):
+        vr = _raw_vr(raw)
+        if vr not in TEXT_VRS or vr in KEEP_LEADING_SPACES or not _has_value(raw):
             continue
         value = raw.value  # as received: pydicom strips some VRs' padding when it converts them
         if isinstance(value, bytes):
@@ -397,7 +439,7 @@ def _private_tags(dataset: Dataset) -> list[str]:
     for tag in dataset.keys():  # noqa: SIM118 - iterating the dataset would convert every element
         if tag.group % 2:
             found.append(f"({tag.group:04X},{tag.element:04X})")
-        elif dataset.get_item(tag, keep_deferred=True).VR == "SQ":
+        elif _raw_vr(dataset.get_item(tag, keep_deferred=True)) == "SQ":
             for item in dataset[tag].value or []:
                 found += _private_tags(item)
     return found

@@ -56,6 +56,7 @@ from .query import (
     WorklistQuery,
     parse_query,
     read_identifier,
+    selects,
 )
 from .sqlrender import SqlRenderer, approximate
 from .values import STATUS_ATTRIBUTE, Layout, Row, Values, ViewColumn
@@ -121,11 +122,14 @@ class Plan:
     encoder: AnswerEncoder
     sql: str
     params: tuple[object, ...]
-    #: Rows SQL reads at most (one more than answered, to know when there are more).
+    #: Rows SQL reads at first: one more than the limit (the extra row tells there are more), or
+    #: SCAN_ROWS + 1 when Python's checks may turn rows down; it grows only with ``sql_for``.
     fetch: int
     checks: tuple[Check, ...]
     answered_modality: str | None
     ignored: tuple[str, ...]
+    #: The row position of the Modality column, when answers carry ``answered_modality`` there.
+    modality_index: int | None = None
     #: Why no row can match, when none can (the query is then not sent to the database).
     nothing: str = ""
     #: The SQL for another number of rows (the same parameters), when ``fetch`` may have to grow.
@@ -144,7 +148,6 @@ def _keywords_by_lower_name() -> dict[str, str]:
 
 
 #: Python types each kind of column may have (what the drivers return for the reference schemas).
-_TEXT_TYPES = (str,)
 _USABLE = {
     "DA": ("date", "datetime", "str"),
     "TM": ("time", "timedelta", "datetime", "str"),
@@ -269,7 +272,7 @@ class WorklistService:
         for f in policy.filters:
             in_sql = _sql_decides(f, view)
             follows_state = tracked and f.keyword == STATUS and f.level is Level.STEP
-            if follows_state and _selects_any(f, TRACKED_STATUSES):
+            if follows_state and _selects_any(f):
                 in_sql = False  # the view may say SCHEDULED where our store says IN PROGRESS
             if in_sql:
                 sql_filters.append(f)
@@ -305,6 +308,9 @@ class WorklistService:
         def sql_for(rows: int) -> str:
             return self.renderer.render(columns, sql_filters, rows, names=names).sql
 
+        answered = policy.answered_modality
+        modality_index = layout.keywords.index(MODALITY) if answered and MODALITY in layout.keywords else None
+
         return Plan(
             query=query,
             encoder=encoder,
@@ -312,8 +318,9 @@ class WorklistService:
             params=tuple(rendered.params),
             fetch=fetch,
             checks=tuple(checks),
-            answered_modality=policy.answered_modality,
+            answered_modality=answered,
             ignored=tuple(ignored),
+            modality_index=modality_index,
             nothing=nothing,
             sql_for=sql_for if only_states and checks else None,
             step_keys=step_keys,
@@ -348,10 +355,11 @@ class WorklistService:
             sql = p.sql_for(fetch)
         fetched = time.perf_counter()
         incomplete = more or len(rows) > limit
-        if p.answered_modality and MODALITY in p.encoder.columns:
-            rows = _answering_modality(rows, p.encoder.columns.index(MODALITY), p.answered_modality)
+        rows = rows[:limit]
+        if p.modality_index is not None and p.answered_modality:
+            rows = _answering_modality(rows, p.modality_index, p.answered_modality)
         encode_row = p.encoder.answer
-        answers = [encode_row(row) for row in rows[:limit]]
+        answers = [encode_row(row) for row in rows]
         finished = time.perf_counter()
         return FindResult(
             query=p.query,
@@ -386,7 +394,7 @@ class WorklistService:
         keys = [p.step_keys(row) for row in rows]
         try:
             states = self.progress.states(keys)
-        except DatabaseError as error:
+        except Exception as error:  # a failure, an internal error or a bad row alike: answer from the view
             if not self.progress_error:
                 log.warning("the state store cannot be read, so performed steps stay on the worklist: %s", error)
             self.progress_error = str(error)
@@ -527,6 +535,6 @@ def _step_keys(values: Values) -> Callable[[Row], StepKeys]:
     return keys
 
 
-def _selects_any(f: Filter, statuses: tuple[str, ...]) -> bool:
-    """Whether the status filter ``f`` lets one of ``statuses`` through."""
-    return any(matches(f, status) for status in statuses)
+def _selects_any(f: Filter) -> bool:
+    """Whether the status filter ``f`` lets one of the statuses our store tracks through."""
+    return isinstance(f, Equals | Like | InList) and any(selects(f, status) for status in TRACKED_STATUSES)

@@ -19,6 +19,7 @@ from pathlib import Path
 import jinja2
 
 from .errors import InternalError
+from .model import START_DATETIME
 from .query import Equals, Filter, Like
 
 
@@ -28,6 +29,8 @@ class RenderedQuery:
     params: list[object]
 
 
+#: The answers' order: start date-time, then SPS ID (columns every view has, see REQUIRED_COLUMNS).
+ORDER = (START_DATETIME, "ScheduledProcedureStepID")
 #: Dialects whose usual collations compare text without case (SQL Server, MariaDB): a case-sensitive
 #: key (anything but a PN) gets a second, binary comparison there.
 CASE_INSENSITIVE_DIALECTS = frozenset({"mssql", "mariadb"})
@@ -60,7 +63,7 @@ def sqlite_case_insensitive_pattern(f: Like | Equals) -> str:
 
     SQLite's LIKE ignores case for ASCII letters only, so each non-ASCII character becomes ``_``
     (any one character); :func:`approximate` then tells the service to confirm those rows in
-    Python. The value is not upper-cased: ``ß`` would become ``SS``.
+    Python. The value is not upper-cased: SQLite's LIKE folds ASCII letters itself.
     """
     text = f.pattern if isinstance(f, Like) else f.value
     escaped = like_pattern(text, "sqlite") if isinstance(f, Like) else like_pattern_literal(text)
@@ -115,16 +118,18 @@ class SqlRenderer:
         self.view = view
         self._render_shape = lru_cache(maxsize=512)(self._render_uncached)
 
-    def _render_uncached(self, columns: tuple[str, ...], shape: tuple[Filter, ...], limit: int) -> str:
+    def _render_uncached(
+        self, columns: tuple[str, ...], shape: tuple[Filter, ...], limit: int, order: tuple[str, ...]
+    ) -> str:
         return self._template.render(
-            dialect=self.dialect, view=self.view, columns=columns, filters=shape, limit=limit
+            dialect=self.dialect, view=self.view, columns=columns, filters=shape, limit=limit, order=order
         ).strip()
 
     def render(
         self, columns: Sequence[str], filters: Sequence[Filter], limit: int, names: Mapping[str, str] | None = None
     ) -> RenderedQuery:
         """The SQL and its parameters: ``columns`` selected, ``filters`` ANDed, at most ``limit`` rows,
-        in start order. ``names`` maps a filter's keyword to the view's name of its column."""
+        in start order. ``names`` maps a keyword to the view's name of its column (filters and order)."""
         names = names or {}
         params: list[object] = []
         for f in filters:
@@ -139,7 +144,8 @@ class SqlRenderer:
                 values = values * 2  # the index's comparison, then the case-sensitive one (macros.sql.j2)
             params.extend(bind_value(v, self.dialect) for v in values)
         shape = tuple(replace(_shape_of(f), keyword=names.get(f.keyword, f.keyword)) for f in filters)
-        sql = self._render_shape(tuple(columns), shape, limit)
+        order = tuple(names.get(k, k) for k in ORDER)
+        sql = self._render_shape(tuple(columns), shape, limit, order)
         markers = sql.count("?")
         if markers != len(params):
             # Templates hold no other "?" and names never do: a mismatch is a bug of the plugin,

@@ -278,23 +278,17 @@ class Values:
         """The text stored for ``keyword``: its own column when the view has one, else the catch-all."""
         vr = vr_of(keyword)
         own = self._column(keyword, Source.VALUE) if _column_level(keyword, level) else None
-        catch_all = self._catch_all(level)
         if own is not None:  # an attribute with a column is there only, so that SQL matches what is sent
             return lambda row: dicom_text(row[own], vr)
+        catch_all = self._catch_all(level)  # selected (and hashed per row) only when needed
         if catch_all is not None:
             return lambda row: _text_in(catch_all(row), keyword)
         return None
 
     def items(self, keyword: str, level: Level) -> ItemsReader | None:
         """How to read a sequence's items from a row; None when nothing can hold them."""
-        catch_all = self._catch_all(level)
-        in_catch_all = (lambda row: _items_in(catch_all(row), keyword)) if catch_all else None
-        if level is Level.ROOT and keyword in (SPECIES_SEQUENCE, BREED_SEQUENCE, REGISTRATION_SEQUENCE):
-            derived = self._veterinary(keyword)
-            if in_catch_all is None:
-                return derived
-            return lambda row: _first(in_catch_all(row), derived(row))
-        own = self._column(keyword, Source.JSON_SEQUENCE) if _column_level(keyword, level) else None
+        veterinary = level is Level.ROOT and keyword in (SPECIES_SEQUENCE, BREED_SEQUENCE, REGISTRATION_SEQUENCE)
+        own = None if veterinary or not _column_level(keyword, level) else self._column(keyword, Source.JSON_SEQUENCE)
         if own is not None:
 
             def column(row: Row) -> list[Dataset] | None:
@@ -303,6 +297,13 @@ class Values:
                 return list(found) if found is not None else None
 
             return column
+        catch_all = self._catch_all(level)  # selected (and hashed per row) only when needed
+        in_catch_all = (lambda row: _items_in(catch_all(row), keyword)) if catch_all else None
+        if veterinary:
+            derived = self._veterinary(keyword)
+            if in_catch_all is None:
+                return derived
+            return lambda row: _first(in_catch_all(row), derived(row))
         return in_catch_all
 
     def _reader(self, columns: Sequence[str]) -> Callable[[Row], list[Any]]:

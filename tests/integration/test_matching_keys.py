@@ -6,13 +6,21 @@ pynetdicom; the expected answers are computed from the demo items themselves.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import copy
+import json
+from collections.abc import Callable, Iterator
+from io import BytesIO
 from typing import Any
 
+import pydicom
 import pytest
 from pydicom.dataset import Dataset
 
 from support.clients import pynetdicom_find
+from support.servers import import_items, sqlite_connection_string
+from vetmwl.config import load_settings
+from vetmwl.service import WorklistService
+from vetmwl.web.identifiers import file_bytes
 
 SPS = "ScheduledProcedureStepSequence"
 BACKENDS = ["sqlite", "postgres"]
@@ -222,3 +230,41 @@ def test_derived_study_instance_uid_matches_through_orthanc(orthanc, demo_items:
     assert [a.StudyInstanceUID for a in again.answers] == [uid]
     listed = pynetdicom_find(orthanc.dicom_port, query(StudyInstanceUID=[uid, first.answers[-1].StudyInstanceUID]))
     assert {a.StudyInstanceUID for a in listed.answers} == {uid, first.answers[-1].StudyInstanceUID}
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def sharp_s(
+    request: pytest.FixtureRequest, demo_items: list[Item], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[WorklistService]:
+    """The service over two orders of Straße^Rex and Strasse^Max, in SQLite or PostgreSQL."""
+    tmp_path = tmp_path_factory.mktemp("sharp-s")
+    items = [copy.deepcopy(i) for i in demo_items[:2]]
+    items[0]["PatientName"], items[1]["PatientName"] = "Straße^Rex", "Strasse^Max"
+    path = tmp_path / "sharp-s.json"
+    path.write_text(json.dumps(items, ensure_ascii=False), encoding="utf-8")
+    if request.param == "sqlite":
+        dialect, connection = "sqlite", sqlite_connection_string(tmp_path / "sharp-s.sqlite")
+        import_items(dialect, connection, path, "--create-schema")
+    else:
+        dialect, connection = "postgresql", request.getfixturevalue("postgres").with_items(path, "sharp_s")
+    service = WorklistService(load_settings({"SqlWorklist": {"ConnectionString": connection, "Dialect": dialect}}))
+    yield service
+    service.close()
+
+
+@pytest.mark.parametrize(
+    ("name", "found"),
+    [
+        ("straße*", ["Straße^Rex"]),
+        ("STRAßE^REX", ["Straße^Rex"]),
+        ("STRASSE*", ["Strasse^Max"]),  # ß is not SS: each letter has one capital, as UPPER() gives
+        ("stra?e*", ["Straße^Rex"]),
+        ("stra*e^*", ["Strasse^Max", "Straße^Rex"]),
+    ],
+)
+def test_names_with_sharp_s_fold_case_as_the_database_does(sharp_s: WorklistService, name: str, found: list) -> None:
+    """PN case folding (docs/conformance.md, "Case") against the databases' own UPPER(): the bound
+    value must keep ß, or Straße is never found (straight through the service: no DICOM needed)."""
+    result = sharp_s.find(file_bytes(query(PatientName=name)))
+    names = [str(pydicom.dcmread(BytesIO(a), force=True).PatientName) for a in result.answers]
+    assert sorted(names) == found

@@ -16,7 +16,7 @@ from pydicom.dataset import Dataset
 from support.reference_answers import build_answer, encode
 from support.views import reference_columns, view_of
 from vetmwl.charset import LATIN1, UTF8
-from vetmwl.encoder import AnswerEncoder, shape_of
+from vetmwl.encoder import AnswerEncoder
 from vetmwl.model import CATCH_ALL, CODE_COLUMNS, PATIENT_KEYS, REQUIRED_COLUMNS
 from vetmwl.query import parse_query
 
@@ -447,20 +447,6 @@ def test_answer_cache_keeps_character_sets_apart() -> None:
     second = latin1.answer([row.get(c) for c in latin1.columns])
     assert "Dvořák".encode() in first and b"ISO_IR 192" in first
     assert "Dvorák".encode("latin-1") in second and b"ISO_IR 100" in second
-
-
-def test_shape_ignores_values_but_not_keys() -> None:
-    a = query_for(["PatientName"], ["Modality"])
-    b = query_for(["PatientName"], ["Modality"])
-    b.identifier.PatientName = "Smith*"
-    c = query_for(["PatientName", "PatientID"], ["Modality"])
-    assert shape_of(a) == shape_of(b) != shape_of(c)
-    assert shape_of(query_for(["PatientName"], [])) != shape_of(query_for(["PatientName"], None))
-    # The keys asked for inside a code sequence's item shape the answer too.
-    zero = query_for(["PatientName"], None, sequences={"PatientSpeciesCodeSequence": []})
-    some = query_for(["PatientName"], None, sequences={"PatientSpeciesCodeSequence": [item("CodeValue")]})
-    other = query_for(["PatientName"], None, sequences={"PatientSpeciesCodeSequence": [item("CodeMeaning")]})
-    assert len({shape_of(zero), shape_of(some), shape_of(other)}) == 3
 
 
 def test_answer_cache_never_returns_a_stale_answer() -> None:

@@ -95,3 +95,23 @@ def test_sequence_matching_needs_one_item_matching_every_key() -> None:
     assert matches(one, stored) and matches(both, stored)
     assert not matches(split, stored)
     assert not matches(one, []) and not matches(one, None)
+
+
+@pytest.mark.parametrize(
+    ("f", "value", "expected"),
+    [
+        (Like("PatientName", "straße*", fold_case=True), "STRAßE^Rex", True),
+        (Equals("PatientName", "Straße^Rex", fold_case=True), "STRAßE^REX", True),
+        (Like("PatientName", "STRASSE*", fold_case=True), "Straße^Rex", False),  # as the databases' UPPER()
+        (Like("PatientName", "Straße*", fold_case=True), "Strasse^Rex", False),
+    ],
+)
+def test_person_names_fold_case_as_the_databases_do(f: object, value: str, expected: bool) -> None:
+    """One character to one: ß stays ß (its capital is SS), in Python as in SQL (see query.person_name_upper)."""
+    assert matches(f, value) is expected
+
+
+def test_orthanc_wildcards_fold_case_as_the_databases_do() -> None:
+    step_name = "ScheduledPerformingPhysicianName"
+    assert orthanc_wildcard(Like(step_name, "straß*", fold_case=True, level=Level.STEP), "STRAßE^Anna")
+    assert not orthanc_wildcard(Like(step_name, "STRASS*", fold_case=True, level=Level.STEP), "Straße^Anna")

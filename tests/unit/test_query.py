@@ -21,8 +21,11 @@ from vetmwl.query import (
     Range,
     TimeOfDay,
     WorklistQuery,
+    _private_tags,
     parse_query,
+    person_name_upper,
     read_identifier,
+    selects,
 )
 from vetmwl.studyuid import derived_study_uid
 from vetmwl.web.identifiers import file_bytes
@@ -431,3 +434,38 @@ def test_private_attributes_are_listed_and_never_matched() -> None:
     query = parse_query(read_identifier(raw_identifier((0x00290010, b"ACME"), (0x00291001, b"y"), sequence)))
     assert query.private_tags == ("(0029,0010)", "(0029,1001)", "(0009,1010)")
     assert [f.keyword for f in query.filters] == ["Modality"]
+
+
+def test_person_names_are_upper_cased_one_character_at_a_time() -> None:
+    """The databases' UPPER() keeps ß (its capital is two letters), so the bound value must keep it:
+    bound as STRASSE, 'Straße' would never find the stored Straße."""
+    assert person_name_upper("Straße^Rex") == "STRAßE^REX"
+    assert person_name_upper("ﬁsh^müller") == "ﬁSH^MÜLLER"  # the ligature's capital is FI: kept too
+    assert person_name_upper("Smith^Rex") == "SMITH^REX"
+    assert Equals("PatientName", "Straße^Rex", fold_case=True).params() == ["STRAßE^REX"]
+    assert Like("PatientName", "straße*", fold_case=True).params() == ["STRAßE*"]
+    assert Like("PatientID", "straße*").params() == ["straße*"]  # only PN folds case
+
+
+def test_one_reading_of_what_a_key_selects() -> None:
+    """What decides the statuses a key selects, before any row is read (query and service alike)."""
+    assert selects(Like(STATUS, "SCHED*", level=STEP), "SCHEDULED")
+    assert not selects(Like(STATUS, "sched*", level=STEP), "SCHEDULED")
+    assert selects(Equals(STATUS, "SCHEDULED", level=STEP), "SCHEDULED")
+    assert selects(InList(STATUS, ("ARRIVED", "IN PROGRESS"), level=STEP), "IN PROGRESS")
+    assert not selects(Like(STATUS, "IN?PROGRESS", level=STEP), "IN  PROGRESS")
+    assert selects(Like("PatientName", "stra?e*", fold_case=True), "STRAßE^Rex")
+
+
+def implicit_step(*elements: tuple[int, bytes]) -> bytes:
+    """An identifier in Implicit VR Little Endian whose SPS item holds ``elements``: no element says its VR."""
+    step = raw_identifier(*elements)
+    return raw_identifier((0x00400100, b"\xfe\xff\x00\xe0" + len(step).to_bytes(4, "little") + step))
+
+
+def test_implicit_vr_keys_are_read_with_the_dictionarys_vr() -> None:
+    """Undecoded elements of an Implicit VR identifier have no VR; the dictionary's is theirs."""
+    padded = parse_query(read_identifier(implicit_step((0x00400009, b" SPS1"), (0x00080060, b""))))
+    assert padded.padded_step_keys == ("ScheduledProcedureStepID",)
+    private = read_identifier(implicit_step((0x00080060, b"DX"), (0x00091010, b"x")))
+    assert _private_tags(private) == ["(0009,1010)"]  # found inside the sequence before it is converted

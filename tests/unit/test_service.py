@@ -215,3 +215,39 @@ def test_a_repeated_identifier_is_prepared_once(services: list[WorklistService],
     mine = service.find(first, "DX_ROOM1")
     assert len(mine.answers) < len(everyone.answers)
     assert identifier_bytes(b"not a file") == b"not a file"
+
+
+@pytest.fixture
+def lower_case_view(sqlite_db: str, tmp_path: Path) -> str:
+    """A copy of the demo file with a view whose columns are spelled in lower case."""
+    source = Path(sqlite_db.split("Database=", 1)[1])
+    copy = tmp_path / "lower.sqlite"
+    shutil.copy(source, copy)
+    columns = ", ".join(f"{c} AS {c.lower()}" for c in reference_columns())
+    with sqlite3.connect(copy) as connection:
+        connection.execute(f"CREATE VIEW lower_case AS SELECT {columns} FROM worklist")
+    return f"Driver=SQLite3;Database={copy}"
+
+
+def test_the_sql_names_columns_as_the_view_spells_them(
+    lower_case_view: str, sqlite_db: str, demo_items: list[dict], services: list
+) -> None:
+    """SQL Server under a case-sensitive collation would refuse any other spelling (ORDER BY included)."""
+    service = make(services, lower_case_view, View="lower_case")
+    plan = service.plan(file_bytes(identifier(STEP_KEYS | {"Modality": "DX"}, PatientName="smith*")))
+    assert "ORDER BY scheduledprocedurestepstartdatetime, scheduledprocedurestepid" in plan.sql
+    assert not any(c in plan.sql for c in reference_columns() if c != c.lower())
+    same = [spsid(a) for a in find(make(services, sqlite_db), {"Modality": "DX"}, PatientName="smith*")]
+    assert [spsid(a) for a in find(service, {"Modality": "DX"}, PatientName="smith*")] == same != []
+
+
+def test_an_attribute_with_its_own_column_never_selects_the_catch_all(sqlite_db: str, services: list) -> None:
+    """The catch-all's JSON is read (and hashed into the answer cache's key) only for what needs it."""
+    service = make(services, sqlite_db)
+    only_name = service.plan(file_bytes(identifier(None, PatientName="")))
+    assert "AdditionalAttributes" not in only_name.sql
+    assert only_name.encoder.columns == ("PatientName",)
+    with_sequence = service.plan(file_bytes(identifier(None, PatientName="", ReferencedStudySequence=[])))
+    assert "AdditionalAttributes" not in with_sequence.sql
+    elsewhere = service.plan(file_bytes(identifier(None, PatientName="", PatientAge="")))
+    assert "AdditionalAttributes" in elsewhere.sql  # PatientAge has no column: the catch-all holds it

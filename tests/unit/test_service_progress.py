@@ -14,6 +14,7 @@ from pydicom.dataset import Dataset
 from support.identifier_files import identifier
 from vetmwl.config import load_settings, sql_dir
 from vetmwl.db import Database
+from vetmwl.errors import InternalError
 from vetmwl.progress import (
     COMPLETED,
     DISCONTINUED,
@@ -126,3 +127,27 @@ def test_a_store_that_cannot_be_read_leaves_the_worklist_working(
     assert "ODBC driver" in service.progress_error
     warned = [r for r in caplog.records if "state store cannot be read" in r.getMessage()]
     assert len(warned) == 1  # once per outage, not once per query
+
+
+@pytest.mark.parametrize("failure", [InternalError("a broken template"), ValueError("invalid literal for int()")])
+def test_a_store_that_fails_in_any_way_leaves_the_worklist_working(
+    sqlite_db: str,
+    store: ProgressStore,
+    services: list,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    failure: Exception,
+) -> None:
+    """Not only a database error: an internal error, or a row the store cannot read, answers from the view."""
+
+    def states(keys: object) -> None:
+        raise failure
+
+    monkeypatch.setattr(store, "states", states)
+    expected, _ = find(make(services, sqlite_db, None))
+    service = make(services, sqlite_db, store)
+    assert spsids(find(service)[0]) == spsids(expected)
+    assert spsids(find(service)[0]) == spsids(expected)
+    assert service.progress_error == str(failure)
+    warned = [r for r in caplog.records if "state store cannot be read" in r.getMessage()]
+    assert len(warned) == 1

@@ -111,6 +111,20 @@ def test_limit_and_order(dialect: str) -> None:
         assert "TOP" not in sql
 
 
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_every_column_is_named_as_the_view_spells_it(dialect: str) -> None:
+    """Under a case-sensitive collation SQL Server compares column names as text, so a view whose
+    columns are spelled in lower case is queried in lower case throughout, ORDER BY included."""
+    names = {k: k.lower() for k in ALL_COLUMNS}
+    filters = [Like("PatientName", "smi*", fold_case=True), Range(START_DATETIME, datetime(2026, 1, 5), None)]
+    sql = renderer(dialect).render(tuple(names.values()), filters, 5, names=names).sql
+    (statement,) = check_sql(sql, dialect)
+    assert {c.name for c in statement.find_all(exp.Column)} <= set(names.values())
+    assert "ORDER BY scheduledprocedurestepstartdatetime, scheduledprocedurestepid" in sql
+    probe = renderer(dialect).render_named("probe.sql.j2")
+    assert not set(check_sql(probe, dialect)[0].find_all(exp.Column))  # names no column at all
+
+
 @pytest.mark.parametrize(
     ("dialect", "column_sql"),
     [("postgresql", "UPPER(PatientName)"), ("mssql", "PatientName"), ("mariadb", "PatientName")],
@@ -140,6 +154,17 @@ def test_sqlite_person_names_use_like_with_non_ascii_as_any_character() -> None:
     assert not approximate(Equals("PatientName", "Müller", fold_case=True), "postgresql")
 
 
+@pytest.mark.parametrize("dialect", ["postgresql", "mssql", "mariadb"])
+def test_person_names_bind_capitals_of_one_character(dialect: str) -> None:
+    """PostgreSQL's UPPER() and the case-insensitive collations keep ß: bound as STRASSE, 'Straße'
+    would never find the stored Straße. SQLite binds the name as is and Python checks it."""
+    like = renderer(dialect).render(ALL_COLUMNS, [Like("PatientName", "straße*", fold_case=True)], 5)
+    equals = renderer(dialect).render(ALL_COLUMNS, [Equals("PatientName", "Straße^Rex", fold_case=True)], 5)
+    assert like.params == ["STRAßE%"]
+    assert equals.params == ["STRAßE^REX"]
+    assert approximate(Like("PatientName", "straße*", fold_case=True), "sqlite")
+
+
 @pytest.mark.parametrize(
     ("pattern", "value", "matches"),
     [
@@ -149,6 +174,8 @@ def test_sqlite_person_names_use_like_with_non_ascii_as_any_character() -> None:
         ("Müller", "Müller^Bello", False),
         ("山田^*", "山田^ポチ", True),
         ("straße", "STRASSE", False),
+        ("STRASSE*", "Straße^Rex", False),
+        ("straße*", "STRAßE^REX", True),
         ("a.b", "axb", False),
     ],
 )
