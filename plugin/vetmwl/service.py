@@ -67,6 +67,9 @@ _MISSING_COLUMN_STATES = {"42S22", "42703"}
 #: Rows read at most for a query some of whose filters Python decides: SQL then selects candidates,
 #: so its LIMIT must leave room for the rows Python turns down; beyond, the answer is incomplete.
 SCAN_ROWS = 10_000
+#: Seconds the worklist answers from the view alone after the state store failed, before it asks
+#: the store again: a store that hangs costs one slow C-FIND in this time, not every one.
+STORE_PAUSE = 10.0
 #: Rows read first when only the performed steps' states may turn rows down (few are, usually): the
 #: query is read again with this many times more rows while too few remain, up to SCAN_ROWS.
 GROWTH = 4
@@ -204,6 +207,9 @@ class WorklistService:
         self.progress = progress
         #: Why the state store could not be read at the last query ('' when it could).
         self.progress_error = ""
+        #: When the store may be asked again (``clock`` time), after a failure.
+        self._store_pause_until = 0.0
+        self.clock: Callable[[], float] = time.monotonic
         self.renderer = SqlRenderer(settings.template_dir, settings.template, settings.dialect, settings.view)
         session = self.renderer.render_named("session.sql.j2", query_timeout_ms=settings.query_timeout * 1000)
         self.database = database or Database(
@@ -391,13 +397,21 @@ class WorklistService:
         then keep the view's statuses, and the log says so once per outage."""
         if self.progress is None or p.step_keys is None or not rows:
             return rows
+        if self.progress_error and self.clock() < self._store_pause_until:
+            return rows
         keys = [p.step_keys(row) for row in rows]
         try:
             states = self.progress.states(keys)
         except Exception as error:  # a failure, an internal error or a bad row alike: answer from the view
             if not self.progress_error:
-                log.warning("the state store cannot be read, so performed steps stay on the worklist: %s", error)
+                log.warning(
+                    "the state store cannot be read, so performed steps stay on the worklist (asked again "
+                    "every %g s): %s",
+                    STORE_PAUSE,
+                    error,
+                )
             self.progress_error = str(error)
+            self._store_pause_until = self.clock() + STORE_PAUSE
             return rows
         if self.progress_error:
             log.warning("the state store can be read again")

@@ -5,6 +5,7 @@ a port already taken, and the state store going away under the worklist."""
 from __future__ import annotations
 
 import socket
+import time
 from datetime import date
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from pydicom.dataset import Dataset
 from support import mpps
 from support.clients import echo, pynetdicom_find
 from support.servers import OrthancServer, PostgresServer, free_port, plugin_settings
+from vetmwl.service import STORE_PAUSE
 
 SPS = "ScheduledProcedureStepSequence"
 
@@ -111,5 +113,9 @@ def test_a_state_store_that_goes_away_leaves_the_worklist_working(
         assert status == 0x0110 and comment
         assert "the state store cannot be read" in orthanc.log()
         own_postgres.start()
-        assert spsids(todays_dx(orthanc, today)) == spsids(before[1:])
+        # The store is asked again once its pause (STORE_PAUSE seconds after the failure) is over.
+        deadline = time.monotonic() + STORE_PAUSE + 15
+        while spsids(todays_dx(orthanc, today)) != spsids(before[1:]):
+            assert time.monotonic() < deadline, "the worklist did not follow the state store again"
+            time.sleep(0.5)
         assert "the state store can be read again" in orthanc.log()

@@ -14,7 +14,7 @@ from pydicom.dataset import Dataset
 from support.identifier_files import identifier
 from vetmwl.config import load_settings, sql_dir
 from vetmwl.db import Database
-from vetmwl.errors import InternalError
+from vetmwl.errors import DatabaseError, InternalError
 from vetmwl.progress import (
     COMPLETED,
     DISCONTINUED,
@@ -25,7 +25,7 @@ from vetmwl.progress import (
     ProgressStore,
     Reference,
 )
-from vetmwl.service import WorklistService
+from vetmwl.service import STORE_PAUSE, WorklistService
 from vetmwl.web.identifiers import file_bytes
 
 SPS = "ScheduledProcedureStepSequence"
@@ -151,3 +151,28 @@ def test_a_store_that_fails_in_any_way_leaves_the_worklist_working(
     assert service.progress_error == str(failure)
     warned = [r for r in caplog.records if "state store cannot be read" in r.getMessage()]
     assert len(warned) == 1
+
+
+def test_a_failed_store_is_asked_again_only_after_a_pause(
+    sqlite_db: str, store: ProgressStore, services: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store that hangs costs one slow C-FIND per pause, not every C-FIND (under Orthanc's lock)."""
+    asked: list[float] = []
+    real = store.states
+    now = [1000.0]
+
+    def failing(keys: Any) -> Any:
+        asked.append(now[0])
+        raise DatabaseError("the state store did not answer within 6 seconds", "HYT00", timeout=True)
+
+    monkeypatch.setattr(store, "states", failing)
+    service = make(services, sqlite_db, store)
+    service.clock = lambda: now[0]
+    find(service)
+    now[0] += STORE_PAUSE - 1
+    find(service)
+    assert asked == [1000.0] and service.progress_error  # answered from the view without asking
+    monkeypatch.setattr(store, "states", real)
+    now[0] += 2
+    find(service)
+    assert service.progress_error == ""  # asked again after the pause, and it answers
