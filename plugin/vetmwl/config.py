@@ -195,7 +195,7 @@ _KEYS = {
 }
 _MPPS_KEYS = ("Enable", "Port", "AET", "AllowedAETs")
 _ARRIVAL_KEYS = ("Event", "MatchOn")
-_STORE_KEYS = ("ConnectionString", "Dialect")
+_STORE_KEYS = ("ConnectionString", "PasswordFile", "Dialect")
 #: The keys of one entry of "Modalities" (and the defaults they override).
 _AE_KEYS = ("CharacterSet", "RestrictToOwnStation", "ModalityAliases", "Statuses")
 _ENVIRONMENT = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -221,12 +221,12 @@ def _connection_string(section: dict[str, Any], environ: Mapping[str, str], wher
         return text
     if _SECRET.search(text):
         raise ConfigError(
-            f'"{SECTION}.PasswordFile" and a password in "{SECTION}.ConnectionString" conflict: keep only one'
+            f'"{where}.PasswordFile" and a password in "{where}.ConnectionString" conflict: keep only one'
         )
     try:
         password = Path(password_file).read_text(encoding="utf-8").strip()
     except (OSError, TypeError) as exc:
-        raise ConfigError(f'"{SECTION}.PasswordFile": cannot read {password_file!r} ({exc})') from None
+        raise ConfigError(f'"{where}.PasswordFile": cannot read {password_file!r} ({exc})') from None
     return text.rstrip(";") + ";PWD={" + password.replace("}", "}}") + "};"
 
 

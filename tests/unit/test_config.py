@@ -191,6 +191,16 @@ def test_password_file_conflicts_with_a_password_in_the_connection_string(tmp_pa
         load_settings(_section(ConnectionString="Driver=X", PasswordFile=str(tmp_path / "nope")), environ={})
 
 
+def test_the_state_store_reads_its_password_file_too(tmp_path) -> None:
+    secret = tmp_path / "store-password"
+    secret.write_text("s3cret\n")
+    store = {"ConnectionString": "Driver={PostgreSQL Unicode};Uid=steps", "Dialect": "postgresql"}
+    settings = load_settings(configuration(StateStore={**store, "PasswordFile": str(secret)}))
+    assert settings.progress.connection_string == "Driver={PostgreSQL Unicode};Uid=steps;PWD={s3cret};"
+    with pytest.raises(ConfigError, match=r'"SqlWorklist\.StateStore\.PasswordFile": cannot read'):
+        load_settings(configuration(StateStore={**store, "PasswordFile": str(tmp_path / "nope")}))
+
+
 # -- per-modality options ------------------------------------------------------------------------
 
 
