@@ -223,9 +223,12 @@ class ProgressStore:
         try:
             self.database.transaction(self._inserts(step))
         except DatabaseError as error:
-            if error.sqlstate.startswith("23"):
-                return step, False
-            raise
+            if not error.sqlstate.startswith("23"):
+                raise
+            # The connection may have been lost after our commit, and the insert sent again: then the
+            # step found is ours (our time stamp), not one recorded before.
+            found = self.get(step.uid)
+            return step, found is not None and (found.created_us, found.recorded_by) == (now, step.recorded_by)
         return step, True
 
     def create(self, step: PerformedStep, detail: str) -> PerformedStep:

@@ -4,6 +4,7 @@ dialect, and the store itself on a real SQLite file (PostgreSQL's is in the inte
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -217,3 +218,18 @@ def test_the_state_survives_a_new_connection(store: ProgressStore, tmp_path: Pat
     store.database.close()
     again = store_for("sqlite", Database(str(tmp_path / "state" / "progress.sqlite"), 5, 5, connect=sqlitefile.connect))
     assert again.get("1.2.3") is not None
+
+
+def test_an_insert_sent_again_after_its_commit_is_not_a_duplicate(store: ProgressStore) -> None:
+    """A connection lost after the commit makes the database layer send the transaction again."""
+    real = store.database.transaction
+
+    def committed_then_lost(statements: Any, only_if_first_changes: bool = False) -> list[int]:
+        real(statements, only_if_first_changes)  # committed; the answer is lost, so it is sent again
+        return real(statements, only_if_first_changes)
+
+    store.database.transaction = committed_then_lost  # type: ignore[method-assign]
+    created = store.create(mpps("1.2.3"), "first")
+    assert created.uid == "1.2.3"
+    with pytest.raises(DuplicateStep):
+        store.create(mpps("1.2.3"), "a second N-CREATE of the same instance")
