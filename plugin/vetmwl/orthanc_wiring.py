@@ -315,6 +315,18 @@ def _register_web(orthanc: ModuleType, api: RestApi) -> None:
     log.info("worklist page at %s/app/index.html (REST: worklist, queries, steps, health, metrics)", PREFIX)
 
 
+def _storage_as_orthanc_reads_it(orthanc: ModuleType, configuration: dict[str, Any]) -> dict[str, Any]:
+    """The configuration with ``StorageDirectory`` absolute: Orthanc reads a relative one from the
+    folder of its configuration (the file's folder, or the folder given), not from its working
+    directory, and the state store's SQLite file belongs beside Orthanc's storage."""
+    storage = configuration.get("StorageDirectory", "OrthancStorage")
+    if not isinstance(storage, str) or Path(storage).is_absolute() or not hasattr(orthanc, "GetConfigurationPath"):
+        return configuration
+    read_from = Path(orthanc.GetConfigurationPath())
+    base = read_from if read_from.is_dir() else read_from.parent
+    return {**configuration, "StorageDirectory": str(base / storage)}
+
+
 def make_store(settings: Settings, orthanc_name: str = "") -> ProgressStore | None:
     """The state store of performed steps, when MPPS or study arrival is on: the shared ODBC
     database of ``StateStore``, else a SQLite file in Orthanc's storage folder."""
@@ -476,7 +488,7 @@ def register(orthanc: ModuleType, sql_folder: Path | None = None) -> WorklistSer
     say what is wrong.
     """
     _install_logging(orthanc)
-    configuration = json.loads(orthanc.GetConfiguration())
+    configuration = _storage_as_orthanc_reads_it(orthanc, json.loads(orthanc.GetConfiguration()))
     for warning in orthanc_warnings(configuration):
         log.warning(warning)
     querylog, metrics, lock = QueryLog(), Metrics(), threading.Lock()

@@ -136,6 +136,8 @@ class FakeOrthanc:
         missing: frozenset[str] = frozenset(),
     ) -> None:
         self.configuration = configuration
+        #: What GetConfigurationPath says: the file (or folder) Orthanc read its configuration from.
+        self.configuration_path = arguments[-1] if arguments else ""
         self.arguments = arguments
         self.api = api
         #: Names this module lacks: RegisterWorklistCallback2 before orthanc-python 7, and any given.
@@ -158,6 +160,9 @@ class FakeOrthanc:
     # -- configuration, command line and log ---------------------------------------------------
     def GetConfiguration(self) -> str:
         return json.dumps(self.configuration)
+
+    def GetConfigurationPath(self) -> str:
+        return self.configuration_path
 
     def GetCommandLineArgumentsCount(self) -> int:
         return len(self.arguments)

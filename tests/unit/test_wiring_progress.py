@@ -129,3 +129,20 @@ def test_a_stop_step_that_fails_does_not_keep_the_others_from_running(
     with pytest.raises(DatabaseError, match="is closed"):
         store.recent()  # the steps after the failing one ran: the store is closed
     assert not any(t.is_alive() for t in threading.enumerate() if t.name == "vetmwl-studies")
+
+
+@pytest.mark.parametrize("given", ["file", "folder"])
+def test_a_relative_storage_directory_is_read_from_the_configurations_folder(
+    sqlite_db: str, tmp_path: Path, services: list[WorklistService], given: str
+) -> None:
+    """As Orthanc reads it: the state store's file lies beside Orthanc's storage, wherever Orthanc runs."""
+    folder = tmp_path / "etc-orthanc"
+    folder.mkdir()
+    (folder / "orthanc.json").write_text("{}")
+    configuration = orthanc_config(sqlite_db, StudyArrival={"Event": "NewStudy"})
+    configuration["StorageDirectory"] = "storage"
+    fake = FakeOrthanc(configuration, api=7)
+    fake.configuration_path = str(folder / "orthanc.json" if given == "file" else folder)
+    start(fake, services)
+    assert services[-1].settings.progress.sqlite_path == folder / "storage" / "vetmwl-progress.sqlite"
+    fake.stop()
