@@ -10,22 +10,18 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, NoReturn
 
-from . import __version__, sqlitefile
-from .config import STUDY_EVENTS, ConfigError, Settings, load_settings, orthanc_warnings
-from .db import TEXT_ENCODINGS, Database
+from . import __version__, performed
+from .config import STUDY_EVENTS, ConfigError, load_settings, orthanc_warnings
 from .errors import FAILED, INTERNAL, OK, REFUSED, DatabaseError, InternalError, QueryError
 from .hostcheck import hostid_problem
-from .mpps.protocol import Outcome
-from .progress import ProgressStore, arrived_study, session_statements
 from .service import FindResult, WorklistService
 from .web.identifiers import mask_person_names
 from .web.metrics import Metrics
@@ -145,50 +141,61 @@ def make_callback(
             handing_over = time.perf_counter()
             _hand_over(answers, query, result)
             handover = time.perf_counter() - handing_over
-        except QueryError as error:
-            remember(REFUSED, str(error))
-            log.warning("C-FIND from %s refused: %s", peer, error)
-            raise RuntimeError(f"worklist query refused: {error}") from None
-        except DatabaseError as error:
-            metrics.database_error("cfind")
-            remember(FAILED, str(error))
-            log.error("C-FIND from %s failed: %s", peer, error)
-            raise RuntimeError(f"worklist database error: {error}") from None
-        except InternalError as error:
-            remember(INTERNAL, str(error))
-            log.error(
-                "C-FIND from %s failed by an internal error of the plugin (please report it): %s; keys=%s sql=%s",
-                peer,
-                error,
-                mask_person_names(error.keys),
-                " ".join(error.sql.split()) or "(none)",
-            )
-            raise RuntimeError(f"worklist internal error: {error}") from None
         except Exception as error:
-            remember(INTERNAL, f"internal error: {error}")
-            log.exception("C-FIND from %s failed by an internal error of the plugin (please report it)", peer)
-            raise
+            _refuse(error, peer, remember, metrics)
         remember(OK)
-        keys = result.query.matching_keys()
-        ignored = f" ignored={','.join(result.ignored_keys)}" if result.ignored_keys else ""
-        # Patient, owner and physician names stay out of the INFO line; --trace shows them.
-        # The time split (parse, sql, build, handover to Orthanc) is what bench/breakdown.py reports.
-        log.info(
-            "C-FIND from %s keys=%s answers=%d%s parse=%.2fms sql=%.2fms build=%.2fms handover=%.2fms total=%.2fms%s",
-            peer,
-            mask_person_names(keys),
-            len(result.answers),
-            " (limit reached, marked incomplete)" if result.incomplete else "",
-            result.parse_seconds * 1000,
-            result.sql_seconds * 1000,
-            result.build_seconds * 1000,
-            handover * 1000,
-            (time.perf_counter() - started) * 1000,
-            ignored,
-        )
-        log.debug("C-FIND from %s with names: keys=%s", peer, keys)
+        _summary(peer, result, handover, started)
 
     return on_worklist
+
+
+def _refuse(error: Exception, peer: Peer, remember: Callable[[str, str], None], metrics: Metrics) -> NoReturn:
+    """Record and log a failed C-FIND by whose fault it is (see :mod:`vetmwl.errors`), and raise
+    what makes Orthanc answer the modality with a failure status."""
+    if isinstance(error, QueryError):
+        remember(REFUSED, str(error))
+        log.warning("C-FIND from %s refused: %s", peer, error)
+        raise RuntimeError(f"worklist query refused: {error}") from None
+    if isinstance(error, DatabaseError):
+        metrics.database_error("cfind")
+        remember(FAILED, str(error))
+        log.error("C-FIND from %s failed: %s", peer, error)
+        raise RuntimeError(f"worklist database error: {error}") from None
+    if isinstance(error, InternalError):
+        remember(INTERNAL, str(error))
+        log.error(
+            "C-FIND from %s failed by an internal error of the plugin (please report it): %s; keys=%s sql=%s",
+            peer,
+            error,
+            mask_person_names(error.keys),
+            " ".join(error.sql.split()) or "(none)",
+        )
+        raise RuntimeError(f"worklist internal error: {error}") from None
+    remember(INTERNAL, f"internal error: {error}")
+    log.error("C-FIND from %s failed by an internal error of the plugin (please report it)", peer, exc_info=error)
+    raise error
+
+
+def _summary(peer: Peer, result: FindResult, handover: float, started: float) -> None:
+    """The one INFO line of a C-FIND. Patient, owner and physician names stay out of it; --trace
+    shows them. The time split (parse, sql, build, handover to Orthanc) is what bench/breakdown.py
+    reports."""
+    keys = result.query.matching_keys()
+    ignored = f" ignored={','.join(result.ignored_keys)}" if result.ignored_keys else ""
+    log.info(
+        "C-FIND from %s keys=%s answers=%d%s parse=%.2fms sql=%.2fms build=%.2fms handover=%.2fms total=%.2fms%s",
+        peer,
+        mask_person_names(keys),
+        len(result.answers),
+        " (limit reached, marked incomplete)" if result.incomplete else "",
+        result.parse_seconds * 1000,
+        result.sql_seconds * 1000,
+        result.build_seconds * 1000,
+        handover * 1000,
+        (time.perf_counter() - started) * 1000,
+        ignored,
+    )
+    log.debug("C-FIND from %s with names: keys=%s", peer, keys)
 
 
 def _hand_over(answers: Any, query: Any, result: FindResult) -> None:
@@ -327,134 +334,20 @@ def _storage_as_orthanc_reads_it(orthanc: ModuleType, configuration: dict[str, A
     return {**configuration, "StorageDirectory": str(base / storage)}
 
 
-def make_store(settings: Settings, orthanc_name: str = "") -> ProgressStore | None:
-    """The state store of performed steps, when MPPS or study arrival is on: the shared ODBC
-    database of ``StateStore``, else a SQLite file in Orthanc's storage folder."""
-    if not settings.tracks_steps:
-        return None
-    p = settings.progress
-    timeouts = (settings.query_timeout, settings.connect_timeout)
-    if p.connection_string:
-        database = Database(
-            p.connection_string,
-            *timeouts,
-            session_sql=session_statements(p.template_dir, p.dialect, settings.query_timeout),
-            text_encoding=TEXT_ENCODINGS.get(p.dialect),
-            name="the state store",
-        )
-    else:
-        database = Database(str(p.sqlite_path), *timeouts, connect=sqlitefile.connect, name="the state store")
-    return ProgressStore(database, p.dialect, p.template_dir, p.match_on, recorded_by=orthanc_name)
+def _describer(orthanc: ModuleType) -> performed.Describe:
+    """How Orthanc describes a study, for the study-arrival thread (never called from a callback)."""
+
+    def describe(orthanc_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        study = json.loads(orthanc.RestApiGet(f"/studies/{orthanc_id}"))
+        statistics = json.loads(orthanc.RestApiGet(f"/studies/{orthanc_id}/statistics"))
+        return study, statistics
+
+    return describe
 
 
-class StudyArrivals:
-    """Orthanc's study events, handled on a thread of our own: Orthanc's REST API must not be called
-    from the change callback itself (it may deadlock, as the Orthanc Book warns). A store that
-    cannot be written is tried again every ``retry`` seconds for ``attempts`` times."""
-
-    def __init__(
-        self,
-        orthanc: ModuleType,
-        store: ProgressStore,
-        event: str,
-        metrics: Metrics,
-        retry: float = 10.0,
-        attempts: int = 30,
-    ) -> None:
-        self._orthanc = orthanc
-        self._store = store
-        self.event = event
-        self._metrics = metrics
-        self._retry, self._attempts = retry, attempts
-        self._queue: queue.SimpleQueue[str | None] = queue.SimpleQueue()
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="vetmwl-studies", daemon=True)
-        self._thread.start()
-
-    def put(self, orthanc_id: str) -> None:
-        self._queue.put(orthanc_id)
-
-    def stop(self, timeout: float = 2.0) -> None:
-        self._stopping.set()
-        self._queue.put(None)
-        self._thread.join(timeout)
-
-    def _loop(self) -> None:
-        while (orthanc_id := self._queue.get()) is not None:
-            for attempt in range(1, self._attempts + 1):
-                try:
-                    if self._stopping.is_set() or self._handle(orthanc_id, last=attempt == self._attempts):
-                        break
-                except Exception:  # the plugin's own mistake: report it, and go on with the next study
-                    self._metrics.study_arrival("failed")
-                    log.exception("internal error while recording study %s; it is not recorded", orthanc_id)
-                    break
-                self._stopping.wait(self._retry)
-
-    def _handle(self, orthanc_id: str, last: bool) -> bool:
-        """Record one study; whether it is done with (recorded, or nothing to record)."""
-        try:
-            study = json.loads(self._orthanc.RestApiGet(f"/studies/{orthanc_id}"))
-            statistics = json.loads(self._orthanc.RestApiGet(f"/studies/{orthanc_id}/statistics"))
-        except Exception as error:  # the study was deleted meanwhile, or Orthanc is stopping
-            log.warning("study %s arrived, but Orthanc could not describe it (%s): nothing recorded", orthanc_id, error)
-            return True
-        step = arrived_study(study.get("MainDicomTags", {}), statistics, orthanc_id, self.event)
-        if step is None:
-            log.warning("study %s arrived without a Study Instance UID: nothing recorded", orthanc_id)
-            return True
-        (reference,) = step.references
-        detail = (
-            f"study arrived in Orthanc ({self.event}): {statistics.get('CountSeries')} series, "
-            f"{statistics.get('CountInstances')} instances"
-        )
-        try:
-            new = self._store.study_arrived(step, detail)
-        except DatabaseError as error:
-            if last:
-                self._metrics.study_arrival("failed")
-                log.error("study %s could not be recorded in the state store, giving up: %s", reference, error)
-            else:
-                log.warning("study %s: the state store cannot be written, trying again: %s", reference, error)
-            return last
-        self._metrics.study_arrival("new" if new else "again")
-        log.info(
-            "study %s (accession %s) %s: its scheduled steps count as completed",
-            reference.study_instance_uid,
-            reference.accession_number or "none",
-            "arrived" if new else "arrived again",
-        )
-        return True
-
-
-def start_mpps(settings: Settings, store: ProgressStore, metrics: Metrics) -> Any:
-    """The MPPS SCP on its own port (an :class:`~.mpps.server.MppsServer`); None when it cannot
-    listen (the worklist keeps working). pynetdicom is imported only when MPPS is on."""
-    from .mpps.protocol import MppsProtocol
-    from .mpps.server import MppsServer
-
-    def report(operation: str, outcome: Outcome, calling_aet: str, address: str) -> None:
-        metrics.mpps_message(operation, outcome.outcome)
-        level = logging.INFO if outcome.outcome == OK else logging.WARNING
-        if outcome.outcome == INTERNAL:
-            level = logging.ERROR
-        status = f"status {outcome.status:04X}"
-        log.log(
-            level,
-            "MPPS %s from %s (%s): %s, %s: %s",
-            operation,
-            calling_aet,
-            address,
-            outcome.outcome,
-            status,
-            outcome.message,
-        )
-
-    server = MppsServer(settings.mpps, MppsProtocol(store), report)
-    return server if server.start() else None
-
-
-def _register_changes(orthanc: ModuleType, stopping: list[Callable[[], None]], arrivals: StudyArrivals | None) -> None:
+def _register_changes(
+    orthanc: ModuleType, stopping: list[Callable[[], None]], arrivals: performed.StudyArrivals | None
+) -> None:
     """One change callback: a study event (NewStudy or StableStudy, as configured) goes to
     ``arrivals``; on Orthanc's stop, ``stopping`` runs, so that nothing of ours is still running
     when Orthanc finalizes the embedded Python right after ``ORTHANC_STOPPED``."""
@@ -479,6 +372,29 @@ def _register_changes(orthanc: ModuleType, stopping: list[Callable[[], None]], a
     orthanc.RegisterOnChangeCallback(_held(on_change))
 
 
+def _register_broken(
+    orthanc: ModuleType,
+    reason: str,
+    querylog: QueryLog,
+    metrics: Metrics,
+    version: Callable[[], str],
+    warnings: tuple[str, ...],
+) -> None:
+    """A broken configuration: every C-FIND fails saying why, and the health page says it too."""
+    log.error("configuration error, worklist queries will fail until it is fixed: %s", reason)
+    knows_address = register_worklist(orthanc, _refusing_callback(reason, querylog, metrics))
+    api = RestApi(
+        None,
+        querylog,
+        metrics,
+        config_error=reason,
+        orthanc_version=version,
+        knows_address=knows_address,
+        warnings=warnings,
+    )
+    _register_web(orthanc, api)
+
+
 def register(orthanc: ModuleType, sql_folder: Path | None = None) -> WorklistService | None:
     """Read the configuration once, build the service, register the worklist callback, the web
     parts and the clean-up at Orthanc's stop. ``sql_folder``: the repository's ``sql`` folder, as
@@ -500,20 +416,9 @@ def register(orthanc: ModuleType, sql_folder: Path | None = None) -> WorklistSer
     try:
         settings = load_settings(configuration, sql_folder=sql_folder)
     except ConfigError as error:
-        log.error("configuration error, worklist queries will fail until it is fixed: %s", error)
-        knows_address = register_worklist(orthanc, _refusing_callback(str(error), querylog, metrics))
-        api = RestApi(
-            None,
-            querylog,
-            metrics,
-            config_error=str(error),
-            orthanc_version=version,
-            knows_address=knows_address,
-            warnings=warnings,
-        )
-        _register_web(orthanc, api)
+        _register_broken(orthanc, str(error), querylog, metrics, version, warnings)
         return None
-    store = make_store(settings, str(configuration.get("Name", "")))
+    store = performed.make_store(settings, str(configuration.get("Name", "")))
     service = WorklistService(settings, progress=store)
     log.warning("version %s serving the worklist from SQL: %s", __version__, settings.summary())
     try:
@@ -540,24 +445,10 @@ def register(orthanc: ModuleType, sql_folder: Path | None = None) -> WorklistSer
     stopping: list[Callable[[], None]] = [service.close]
     arrivals = None
     if store is not None:
-        try:
-            store.ensure_schema()
-        except (DatabaseError, InternalError) as error:
-            log.error("the state store is not usable yet (will retry on each use): %s", error)
-        stopping.append(store.database.close)
-        if settings.progress.study_event != "Off":
-            arrivals = StudyArrivals(orthanc, store, settings.progress.study_event, metrics)
-            stopping.insert(0, arrivals.stop)
-        if settings.mpps.enable and not hasattr(orthanc, "RegisterOnChangeCallback"):
-            # Without Orthanc's stop event the SCP's threads would outlive Orthanc's interpreter.
-            log.error("this orthanc-python cannot tell the plugin that Orthanc stops: MPPS is off")
-        elif settings.mpps.enable:
-            try:
-                server = start_mpps(settings, store, metrics)
-            except Exception:  # pynetdicom missing or broken: the worklist works on
-                log.exception("the MPPS SCP could not be started; the worklist works on without it")
-                server = None
-            if server is not None:
-                stopping.insert(0, server.stop)
+        running = performed.start(
+            settings, store, metrics, _describer(orthanc), can_stop=hasattr(orthanc, "RegisterOnChangeCallback")
+        )
+        arrivals = running.arrivals
+        stopping = running.stopping + stopping
     _register_changes(orthanc, stopping, arrivals)
     return service
