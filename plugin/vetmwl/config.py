@@ -11,10 +11,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from . import dialects
 from .charset import CODECS, LATIN1, UTF8
 
 SECTION = "SqlWorklist"
-DIALECTS = ("mssql", "postgresql", "sqlite", "mariadb")
+#: The dialects of the settings, as :mod:`vetmwl.dialects` lists them.
+DIALECTS = tuple(dialects.DIALECTS)
 #: Names the folder of the plugin's SQL (``queries/`` and ``schema/``) for the tools, and for an
 #: Orthanc whose plugin script does not say where it is.
 SQL_DIR_VARIABLE = "VETMWL_SQL_DIR"

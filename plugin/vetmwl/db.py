@@ -28,10 +28,6 @@ from .errors import DatabaseError, InternalError
 
 log = logging.getLogger("vetmwl.db")
 
-#: The encoding text parameters are sent in, per dialect, where the driver's UTF-16 loses
-#: characters: MariaDB's driver does for long values, not for UTF-8 ones.
-TEXT_ENCODINGS = {"mariadb": "utf-8"}
-
 _TIMEOUT_STATES = {"HYT00", "HYT01", "57014", "HY018"}
 #: PostgreSQL's "operator intervention" states: the server is shutting down or restarting.
 _SHUTDOWN_STATES = {"57P01", "57P02", "57P03"}
@@ -210,7 +206,7 @@ class Database:
         name: str = "the worklist database",
     ) -> None:
         """``text_encoding``: send text parameters in this encoding instead of the driver's UTF-16
-        (see :data:`TEXT_ENCODINGS`); ``name``: what the log calls this database."""
+        (see :attr:`vetmwl.dialects.Dialect.text_encoding`); ``name``: what the log calls this database."""
         if connect is None:
             import pyodbc
 

@@ -28,7 +28,7 @@ from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 
 from .charset import CODECS, LATIN1, UTF8, latin1_text
-from .matching import orthanc_text, orthanc_time_text
+from .kinds.ranges import orthanc_text, orthanc_time_text
 from .model import (
     CHARACTER_SET,
     MAX_LENGTH,
@@ -39,7 +39,7 @@ from .model import (
     Level,
     keyword_of,
 )
-from .query import Range, TimeOfDay, WorklistQuery
+from .query import WorklistQuery
 from .values import STATUS_ATTRIBUTE, Layout, Row, Values, ViewColumn, element_items, element_text
 
 log = logging.getLogger("vetmwl.answers")
@@ -327,9 +327,5 @@ class AnswerEncoder:
 
 def step_time_texts(query: WorklistQuery) -> dict[str, str]:
     """The step's TM and DT keys the query matches (but the start time), with the query's text:
-    their answers are written as Orthanc's re-check compares them (see vetmwl.matching)."""
-    return {
-        f.keyword: f.text
-        for f in query.filters
-        if isinstance(f, TimeOfDay | Range) and f.level is Level.STEP and f.text and f.keyword != START_DATETIME
-    }
+    their answers are written as Orthanc's re-check compares them (see vetmwl.kinds.ranges)."""
+    return {f.keyword: text for f in query.filters if (text := f.compared_as_text())}

@@ -47,3 +47,12 @@ class InternalError(RuntimeError):
         #: The SQL and the query's matching keys, for the log line that reports the bug.
         self.sql = ""
         self.keys: dict[str, str] = {}
+
+
+class CheckTimeout(DatabaseError):
+    """The plugin's own checks of the rows SQL returned ran past QueryTimeout: the C-FIND fails as a
+    slow database would, and releases the worklist, rather than hold every modality waiting."""
+
+    def __init__(self, message: str, keys: tuple[str, ...]) -> None:
+        super().__init__(message, timeout=True)
+        self.keys_checked = keys

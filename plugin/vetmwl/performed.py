@@ -16,10 +16,11 @@ from typing import Any
 
 from . import sqlitefile
 from .config import Settings
-from .db import TEXT_ENCODINGS, Database
+from .db import Database
+from .dialects import DIALECTS
 from .errors import INTERNAL, OK, DatabaseError, InternalError
 from .mpps.protocol import Outcome
-from .progress import ProgressStore, arrived_study, session_statements
+from .progress import ProgressStore, arrived_study
 from .web.metrics import Metrics
 
 log = logging.getLogger("vetmwl")
@@ -36,11 +37,12 @@ def make_store(settings: Settings, orthanc_name: str = "") -> ProgressStore | No
     p = settings.progress
     timeouts = (settings.query_timeout, settings.connect_timeout)
     if p.connection_string:
+        dialect = DIALECTS[p.dialect]
         database = Database(
             p.connection_string,
             *timeouts,
-            session_sql=session_statements(p.template_dir, p.dialect, settings.query_timeout),
-            text_encoding=TEXT_ENCODINGS.get(p.dialect),
+            session_sql=dialect.session(dialect.store_session, settings.query_timeout),
+            text_encoding=dialect.text_encoding,
             name="the state store",
         )
     else:

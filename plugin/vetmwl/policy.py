@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .config import AeOptions
+from .kinds import Equals, Filter, InList
 from .model import MODALITY, STATION, STATUS, UNKNOWN_STATUS, Level
-from .query import Equals, Filter, InList
 
 
 @dataclass(frozen=True)

@@ -21,11 +21,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import jinja2
-
 from .config import MATCH_KEYS
 from .db import Database
 from .errors import DatabaseError
+from .sqlrender import dialect_context, environment
 
 log = logging.getLogger("vetmwl.progress")
 
@@ -159,20 +158,16 @@ class ProgressStore:
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
     def __post_init__(self) -> None:
-        env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(str(self.template_dir)),
-            undefined=jinja2.StrictUndefined,
-            autoescape=False,
-        )
+        env = environment(self.template_dir)
         self._schema = env.get_template("schema.sql.j2")
-        self._sql = env.get_template("statements.sql.j2").make_module({"dialect": self.dialect})
+        self._sql = env.get_template("statements.sql.j2").make_module(dialect_context(self.dialect))
 
     def _statement(self, name: str, *args: object) -> str:
         return str(getattr(self._sql, name)(*args)).strip()
 
     def schema_statements(self) -> list[str]:
         """The CREATE statements, each safe to run again."""
-        text = self._schema.render(dialect=self.dialect)
+        text = self._schema.render(**dialect_context(self.dialect))
         return [s.strip() for s in text.split("-----") if s.strip()]
 
     def ensure_schema(self) -> None:
@@ -303,13 +298,6 @@ class ProgressStore:
                 for r in self.database.fetch(sql, tuple(batch)).rows:
                     found.append(State(Reference(str(r[0]), str(r[1]), str(r[2])), r[3], int(r[4]), r[5]))
         return found
-
-
-def session_statements(template_dir: Path, dialect: str, query_timeout: int) -> list[str]:
-    """What each new connection of the store runs first (``session.sql.j2``): a server-side timeout."""
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(template_dir)), undefined=jinja2.StrictUndefined)
-    text = env.get_template("session.sql.j2").render(dialect=dialect, query_timeout_ms=query_timeout * 1000)
-    return [s.strip() for s in text.split(";") if s.strip()]
 
 
 def arrived_study(

@@ -20,9 +20,11 @@ from pydicom.datadict import DicomDictionary
 
 from .config import Settings
 from .db import Database
+from .dialects import DIALECTS
 from .encoder import AnswerEncoder
-from .errors import DatabaseError, InternalError
-from .matching import Value, matches, orthanc_text, orthanc_time_text, orthanc_wildcard
+from .errors import CheckTimeout, DatabaseError, InternalError
+from .kinds import Filter, Value
+from .kinds.ranges import orthanc_time_text
 from .model import (
     CATCH_ALL,
     CODE_COLUMNS,
@@ -34,7 +36,6 @@ from .model import (
     START_DATETIME,
     STATUS,
     STUDY_UID,
-    TEXT_VRS,
     Level,
     Source,
     level_of,
@@ -45,20 +46,8 @@ from .model import (
 from .policy import apply_options
 from .progress import STATUSES as TRACKED_STATUSES
 from .progress import ProgressStore, StepKeys, status_of
-from .query import (
-    Equals,
-    Filter,
-    InList,
-    ItemMatch,
-    Like,
-    Range,
-    TimeOfDay,
-    WorklistQuery,
-    parse_query,
-    read_identifier,
-    selects,
-)
-from .sqlrender import SqlRenderer, approximate
+from .query import WorklistQuery, parse_query, read_identifier
+from .sqlrender import SqlRenderer
 from .values import STATUS_ATTRIBUTE, Layout, Row, Values, ViewColumn
 
 log = logging.getLogger("vetmwl.service")
@@ -111,10 +100,11 @@ class Check:
 
 
 def _filter_check(f: Filter, read: Callable[[Row], Value]) -> Check:
-    orthanc = _orthanc_check(f)
+    """The filter's own check, and Orthanc's reading of it where that differs (see :mod:`vetmwl.kinds`)."""
+    orthanc = f.orthanc_check()
     if orthanc is None:
-        return Check(f.keyword, read, lambda value: matches(f, value))
-    return Check(f.keyword, read, lambda value: matches(f, value) and orthanc(value))
+        return Check(f.keyword, read, f.matches)
+    return Check(f.keyword, read, lambda value: f.matches(value) and orthanc(value))
 
 
 @dataclass(frozen=True)
@@ -211,13 +201,13 @@ class WorklistService:
         self._store_pause_until = 0.0
         self.clock: Callable[[], float] = time.monotonic
         self.renderer = SqlRenderer(settings.template_dir, settings.template, settings.dialect, settings.view)
-        session = self.renderer.render_named("session.sql.j2", query_timeout_ms=settings.query_timeout * 1000)
+        dialect = DIALECTS[settings.dialect]
         self.database = database or Database(
             settings.connection_string,
             settings.query_timeout,
             settings.connect_timeout,
-            session_sql=session.split(";"),
-            text_encoding="utf-8" if settings.dialect == "mariadb" else None,
+            session_sql=dialect.session(dialect.worklist_session, settings.query_timeout),
+            text_encoding=dialect.text_encoding,
         )
         self._view: dict[str, ViewColumn] | None = None
         self._plans: dict[tuple, Plan] = {}
@@ -282,8 +272,8 @@ class WorklistService:
                 in_sql = False  # the view may say SCHEDULED where our store says IN PROGRESS
             if in_sql:
                 sql_filters.append(f)
-            if not in_sql or follows_state or _python_confirms(f, self.settings.dialect):
-                read = _reader(f, encoder.values)
+            if not in_sql or follows_state or f.confirm_in_python(self.renderer.facts):
+                read = f.reader(encoder.values)
                 if read is None and f.level is Level.STEP:
                     nothing = nothing or _nowhere(f)
                 elif read is None:
@@ -353,7 +343,7 @@ class WorklistService:
             more = len(found) >= fetch
             rows = self._with_states(p, found)
             if p.checks:
-                rows = [row for row in rows if all(check(row) for check in p.checks)]
+                rows = _checked(rows, p.checks, started + self.settings.query_timeout, self.settings.query_timeout)
             if not (more and len(rows) <= limit and p.sql_for is not None and fetch < SCAN_ROWS + 1):
                 break
             # The states turned rows down: read further, so that the limit and the order stay exact.
@@ -429,41 +419,17 @@ class WorklistService:
 # -- which filters SQL decides, and how Python reads the others --------------------------------------
 def _sql_decides(f: Filter, view: Mapping[str, ViewColumn]) -> bool:
     """Whether the view has a column SQL can match ``f`` on: the start date-time, or a plain column
-    of one value whose type SQL compares like DICOM does (text, or a real date)."""
+    of one value whose type SQL compares like DICOM does (the filter's kind says which)."""
     column = view.get(f.keyword)
-    if column is None or isinstance(f, ItemMatch) or f.keyword == RESPONSIBLE_PERSON_ROLE:
+    if column is None or f.keyword == RESPONSIBLE_PERSON_ROLE:
         return False  # the role may be derived (OWNER): matched in Python, on what the answer carries
     if column.source is Source.START:
-        return isinstance(f, Range | TimeOfDay)
+        return f.on_start()
     if column.source is not Source.VALUE or level_of(f.keyword) not in (None, f.level):
         return False
-    vr = vr_of(f.keyword)
     if multi_valued(f.keyword) and f.keyword not in _SQL_AS_SINGLE:
         return False
-    kind = column.python_type.__name__ if column.python_type else "str"
-    if isinstance(f, Range):
-        return vr == "DA" and kind in ("date", "datetime")
-    if isinstance(f, Equals | Like):
-        return vr in TEXT_VRS and vr != "UI" and kind == "str"
-    if isinstance(f, InList):
-        return vr in TEXT_VRS and kind == "str"
-    return False
-
-
-def _python_confirms(f: Filter, dialect: str) -> bool:
-    """Whether Python must confirm what SQL selects: Study Instance UIDs the plugin may have derived
-    (SQL selects the rows without one as candidates), and what the dialect's SQL only approximates."""
-    if isinstance(f, InList) and f.keyword == STUDY_UID:
-        return f.or_unknown
-    return approximate(f, dialect)
-
-
-def _reader(f: Filter, values: Values) -> Callable[[Row], Value] | None:
-    if isinstance(f, ItemMatch):
-        return values.items(f.keyword, f.level)
-    if f.keyword == START_DATETIME:
-        return values.start()
-    return values.text(f.keyword, f.level)
+    return f.decidable(column, column.python_type.__name__ if column.python_type else "str")
 
 
 def _nowhere(f: Filter) -> str:
@@ -472,19 +438,6 @@ def _nowhere(f: Filter) -> str:
         f"{CATCH_ALL}): the plugin cannot match it, and Orthanc would empty the step item of every answer, "
         "so the query gets no answer"
     )
-
-
-def _orthanc_check(f: Filter) -> Callable[[Value], bool] | None:
-    """Orthanc's own reading of a step key where it differs from DICOM's: ``?`` on bytes, and TM and
-    DT compared as text (the answer is then written as Orthanc compares it, if some writing passes)."""
-    if f.level is not Level.STEP:
-        return None
-    if isinstance(f, Like) and "?" in f.pattern:
-        return lambda value: isinstance(value, str) and any(orthanc_wildcard(f, v) for v in value.split("\\"))
-    if isinstance(f, TimeOfDay | Range) and f.text and f.keyword != START_DATETIME:
-        vr = vr_of(f.keyword)
-        return lambda value: isinstance(value, str) and orthanc_text(vr, value, f.text) is not None
-    return None
 
 
 def _start_time_check(query: WorklistQuery, values: Values) -> Check | None:
@@ -508,6 +461,26 @@ def identifier_bytes(raw: bytes) -> bytes:
     if len(raw) >= 144 and raw[128:132] == b"DICM" and raw[132:136] == b"\x02\x00\x00\x00" and raw[136:138] == b"UL":
         return raw[144 + int.from_bytes(raw[140:144], "little") :]
     return raw
+
+
+def _checked(rows: list, checks: tuple[Check, ...], deadline: float, timeout: float) -> list:
+    """The rows every check lets through. Past ``deadline`` (QueryTimeout after the C-FIND began,
+    on the ``time.perf_counter`` clock) the C-FIND fails naming the keys checked: no query holds
+    the worklist, and every modality waiting on it, longer than QueryTimeout."""
+    clock = time.perf_counter
+    out = []
+    for n, row in enumerate(rows):
+        if all(check(row) for check in checks):
+            out.append(row)
+        if clock() > deadline:
+            keys = tuple(dict.fromkeys(c.keyword for c in checks))
+            raise CheckTimeout(
+                f"checking the key(s) {', '.join(keys)} on {len(rows)} row(s) took longer than "
+                f"SqlWorklist.QueryTimeout ({timeout:g} s; stopped after {n + 1} row(s)): make the query "
+                "narrower, or give those attributes their own column in the view so that SQL matches them",
+                keys,
+            )
+    return out
 
 
 def _answering_modality(rows: list, index: int, modality: str) -> list:
@@ -551,4 +524,4 @@ def _step_keys(values: Values) -> Callable[[Row], StepKeys]:
 
 def _selects_any(f: Filter) -> bool:
     """Whether the status filter ``f`` lets one of the statuses our store tracks through."""
-    return isinstance(f, Equals | Like | InList) and any(selects(f, status) for status in TRACKED_STATUSES)
+    return any(f.selects(status) for status in TRACKED_STATUSES)

@@ -1,26 +1,26 @@
-"""Render parameterized SQL from the Jinja2 templates in ``sql/queries``, and all dialect knowledge.
+"""Render parameterized SQL from the Jinja2 templates in ``sql/``: the one Jinja2 environment.
 
-Templates only ever see the view's column names (each an attribute keyword of the model) and the
-validated view name; every value travels as a bind parameter, turned here into what each dialect
-compares (LIKE or GLOB patterns, dates as text on SQLite). The SQL of a filter is chosen by its
-type (``macro``, one macro per kind of matching in ``macros.sql.j2``). The rendered text depends
-only on the query's shape (which filters, which columns), so it is cached and the hot path renders
-each shape once.
+Templates only ever see the view's column names (each an attribute keyword of the model), the
+validated view name and the dialect (its name as ``dialect``, its facts of :mod:`vetmwl.dialects`
+as ``d``); every value travels as a bind parameter, turned by its filter into what the dialect
+compares (:meth:`vetmwl.kinds.base.Kind.bind`). The SQL of a filter is its kind's macro in
+``macros.sql.j2``. The rendered text depends only on the query's shape (which filters, which
+columns), so it is cached and the hot path renders each shape once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
-from datetime import date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
 import jinja2
 
+from .dialects import DIALECTS
 from .errors import InternalError
+from .kinds import Filter
 from .model import START_DATETIME
-from .query import Equals, Filter, Like
 
 
 @dataclass(frozen=True)
@@ -31,90 +31,39 @@ class RenderedQuery:
 
 #: The answers' order: start date-time, then SPS ID (columns every view has, see REQUIRED_COLUMNS).
 ORDER = (START_DATETIME, "ScheduledProcedureStepID")
-#: Dialects whose usual collations compare text without case (SQL Server, MariaDB): a case-sensitive
-#: key (anything but a PN) gets a second, binary comparison there.
-CASE_INSENSITIVE_DIALECTS = frozenset({"mssql", "mariadb"})
 
 
-def like_pattern(dicom_pattern: str, dialect: str) -> str:
-    """DICOM ``*``/``?`` to SQL LIKE with ``\\`` as escape; SQL Server also treats ``[`` as special."""
-    specials = "\\%_[" if dialect == "mssql" else "\\%_"
-    out = []
-    for char in dicom_pattern:
-        if char in specials:
-            out.append("\\" + char)
-        elif char == "*":
-            out.append("%")
-        elif char == "?":
-            out.append("_")
-        else:
-            out.append(char)
-    return "".join(out)
+@lru_cache(maxsize=16)
+def environment(template_dir: Path) -> jinja2.Environment:
+    """The Jinja2 environment of one template folder (the worklist's, the state store's, the
+    importer's): strict, so that a name a template misspells fails at once, and never escaping."""
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(template_dir)),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=False,
+    )
 
 
-def glob_pattern(dicom_pattern: str) -> str:
-    """DICOM ``*``/``?`` as SQLite GLOB, whose own ``*`` and ``?`` mean the same; ``[`` is its only
-    other special character and becomes the one-character class ``[[]``."""
-    return dicom_pattern.replace("[", "[[]")
+def dialect_context(dialect: str) -> dict[str, object]:
+    """What every template knows of its dialect: its name (``dialect``) and its facts (``d``)."""
+    return {"dialect": dialect, "d": DIALECTS[dialect]}
 
 
-def sqlite_case_insensitive_pattern(f: Like | Equals) -> str:
-    """A LIKE pattern for SQLite that never rejects a case-insensitive match.
-
-    SQLite's LIKE ignores case for ASCII letters only, so each non-ASCII character becomes ``_``
-    (any one character); :func:`approximate` then tells the service to confirm those rows in
-    Python. The value is not upper-cased: SQLite's LIKE folds ASCII letters itself.
-    """
-    text = f.pattern if isinstance(f, Like) else f.value
-    escaped = like_pattern(text, "sqlite") if isinstance(f, Like) else like_pattern_literal(text)
-    return "".join(c if c.isascii() else "_" for c in escaped)
-
-
-def approximate(f: Filter, dialect: str) -> bool:
-    """Whether the dialect's SQL for ``f`` may select rows DICOM matching would not: a non-ASCII
-    name on SQLite (see :func:`sqlite_case_insensitive_pattern`). Python confirms those rows."""
-    if dialect != "sqlite" or not isinstance(f, Like | Equals) or not f.fold_case:
-        return False
-    return not (f.pattern if isinstance(f, Like) else f.value).isascii()
-
-
-def like_pattern_literal(text: str) -> str:
-    """``text`` as a LIKE pattern that matches only itself."""
-    return "".join("\\" + c if c in "\\%_" else c for c in text)
-
-
-def bind_value(value: object, dialect: str, bound: bool = True) -> object:
-    """A date or date-time as the dialect stores and compares it.
-
-    SQLite stores date-times as ISO text: ``YYYY-MM-DD HH:MM:SS``, with ``.ffffff`` only when there
-    is a fraction, so that text order is time order (``10:00:00`` < ``10:00:00.500000``).
-    MariaDB's ODBC driver drops the fraction of a bound date-time, and its reference schema keeps
-    whole seconds, so a query ``bound`` with a fraction is rounded up there (``>= 10:00:00.5``
-    selects what ``>= 10:00:01`` selects); a stored value (``bound=False``) is left to the driver.
-    """
-    if dialect == "mariadb" and bound and isinstance(value, datetime) and value.microsecond:
-        return value.replace(microsecond=0) + timedelta(seconds=1)
-    if dialect == "sqlite":
-        if isinstance(value, datetime):
-            return value.strftime("%Y-%m-%d %H:%M:%S.%f" if value.microsecond else "%Y-%m-%d %H:%M:%S")
-        if isinstance(value, date):
-            return value.isoformat()
-    return value
+def render_template(template_dir: Path, name: str, dialect: str, **context: object) -> str:
+    """A template of ``template_dir`` rendered for ``dialect``."""
+    return environment(template_dir).get_template(name).render(**dialect_context(dialect), **context).strip()
 
 
 class SqlRenderer:
     """Renders the configured query template for one dialect and view."""
 
-    def __init__(self, template_dir: Path, template: str, dialect: str, view: str) -> None:
-        """``dialect``: mssql, postgresql, sqlite or mariadb; ``view``: a validated view or table name."""
-        self._env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(str(template_dir)),
-            undefined=jinja2.StrictUndefined,
-            autoescape=False,
-            keep_trailing_newline=False,
-        )
-        self._template = self._env.get_template(template)
+    def __init__(self, template_dir: Path, template_name: str, dialect: str, view: str) -> None:
+        """``dialect``: a name of :data:`vetmwl.dialects.DIALECTS`; ``view``: a validated view or table name."""
+        self.template_dir = template_dir
+        self._template = environment(template_dir).get_template(template_name)
         self.dialect = dialect
+        self.facts = DIALECTS[dialect]
         self.view = view
         self._render_shape = lru_cache(maxsize=512)(self._render_uncached)
 
@@ -122,7 +71,7 @@ class SqlRenderer:
         self, columns: tuple[str, ...], shape: tuple[Filter, ...], limit: int, order: tuple[str, ...]
     ) -> str:
         return self._template.render(
-            dialect=self.dialect, view=self.view, columns=columns, filters=shape, limit=limit, order=order
+            **dialect_context(self.dialect), view=self.view, columns=columns, filters=shape, limit=limit, order=order
         ).strip()
 
     def render(
@@ -133,16 +82,7 @@ class SqlRenderer:
         names = names or {}
         params: list[object] = []
         for f in filters:
-            values = f.params()
-            if self.dialect == "sqlite" and isinstance(f, Like | Equals) and f.fold_case:
-                values = [sqlite_case_insensitive_pattern(f)]
-            elif self.dialect == "sqlite" and isinstance(f, Like):
-                values = [glob_pattern(f.pattern)]
-            elif isinstance(f, Like):
-                values = [like_pattern(str(v), self.dialect) for v in values]
-            if self.dialect in CASE_INSENSITIVE_DIALECTS and isinstance(f, Like | Equals) and not f.fold_case:
-                values = values * 2  # the index's comparison, then the case-sensitive one (macros.sql.j2)
-            params.extend(bind_value(v, self.dialect) for v in values)
+            params.extend(f.bind(self.facts))
         shape = tuple(replace(_shape_of(f), keyword=names.get(f.keyword, f.keyword)) for f in filters)
         order = tuple(names.get(k, k) for k in ORDER)
         sql = self._render_shape(tuple(columns), shape, limit, order)
@@ -155,7 +95,7 @@ class SqlRenderer:
 
     def render_named(self, template: str, **context: object) -> str:
         """A helper template (column discovery, health probe, insert) for this dialect and view."""
-        return self._env.get_template(template).render(dialect=self.dialect, view=self.view, **context).strip()
+        return render_template(self.template_dir, template, self.dialect, view=self.view, **context)
 
 
 def _shape_of(f: Filter) -> Filter:

@@ -20,8 +20,10 @@ from support.sql_cases import FILTER_SETS, FRACTION_CASES, MATCHING_CASES, ROWS
 from support.views import reference_columns
 from vetmwl.config import sql_dir
 from vetmwl.db import Database
+from vetmwl.dialects import DIALECTS
 from vetmwl.errors import DatabaseError, InternalError
-from vetmwl.query import Like, parse_query
+from vetmwl.kinds import Like
+from vetmwl.query import parse_query
 from vetmwl.sqlrender import SqlRenderer
 from vetmwl.tools import importer
 
@@ -34,7 +36,8 @@ def renderer() -> SqlRenderer:
 
 def database(connection: str, query_timeout: int = 5, session: bool = True) -> Database:
     """The plugin's own connection class, set up as the service sets it up."""
-    statements = renderer().render_named("session.sql.j2", query_timeout_ms=query_timeout * 1000).split(";")
+    facts = DIALECTS["mariadb"]
+    statements = facts.session(facts.worklist_session, query_timeout)
     return Database(connection, query_timeout, 5, session_sql=statements if session else (), text_encoding="utf-8")
 
 

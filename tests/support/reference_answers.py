@@ -20,7 +20,7 @@ from pydicom.sequence import Sequence
 
 from vetmwl.charset import LATIN1, UTF8, latin1_text
 from vetmwl.encoder import requested_item, step_time_texts, vr_of_element
-from vetmwl.matching import orthanc_text, orthanc_time_text
+from vetmwl.kinds.ranges import orthanc_text, orthanc_time_text
 from vetmwl.model import CHARACTER_SET, MAX_LENGTH, SPS_SEQUENCE, START_DATETIME, START_TIME, STEP_ATTRIBUTES, Level
 from vetmwl.query import WorklistQuery
 from vetmwl.values import Layout, Values, ViewColumn, element_items, element_text

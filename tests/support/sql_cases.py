@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+from vetmwl.kinds import Equals, Filter, InList, Like, Range, TimeOfDay
 from vetmwl.model import START_DATETIME
-from vetmwl.query import Equals, Filter, InList, Like, Range, TimeOfDay
 
 INJECTION = "x'; DROP TABLE worklist; --"
 

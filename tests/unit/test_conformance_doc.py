@@ -23,6 +23,7 @@ from vetmwl.charset import CODECS
 from vetmwl.config import _AE_KEYS, DEFAULT_STATUSES, AeOptions
 from vetmwl.encoder import AnswerEncoder
 from vetmwl.errors import QueryError
+from vetmwl.kinds import ItemMatch
 from vetmwl.model import (
     CATCH_ALL,
     CODE_SEQUENCES,
@@ -35,7 +36,7 @@ from vetmwl.model import (
     level_of,
     vr_of,
 )
-from vetmwl.query import ItemMatch, parse_query
+from vetmwl.query import parse_query
 from vetmwl.service import _sql_decides
 
 VIEW = view_of(reference_columns())

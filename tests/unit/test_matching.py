@@ -6,8 +6,8 @@ from datetime import datetime, time, timedelta
 
 import pytest
 from pydicom.dataset import Dataset
-
 from vetmwl.matching import matches, orthanc_datetime_text, orthanc_text, orthanc_time_text, orthanc_wildcard
+
 from vetmwl.model import Level
 from vetmwl.query import Equals, InList, ItemMatch, Like, Range, TimeOfDay
 

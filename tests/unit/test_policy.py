@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from vetmwl.config import AeOptions
+from vetmwl.kinds import Equals, InList, Like
 from vetmwl.model import STATUS, Level
 from vetmwl.policy import apply_options
-from vetmwl.query import Equals, InList, Like
 
 STEP = Level.STEP
 OFFERED = InList(STATUS, ("SCHEDULED", "ARRIVED", "READY"), or_unknown=True, level=STEP)

@@ -13,6 +13,7 @@ from support.stores import sqlite_store
 from vetmwl import sqlitefile
 from vetmwl.config import sql_dir
 from vetmwl.db import Database
+from vetmwl.dialects import DIALECTS as FACTS
 from vetmwl.errors import DatabaseError, InternalError
 from vetmwl.progress import (
     COMPLETED,
@@ -29,7 +30,6 @@ from vetmwl.progress import (
     StepKeys,
     UnknownStep,
     names,
-    session_statements,
     status_of,
 )
 
@@ -98,7 +98,8 @@ def test_schema_parses_in_every_dialect(dialect: str) -> None:
 )
 def test_the_stores_session_sets_a_server_timeout_and_allows_writing(dialect: str, expected: list[str]) -> None:
     """Unlike the worklist's session, which makes its transactions read-only."""
-    statements = session_statements(sql_dir() / "progress", dialect, 5)
+    facts = FACTS[dialect]
+    statements = facts.session(facts.store_session, 5)
     assert statements == expected
     for statement in statements:
         check_sql(statement, dialect)

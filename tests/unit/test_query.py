@@ -10,23 +10,11 @@ import pytest
 from pydicom.dataset import Dataset
 
 from support.identifier_files import identifier
+from vetmwl.dialects import DIALECTS as FACTS
 from vetmwl.errors import QueryError
-from vetmwl.matching import matches as text_matches
+from vetmwl.kinds import Equals, InList, ItemMatch, Like, Range, TimeOfDay, person_name_upper
 from vetmwl.model import START_DATETIME, STATUS, Level
-from vetmwl.query import (
-    Equals,
-    InList,
-    ItemMatch,
-    Like,
-    Range,
-    TimeOfDay,
-    WorklistQuery,
-    _private_tags,
-    parse_query,
-    person_name_upper,
-    read_identifier,
-    selects,
-)
+from vetmwl.query import WorklistQuery, _private_tags, parse_query, read_identifier
 from vetmwl.studyuid import derived_study_uid
 from vetmwl.web.identifiers import file_bytes
 
@@ -117,8 +105,8 @@ def test_root_filters(root: dict[str, Any], expected: object) -> None:
 def test_case_is_folded_only_for_person_names() -> None:
     """Our conformance statement: PN matching ignores case, other VRs match exactly."""
     accession, name = parse(PatientName="smith*", AccessionNumber="ab*").filters  # in tag order
-    assert name.params() == ["SMITH*"]
-    assert accession.params() == ["ab*"]
+    assert name.bind(FACTS["postgresql"]) == ["SMITH%"]
+    assert accession.bind(FACTS["postgresql"]) == ["ab%"]
 
 
 @pytest.mark.parametrize(
@@ -224,7 +212,7 @@ def test_latin1_query_is_decoded_with_its_character_set() -> None:
         Like("PatientName", "Müller*", fold_case=True),
         Like("ScheduledPerformingPhysicianName", "Jörg*", fold_case=True, level=STEP),
     )
-    assert query.filters[0].params() == ["MÜLLER*"]
+    assert query.filters[0].bind(FACTS["postgresql"]) == ["MÜLLER%"]
 
 
 def test_japanese_iso_2022_query_is_decoded() -> None:
@@ -352,16 +340,16 @@ def test_padding_is_removed_as_each_vr_says(root: dict[str, str], expected: obje
     ],
 )
 def test_text_matches_decides_like_the_sql(f: object, value: str | None, matches: bool) -> None:
-    assert text_matches(f, value) is matches
+    assert f.matches(value) is matches
 
 
 def test_a_uid_list_matches_the_effective_uid() -> None:
     """Python matches the UID the answer carries: the stored one, or the derived one (vetmwl.values)."""
     derived = derived_study_uid({"AccessionNumber": "A1", "PatientID": "P1"})
     wanted = InList("StudyInstanceUID", (derived, "1.2.3"), or_unknown=True)
-    assert text_matches(wanted, derived)
-    assert text_matches(wanted, "1.2.3")
-    assert not text_matches(wanted, "1.2.4")
+    assert wanted.matches(derived)
+    assert wanted.matches("1.2.3")
+    assert not wanted.matches("1.2.4")
 
 
 @pytest.mark.parametrize(
@@ -442,19 +430,19 @@ def test_person_names_are_upper_cased_one_character_at_a_time() -> None:
     assert person_name_upper("Straße^Rex") == "STRAßE^REX"
     assert person_name_upper("ﬁsh^müller") == "ﬁSH^MÜLLER"  # the ligature's capital is FI: kept too
     assert person_name_upper("Smith^Rex") == "SMITH^REX"
-    assert Equals("PatientName", "Straße^Rex", fold_case=True).params() == ["STRAßE^REX"]
-    assert Like("PatientName", "straße*", fold_case=True).params() == ["STRAßE*"]
-    assert Like("PatientID", "straße*").params() == ["straße*"]  # only PN folds case
+    assert Equals("PatientName", "Straße^Rex", fold_case=True).bind(FACTS["postgresql"]) == ["STRAßE^REX"]
+    assert Like("PatientName", "straße*", fold_case=True).bind(FACTS["postgresql"]) == ["STRAßE%"]
+    assert Like("PatientID", "straße*").bind(FACTS["postgresql"]) == ["straße%"]  # only PN folds case
 
 
 def test_one_reading_of_what_a_key_selects() -> None:
     """What decides the statuses a key selects, before any row is read (query and service alike)."""
-    assert selects(Like(STATUS, "SCHED*", level=STEP), "SCHEDULED")
-    assert not selects(Like(STATUS, "sched*", level=STEP), "SCHEDULED")
-    assert selects(Equals(STATUS, "SCHEDULED", level=STEP), "SCHEDULED")
-    assert selects(InList(STATUS, ("ARRIVED", "IN PROGRESS"), level=STEP), "IN PROGRESS")
-    assert not selects(Like(STATUS, "IN?PROGRESS", level=STEP), "IN  PROGRESS")
-    assert selects(Like("PatientName", "stra?e*", fold_case=True), "STRAßE^Rex")
+    assert Like(STATUS, "SCHED*", level=STEP).selects("SCHEDULED")
+    assert not Like(STATUS, "sched*", level=STEP).selects("SCHEDULED")
+    assert Equals(STATUS, "SCHEDULED", level=STEP).selects("SCHEDULED")
+    assert InList(STATUS, ("ARRIVED", "IN PROGRESS"), level=STEP).selects("IN PROGRESS")
+    assert not Like(STATUS, "IN?PROGRESS", level=STEP).selects("IN  PROGRESS")
+    assert Like("PatientName", "stra?e*", fold_case=True).selects("STRAßE^Rex")
 
 
 def implicit_step(*elements: tuple[int, bytes]) -> bytes:

@@ -17,17 +17,12 @@ from support.sql_check import SQLGLOT_DIALECT, check_sql
 from support.views import reference_columns
 from vetmwl import model
 from vetmwl.config import sql_dir
-from vetmwl.matching import person_name_matches
+from vetmwl.dialects import DIALECTS as FACTS
+from vetmwl.kinds import Equals, Filter, InList, Like, Range
+from vetmwl.kinds.wildcard import like_pattern, wildcard_matches
 from vetmwl.model import START_DATETIME
-from vetmwl.query import (
-    Equals,
-    Filter,
-    InList,
-    Like,
-    Range,
-    parse_query,
-)
-from vetmwl.sqlrender import CASE_INSENSITIVE_DIALECTS, SqlRenderer, approximate, bind_value, like_pattern
+from vetmwl.query import parse_query
+from vetmwl.sqlrender import SqlRenderer
 from vetmwl.tools import importer
 
 DIALECTS = ("sqlite", "postgresql", "mssql", "mariadb")
@@ -54,10 +49,13 @@ def test_mariadb_check_reads_strings_without_backslash_escapes() -> None:
         sqlglot.parse(sql, read="mysql", error_level=sqlglot.ErrorLevel.RAISE)
 
 
+CASE_INSENSITIVE_DIALECTS = {name for name, d in FACTS.items() if d.case_insensitive}
+
+
 def bound(f: Filter, dialect: str) -> int:
     """How many values a filter binds: twice for a case-sensitive key where collations ignore case."""
     twice = dialect in CASE_INSENSITIVE_DIALECTS and isinstance(f, Equals | Like) and not f.fold_case
-    return len(f.params()) * (2 if twice else 1)
+    return len(f.bind(FACTS["postgresql"])) * (2 if twice else 1)
 
 
 @pytest.mark.parametrize("dialect", ["mssql", "mariadb"])
@@ -82,7 +80,7 @@ def test_worklist_query_is_valid_and_parameterized(dialect: str, name: str) -> N
     assert [c.name for c in statement.expressions] == list(ALL_COLUMNS)
     assert (statement.args.get("where") is not None) == bool(filters)
     for f in filters:
-        for value in f.params():
+        for value in f.bind(FACTS[dialect]):
             if isinstance(value, str):
                 assert value not in rendered.sql
     assert "DROP" not in rendered.sql
@@ -149,9 +147,9 @@ def test_sqlite_person_names_use_like_with_non_ascii_as_any_character() -> None:
     assert "WHERE PatientName LIKE ? ESCAPE '\\'" in equals.sql
     assert equals.params == ["M_ller^Bel\\_lo"]
     assert like.params == ["stra_%"]
-    assert approximate(Equals("PatientName", "Müller", fold_case=True), "sqlite")
-    assert not approximate(Equals("PatientName", "Muller", fold_case=True), "sqlite")
-    assert not approximate(Equals("PatientName", "Müller", fold_case=True), "postgresql")
+    assert Equals("PatientName", "Müller", fold_case=True).confirm_in_python(FACTS["sqlite"])
+    assert not Equals("PatientName", "Muller", fold_case=True).confirm_in_python(FACTS["sqlite"])
+    assert not Equals("PatientName", "Müller", fold_case=True).confirm_in_python(FACTS["postgresql"])
 
 
 @pytest.mark.parametrize("dialect", ["postgresql", "mssql", "mariadb"])
@@ -162,7 +160,7 @@ def test_person_names_bind_capitals_of_one_character(dialect: str) -> None:
     equals = renderer(dialect).render(ALL_COLUMNS, [Equals("PatientName", "Straße^Rex", fold_case=True)], 5)
     assert like.params == ["STRAßE%"]
     assert equals.params == ["STRAßE^REX"]
-    assert approximate(Like("PatientName", "straße*", fold_case=True), "sqlite")
+    assert Like("PatientName", "straße*", fold_case=True).confirm_in_python(FACTS["sqlite"])
 
 
 @pytest.mark.parametrize(
@@ -180,7 +178,7 @@ def test_person_names_bind_capitals_of_one_character(dialect: str) -> None:
     ],
 )
 def test_person_name_matches_in_python(pattern: str, value: str | None, matches: bool) -> None:
-    assert person_name_matches(pattern, value) is matches
+    assert wildcard_matches(pattern, value, fold_case=True) is matches
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)
@@ -206,7 +204,7 @@ def test_non_person_names_never_fold_case(dialect: str) -> None:
     ],
 )
 def test_like_pattern_escapes_sql_wildcards(pattern: str, dialect: str, expected: str) -> None:
-    assert like_pattern(pattern, dialect) == expected
+    assert like_pattern(pattern, FACTS[dialect]) == expected
 
 
 @pytest.mark.parametrize("dialect", ["postgresql", "mssql", "mariadb"])
@@ -240,7 +238,7 @@ def test_sqlite_wildcards_outside_person_names_use_glob() -> None:
     ],
 )
 def test_bind_value(value: object, dialect: str, expected: object) -> None:
-    assert bind_value(value, dialect) == expected
+    assert FACTS[dialect].bind_value(value) == expected
 
 
 def test_sqlite_binds_datetimes_as_iso_text() -> None:
@@ -314,13 +312,14 @@ def test_helper_templates_parse(dialect: str, template: str) -> None:
         ("sqlite", 0, None),
         ("postgresql", 2, "statement_timeout = 5000"),
         ("mssql", 2, "LOCK_TIMEOUT 5000"),
-        # Seconds, 2 s after the plugin's own deadline of QueryTimeout + 1 s (see session.sql.j2).
+        # Seconds, 2 s after the plugin's own deadline of QueryTimeout + 1 s (see vetmwl/dialects.py).
         ("mariadb", 3, "max_statement_time = 7"),
     ],
 )
-def test_session_template_parses(dialect: str, count: int, timeout: str | None) -> None:
-    session = renderer(dialect).render_named("session.sql.j2", query_timeout_ms=5000)
-    statements = [s for s in session.split(";") if s.strip()]
+def test_session_statements_parse(dialect: str, count: int, timeout: str | None) -> None:
+    facts = FACTS[dialect]
+    statements = facts.session(facts.worklist_session, 5)
+    session = ";".join(statements)
     assert len(statements) == count
     for statement in statements:
         check_sql(statement, dialect)

@@ -20,12 +20,11 @@ import json
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-import jinja2
 from pydicom import config as pydicom_config
 from pydicom.datadict import dictionary_VM, dictionary_VR, keyword_for_tag, tag_for_keyword
 from pydicom.dataelem import DataElement
@@ -33,7 +32,8 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.valuerep import validate_value
 
-from ..config import DIALECTS, IDENTIFIER, sql_dir
+from ..config import IDENTIFIER, sql_dir
+from ..dialects import DIALECTS
 from ..dicomtime import ValueFormatError, parse_date, parse_datetime_span, parse_time_span
 from ..model import (
     BREED_CODE,
@@ -63,6 +63,7 @@ from ..model import (
     level_of,
     source_of,
 )
+from ..sqlrender import render_template
 
 SPS = SPS_SEQUENCE
 SPS_TAG = "00400100"
@@ -565,12 +566,7 @@ def schema_statements(dialect: str, folder: Path | None = None) -> list[str]:
 
 
 def _render(template: str, dialect: str, table: str, folder: Path | None = None, **context: Any) -> str:
-    environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(sql_dir(folder) / "queries")),
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,
-    )
-    return environment.get_template(template).render(dialect=dialect, view=table, **context).strip()
+    return render_template(sql_dir(folder) / "queries", template, dialect, view=table, **context)
 
 
 def insert_sql(dialect: str, table: str, columns: Sequence[str], folder: Path | None = None) -> str:
@@ -598,11 +594,12 @@ def load(
     if unknown:
         raise TableError(f"the table {table} has no column(s) {', '.join(unknown)}")
     sql = insert_sql(dialect, table, [columns.names[name] for name in used], folder)
-    if dialect == "mariadb":
+    encoding = DIALECTS[dialect].text_encoding
+    if encoding:
         # MariaDB Connector/ODBC 3.1 (Debian 12's 3.1.15) loses characters of a UTF-16 parameter
         # longer than about 100 characters, which pyodbc sends in pieces (SQLPutData): 200 became
         # 199. Parameters sent as UTF-8 arrive whole.
-        connection.setencoding(encoding="utf-8")
+        connection.setencoding(encoding=encoding)
     cursor = connection.cursor()
     try:
         if replace:
@@ -617,15 +614,10 @@ def load(
 
 def _param(value: Any, dialect: str) -> Any:
     """A value as the dialect stores it: SQLite keeps dates, date-times and decimals as text."""
-    if dialect != "sqlite":
-        return value
-    if isinstance(value, Decimal):
+    facts = DIALECTS[dialect]
+    if facts.dates_as_text and isinstance(value, Decimal):
         return str(value)
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S.%f" if value.microsecond else "%Y-%m-%d %H:%M:%S")
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
+    return facts.bind_value(value, bound=False)
 
 
 def _report(problems: list[Problem], total: int) -> None:
