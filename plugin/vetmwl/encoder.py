@@ -132,7 +132,7 @@ class _Element:
         vr: str,
         keyword: str,
         value: Callable[[Row], str] | None,
-        items: Callable[[Row], bytes] | None = None,
+        items: Callable[[Row], bytes | None] | None = None,
     ) -> None:
         self.header = _header(tag, vr)
         self.long = vr in _LONG_VRS
@@ -221,42 +221,41 @@ class AnswerEncoder:
         read_items: Callable[[Row], list[Dataset] | None] | None,
         requested: Dataset | None,
         level: Level,
-    ) -> Callable[[Row], bytes]:
-        """Writes a sequence's items: the stored ones with the requested attributes, or, inside the
-        step item, one item of empty requested attributes when none is stored."""
-        keep_one = level is Level.STEP and requested is not None and len(requested) > 0
+    ) -> Callable[[Row], bytes | None]:
+        """Writes a sequence's items: the stored ones with the requested attributes. A sequence the
+        row does not hold has zero items, or, inside the step item when the query's item names keys,
+        is left out (None): Orthanc's re-check refuses a step item whose sequence has zero items
+        when the query's has keys, and would empty the step, while it passes one without the
+        sequence. No item is ever made up: an item of empty values is no valid code item."""
+        leave_out = _step_keys_asked(level, requested)
         write_item = self._dataset_item
 
-        def items(row: Row) -> bytes:
+        def items(row: Row) -> bytes | None:
             stored = read_items(row) if read_items is not None else None
             if not stored:
-                return _item(write_item(requested, None, keep_one)) if keep_one else b""
-            return b"".join(_item(write_item(requested, item, keep_one)) for item in stored)
+                return None if leave_out else b""
+            return b"".join(_item(write_item(requested, item, level)) for item in stored)
 
         return items
 
-    def _dataset_item(self, requested: Dataset | None, stored: Dataset | None, keep_one: bool) -> bytes:
+    def _dataset_item(self, requested: Dataset | None, stored: Dataset, level: Level) -> bytes:
         """One item: the requested attributes (all the stored ones when none is named) from ``stored``."""
         if requested is not None and len(requested):
             wanted = [(e.tag, vr_of_element(e), requested_item(e) if e.VR == "SQ" else None) for e in requested]
-        elif stored is not None:
-            wanted = [(e.tag, e.VR, None) for e in stored]
         else:
-            wanted = []
+            wanted = [(e.tag, e.VR, None) for e in stored]
         parts = []
         for tag, vr, inner in sorted(wanted, key=lambda w: w[0]):
             keyword = keyword_of(tag)
             header = _header(tag, vr)
             if vr == "SQ":
-                found = element_items(stored, keyword) if stored is not None and keyword else None
-                nested_keep = keep_one and inner is not None and len(inner) > 0
+                found = element_items(stored, keyword) if keyword else None
                 if found:
-                    body = b"".join(_item(self._dataset_item(inner, i, nested_keep)) for i in found)
-                else:
-                    body = _item(self._dataset_item(inner, None, True)) if nested_keep else b""
-                parts.append(_long(header, body))
+                    parts.append(_long(header, b"".join(_item(self._dataset_item(inner, i, level)) for i in found)))
+                elif not _step_keys_asked(level, inner):
+                    parts.append(_long(header, b""))  # zero items (see _sequence)
                 continue
-            text = element_text(stored, keyword) if stored is not None and keyword else ""
+            text = element_text(stored, keyword) if keyword else ""
             parts.append(self._value_bytes(header, vr, keyword, text))
         return b"".join(parts)
 
@@ -284,7 +283,9 @@ class AnswerEncoder:
                 parts.append(e.constant)
                 continue
             if e.items is not None:
-                parts.append(_long(e.header, e.items(row)))
+                body = e.items(row)
+                if body is not None:  # None: left out (see AnswerEncoder._sequence)
+                    parts.append(_long(e.header, body))
                 continue
             text = e.format(row)  # type: ignore[misc]
             if e.binary:
@@ -323,6 +324,11 @@ class AnswerEncoder:
         self._write(self._root, row, out)
         out.insert(self._charset_at, self._charset)
         return b"".join(out)
+
+
+def _step_keys_asked(level: Level, requested: Dataset | None) -> bool:
+    """Whether a sequence is inside the step item and the query's item for it names keys."""
+    return level is Level.STEP and requested is not None and len(requested) > 0
 
 
 def step_time_texts(query: WorklistQuery) -> dict[str, str]:

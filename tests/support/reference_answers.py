@@ -53,25 +53,23 @@ def _element(tag: int, vr: str, keyword: str, text: str, character_set: str) -> 
     return DataElement(tag, vr, value)
 
 
-def _item(requested: Dataset | None, stored: Dataset | None, keep_one: bool, character_set: str) -> Dataset:
+def _item(requested: Dataset | None, stored: Dataset, in_step: bool, character_set: str) -> Dataset:
+    """An item of stored values; a sequence the item lacks has zero items, or is left out inside the
+    step item where the query's item names keys (Orthanc would empty the step for zero items)."""
     item = Dataset()
     if requested is not None and len(requested):
         wanted = [(e.tag, vr_of_element(e), e.keyword, requested_item(e) if e.VR == "SQ" else None) for e in requested]
-    elif stored is not None:
-        wanted = [(e.tag, e.VR, e.keyword, None) for e in stored]
     else:
-        wanted = []
+        wanted = [(e.tag, e.VR, e.keyword, None) for e in stored]
     for tag, vr, keyword, inner in wanted:
         if vr == "SQ":
-            found = element_items(stored, keyword) if stored is not None and keyword else None
-            nested_keep = keep_one and inner is not None and len(inner) > 0
+            found = element_items(stored, keyword) if keyword else None
             if found:
-                items = [_item(inner, i, nested_keep, character_set) for i in found]
-            else:
-                items = [_item(inner, None, True, character_set)] if nested_keep else []
-            item.add(DataElement(tag, "SQ", Sequence(items)))
+                item.add(DataElement(tag, "SQ", Sequence([_item(inner, i, in_step, character_set) for i in found])))
+            elif not (in_step and inner is not None and len(inner) > 0):
+                item.add(DataElement(tag, "SQ", Sequence()))
         else:
-            text = element_text(stored, keyword) if stored is not None and keyword else ""
+            text = element_text(stored, keyword) if keyword else ""
             item.add(_element(tag, vr, keyword, text, character_set))
     return item
 
@@ -83,9 +81,9 @@ def build_answer(
     layout = Layout(view)
     values = Values(layout)
     step_texts = step_time_texts(query)
-    builders: list[Callable[[tuple], DataElement]] = []
+    builders: list[Callable[[tuple], DataElement | None]] = []
 
-    def builder(element: DataElement, level: Level) -> Callable[[tuple], DataElement]:
+    def builder(element: DataElement, level: Level) -> Callable[[tuple], DataElement | None]:
         vr = vr_of_element(element)
         keyword = element.keyword
         if not keyword or element.tag.is_private:
@@ -93,15 +91,16 @@ def build_answer(
         if vr == "SQ":
             read_items = values.items(keyword, level)
             requested = requested_item(element)
-            keep_one = level is Level.STEP and requested is not None and len(requested) > 0
+            in_step = level is Level.STEP
+            leave_out = in_step and requested is not None and len(requested) > 0
 
-            def sequence(r: tuple) -> DataElement:
+            def sequence(r: tuple) -> DataElement | None:
                 stored = read_items(r) if read_items else None
                 if not stored:
-                    items = [_item(requested, None, True, character_set)] if keep_one else []
-                else:
-                    items = [_item(requested, i, keep_one, character_set) for i in stored]
-                return DataElement(element.tag, "SQ", Sequence(items))
+                    return None if leave_out else DataElement(element.tag, "SQ", Sequence())
+                return DataElement(
+                    element.tag, "SQ", Sequence([_item(requested, i, in_step, character_set) for i in stored])
+                )
 
             return sequence
         read = values.text(keyword, level)
@@ -113,7 +112,7 @@ def build_answer(
             read = lambda r: (orthanc_text(vr, t, step_texts[keyword]) or t) if (t := stored(r)) else ""  # noqa: E731
         return lambda r: _element(element.tag, vr, keyword, read(r) if read else "", character_set)
 
-    step_builders: list[Callable[[tuple], DataElement]] = []
+    step_builders: list[Callable[[tuple], DataElement | None]] = []
     for element in query.identifier:
         if element.keyword == CHARACTER_SET or element.tag.group == 0x0002:
             continue
@@ -135,13 +134,15 @@ def build_answer(
     def _step(r: tuple) -> Dataset:
         item = Dataset()
         for build in step_builders:
-            item.add(build(r))
+            if (built := build(r)) is not None:
+                item.add(built)
         return item
 
     as_tuple = tuple(row.get(k) for k in layout.keywords)
     answer = Dataset()
     for build in builders:
-        answer.add(build(as_tuple))
+        if (built := build(as_tuple)) is not None:
+            answer.add(built)
     answer.SpecificCharacterSet = character_set
     return answer
 
