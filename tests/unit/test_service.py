@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import time
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -251,3 +252,20 @@ def test_an_attribute_with_its_own_column_never_selects_the_catch_all(sqlite_db:
     assert "AdditionalAttributes" not in with_sequence.sql
     elsewhere = service.plan(file_bytes(identifier(None, PatientName="", PatientAge="")))
     assert "AdditionalAttributes" in elsewhere.sql  # PatientAge has no column: the catch-all holds it
+
+
+def test_python_checks_stop_at_the_query_timeout_naming_the_key() -> None:
+    """No C-FIND holds the worklist past QueryTimeout, in SQL or in Python's own checks of the rows."""
+    from vetmwl.errors import CheckTimeout, DatabaseError
+    from vetmwl.service import Check, _checked
+
+    def slow(value: object) -> bool:
+        time.sleep(0.01)
+        return True
+
+    rows = [("a",)] * 1000
+    check = Check("MedicalAlerts", lambda row: row[0], slow)
+    with pytest.raises(CheckTimeout, match=r"MedicalAlerts.*QueryTimeout") as caught:
+        _checked(rows, (check,), time.perf_counter() + 0.05, 5)
+    assert isinstance(caught.value, DatabaseError) and caught.value.timeout  # a failure status, not a crash
+    assert _checked(rows[:3], (check,), time.perf_counter() + 60, 5) == rows[:3]
