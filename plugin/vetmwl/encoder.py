@@ -33,10 +33,12 @@ from .model import (
     CHARACTER_SET,
     MAX_LENGTH,
     SPS_SEQUENCE,
+    SPS_TAG,
     START_DATETIME,
     START_TIME,
     STEP_ATTRIBUTES,
     Level,
+    element_vr,
     keyword_of,
 )
 from .query import WorklistQuery
@@ -54,7 +56,6 @@ _ITEM = struct.pack("<HH", 0xFFFE, 0xE000)
 #: catch-all column, whose JSON is part of the row).
 ANSWER_CACHE_SIZE = 50_000
 _ANSWERS: OrderedDict[tuple, bytes] = OrderedDict()
-_SPS_TAG = tag_for_keyword(SPS_SEQUENCE)
 
 
 def _header(tag: int, vr: str) -> bytes:
@@ -75,12 +76,7 @@ def _item(body: bytes) -> bytes:
 
 def vr_of_element(element: DataElement) -> str:
     """The VR to answer a requested element with: its own, or the dictionary's when it came as UN."""
-    if element.VR in ("UN", None, "") and not element.tag.is_private:
-        try:
-            return dictionary_VR(element.tag).split(" or ")[0]
-        except KeyError:
-            return "UN"
-    return element.VR.split(" or ")[0]
+    return element_vr(element.tag, element.VR)
 
 
 def _cut(keyword: str, vr: str, text: str, limit: int) -> str:
@@ -170,7 +166,7 @@ class AnswerEncoder:
         self._charset_at = sum(1 for e in elements if e.tag < charset_tag)
         self._root: list[_Element] = []
         for element in elements:
-            if element.tag == _SPS_TAG:
+            if element.tag == SPS_TAG:
                 step = [self._element(e, Level.STEP) for e in _step_elements(query.step_requested)]
                 self._root.append(_Element(element.tag, "SQ", SPS_SEQUENCE, None, self._one_item(step)))
             else:

@@ -18,9 +18,12 @@ from enum import Enum
 from functools import cache
 
 from pydicom.datadict import dictionary_VM, dictionary_VR, keyword_for_tag, tag_for_keyword
+from pydicom.tag import Tag
 
 # -- keywords the plugin treats specially ---------------------------------------------------------
 SPS_SEQUENCE = "ScheduledProcedureStepSequence"
+#: Its tag, which the identifier's readers look up without converting elements.
+SPS_TAG = 0x00400100
 START_DATE = "ScheduledProcedureStepStartDate"
 START_TIME = "ScheduledProcedureStepStartTime"
 #: The view's date-time column of the step's start (also a real DT attribute, (0040,4005)).
@@ -237,8 +240,10 @@ class Level(Enum):
 _LEVELS = {**dict.fromkeys(ROOT_ATTRIBUTES, Level.ROOT), **dict.fromkeys(STEP_ATTRIBUTES, Level.STEP)}
 #: Text VRs, whose values the view holds as text and SQL can compare.
 TEXT_VRS = frozenset({"AE", "AS", "CS", "LO", "LT", "PN", "SH", "ST", "UC", "UI", "UR", "UT"})
+#: VRs of whole numbers (written without a fraction).
+INTEGER_VRS = frozenset({"IS", "US", "SS", "UL", "SL", "UV", "SV"})
 #: VRs whose value is one number, or several.
-NUMBER_VRS = frozenset({"DS", "IS", "US", "SS", "UL", "SL", "FL", "FD", "UV", "SV"})
+NUMBER_VRS = INTEGER_VRS | {"DS", "FL", "FD"}
 #: VRs whose leading spaces are significant (PS3.5 6.2): only trailing padding is removed.
 KEEP_LEADING_SPACES = frozenset({"LT", "ST", "UT"})
 #: Maximum characters per value (PN: per component group), PS3.5 Table 6.2-1.
@@ -256,6 +261,23 @@ def vr_of(keyword: str) -> str:
     if keyword == START_DATETIME:
         return "DT"
     return dictionary_VR(keyword).split(" or ")[0]
+
+
+def dictionary_vr(tag: int | str, default: str | None = None) -> str | None:
+    """The VR the DICOM dictionary gives a tag or keyword (the first, for the few with a choice);
+    ``default`` for what the dictionary does not know (private or unknown attributes)."""
+    try:
+        return dictionary_VR(tag).split(" or ")[0]
+    except KeyError:
+        return default
+
+
+def element_vr(tag: int, vr: str | None) -> str:
+    """The VR of an element as received: its own, or the dictionary's where it came without one
+    (Implicit VR Little Endian leaves it None until conversion) or as UN; UN where neither says."""
+    if vr in (None, "", "UN") and not Tag(tag).is_private:
+        return dictionary_vr(tag, "UN") or "UN"
+    return vr.split(" or ")[0] if vr else "UN"
 
 
 @cache

@@ -240,7 +240,7 @@ class ProgressStore:
         now = self.clock()
         changed, *_ = self.database.transaction(
             [
-                (self._statement("update_step"), (status, ended, now, attributes, uid)),
+                (self._statement("update_step"), (status, ended, now, attributes, uid, IN_PROGRESS)),
                 self._event(uid, Event(now, "N-SET", status, calling_aet, detail)),
             ],
             only_if_first_changes=True,

@@ -15,7 +15,6 @@ from io import BytesIO
 
 import pydicom
 from pydicom.charset import python_encoding
-from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
@@ -27,13 +26,14 @@ from .model import (
     KEEP_LEADING_SPACES,
     NEVER_MATCHED,
     NUMBER_VRS,
-    SPS_SEQUENCE,
+    SPS_TAG,
     START_DATE,
     START_TIME,
     STATUS,
     TEXT_VRS,
     UNKNOWN_STATUS,
     Level,
+    element_vr,
     keyword_of,
 )
 
@@ -177,7 +177,6 @@ def _has_value(element: object) -> bool:
     return bool(getattr(element, "value", None))
 
 
-_SPS_TAG = pydicom.datadict.tag_for_keyword(SPS_SEQUENCE)
 _START_TAGS = {pydicom.datadict.tag_for_keyword(START_DATE), pydicom.datadict.tag_for_keyword(START_TIME)}
 
 
@@ -189,7 +188,7 @@ def _filters_of(dataset: Dataset, level: Level) -> list[Filter]:
     """
     filters = []
     for tag in dataset.keys():  # noqa: SIM118 - iterating the dataset would convert every element
-        if tag == _SPS_TAG or tag in _START_TAGS or tag.is_private:
+        if tag == SPS_TAG or tag in _START_TAGS or tag.is_private:
             continue
         keyword = keyword_of(tag)
         if not keyword or keyword in NEVER_MATCHED or not _has_value(dataset.get_item(tag, keep_deferred=True)):
@@ -200,16 +199,9 @@ def _filters_of(dataset: Dataset, level: Level) -> list[Filter]:
     return filters
 
 
-def _raw_vr(raw: DataElement | RawDataElement) -> str | None:
-    """The VR of a public element, read without converting it: pydicom leaves it None (Implicit VR
-    Little Endian) or UN until conversion, which then takes the dictionary's, and so does this."""
-    vr = raw.VR
-    if vr is None or vr == "UN":
-        try:
-            return dictionary_VR(raw.tag)
-        except KeyError:
-            return vr
-    return vr
+def _raw_vr(raw: DataElement | RawDataElement) -> str:
+    """The VR of an element, read without converting it (see :func:`vetmwl.model.element_vr`)."""
+    return element_vr(raw.tag, raw.VR)
 
 
 def _padded(dataset: Dataset) -> list[str]:
@@ -256,8 +248,8 @@ def parse_query(identifier: Dataset) -> WorklistQuery:
     padded: list[str] = []
     try:
         filters = _filters_of(identifier, Level.ROOT)
-        if _SPS_TAG in identifier:
-            items = identifier[_SPS_TAG].value or []
+        if SPS_TAG in identifier:
+            items = identifier[SPS_TAG].value or []
             if len(items) > 1:
                 raise QueryError("the Scheduled Procedure Step Sequence holds more than one item")
             step_requested = items[0] if items else Dataset()

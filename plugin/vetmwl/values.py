@@ -33,6 +33,7 @@ from .model import (
     BREED_SEQUENCE,
     CATCH_ALL,
     CODE_ITEM_KEYWORDS,
+    INTEGER_VRS,
     KEEP_LEADING_SPACES,
     OWNER,
     REGISTRATION_NUMBER,
@@ -138,7 +139,7 @@ def dicom_text(value: Any, vr: str) -> str:
     if isinstance(value, float):
         return format_number_as_ds(value) if vr == "DS" else repr(value)
     if isinstance(value, Decimal | int):
-        return str(int(value)) if vr in ("IS", "US", "SS", "UL", "SL", "UV", "SV") else _decimal(value)
+        return str(int(value)) if vr in INTEGER_VRS else _decimal(value)
     return str(value).strip()
 
 
@@ -190,8 +191,9 @@ def _json_items(text: str) -> tuple[Dataset, ...] | None:
         return None
 
 
-def _put(dataset: Dataset, keyword: str, value: Any) -> None:
-    """Set a value as stored, without pydicom's checks: the writer cuts what is too long, and logs it."""
+def put(dataset: Dataset, keyword: str, value: Any) -> None:
+    """Set a value as given, without pydicom's checks: a stored value is cut by the answer writer,
+    which logs it; a query's value is judged by the service, as a modality's is."""
     tag = tag_of(keyword)
     dataset.add(DataElement(tag, dictionary_VR(tag), value, validation_mode=config.IGNORE))
 
@@ -199,7 +201,7 @@ def _put(dataset: Dataset, keyword: str, value: Any) -> None:
 def _code_item(code: codes.Code) -> Dataset:
     item = Dataset()
     for keyword in CODE_ITEM_KEYWORDS:
-        _put(item, keyword, code.text_of(keyword))
+        put(item, keyword, code.text_of(keyword))
     return item
 
 
@@ -336,8 +338,8 @@ class Values:
             if found is None:
                 return []
             item = Dataset()
-            _put(item, REGISTRATION_NUMBER, found.number)
-            _put(item, REGISTRY_SEQUENCE, [_code_item(found.registry)] if found.registry else [])
+            put(item, REGISTRATION_NUMBER, found.number)
+            put(item, REGISTRY_SEQUENCE, [_code_item(found.registry)] if found.registry else [])
             return [item]
 
         return registration

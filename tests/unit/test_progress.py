@@ -110,7 +110,7 @@ def test_statements_parse_and_bind_every_value(dialect: str) -> None:
     s = store_for(dialect)
     markers = {
         s._statement("insert_step"): 13,
-        s._statement("update_step"): 5,
+        s._statement("update_step"): 6,
         s._statement("refresh_study"): 3,
         s._statement("insert_reference"): 5,
         s._statement("insert_event"): 6,

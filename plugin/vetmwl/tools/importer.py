@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from pydicom import config as pydicom_config
-from pydicom.datadict import dictionary_VM, dictionary_VR, keyword_for_tag, tag_for_keyword
+from pydicom.datadict import dictionary_VM, keyword_for_tag, tag_for_keyword
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as DicomSequence
@@ -42,6 +42,7 @@ from ..model import (
     CHARACTER_SET,
     CODE_COLUMNS,
     CODE_ITEM_KEYWORDS,
+    INTEGER_VRS,
     KEEP_LEADING_SPACES,
     MODALITY,
     REGISTRATION_NUMBER,
@@ -60,6 +61,7 @@ from ..model import (
     CodeColumns,
     Level,
     Source,
+    dictionary_vr,
     level_of,
     source_of,
 )
@@ -132,7 +134,6 @@ _REQUIRED = ("PatientName", "PatientID")
 _REQUIRED_STEP = ("ScheduledProcedureStepID", MODALITY, START_DATE)
 #: VRs whose value is one text that may hold backslashes (never split into several values).
 _SINGLE_TEXT_VRS = frozenset({"LT", "ST", "UT", "UR"})
-_INTEGER_VRS = frozenset({"IS", "US", "SS", "UL", "SL", "UV", "SV"})
 _FLOAT_VRS = frozenset({"FL", "FD"})
 _BINARY_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN"})
 #: Groups that are not part of a dataset: command, file meta information, item delimiters.
@@ -239,10 +240,9 @@ def _attribute(key: str, where: str) -> tuple[int, str, str]:
                 f"{where}{key}: {name} is a private attribute; only public attributes of the DICOM dictionary"
                 " are accepted"
             )
-    try:
-        vr = dictionary_VR(tag).split(" or ")[0]
-    except KeyError:
-        raise ItemError(f"{where}{key}: {_tag_text(tag)} is not an attribute of the DICOM dictionary") from None
+    vr = dictionary_vr(tag)
+    if vr is None:
+        raise ItemError(f"{where}{key}: {_tag_text(tag)} is not an attribute of the DICOM dictionary")
     keyword = keyword_for_tag(tag) or _tag_text(tag)
     if tag >> 16 in _NOT_DATASET_GROUPS:
         raise ItemError(f"{where}{key}: {keyword} is not an attribute of a worklist item")
@@ -258,13 +258,13 @@ def _tag_text(tag: int) -> str:
 def _texts(keyword: str, tag: int, vr: str, value: Any) -> list[str]:
     """The values of one attribute as text (backslash-separated in the JSON), each one validated."""
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        kind = "text or a number" if vr in _INTEGER_VRS | _FLOAT_VRS | {"DS"} else "text"
+        kind = "text or a number" if vr in INTEGER_VRS | _FLOAT_VRS | {"DS"} else "text"
         hint = " (several values are one text, separated by backslashes)" if isinstance(value, list) else ""
         raise ItemError(f"{keyword}: value must be {kind}, not {type(value).__name__}{hint}")
     if not isinstance(value, str):
-        if vr not in _INTEGER_VRS | _FLOAT_VRS | {"DS"}:
+        if vr not in INTEGER_VRS | _FLOAT_VRS | {"DS"}:
             raise ItemError(f"{keyword}: value must be text, not a number ({vr} is not a numeric VR)")
-        if vr in _INTEGER_VRS and not isinstance(value, int):
+        if vr in INTEGER_VRS and not isinstance(value, int):
             raise ItemError(f"{keyword}: {value!r} is not an integer ({vr})")
         value = str(value)
     parts = [value] if vr in _SINGLE_TEXT_VRS else value.split("\\")
@@ -280,9 +280,9 @@ def _texts(keyword: str, tag: int, vr: str, value: Any) -> list[str]:
 
 def _check_value(keyword: str, vr: str, text: str) -> None:
     try:
-        if vr in _INTEGER_VRS | _FLOAT_VRS and vr != "IS":
+        if vr in INTEGER_VRS | _FLOAT_VRS and vr != "IS":
             try:
-                number = int(text) if vr in _INTEGER_VRS else float(text)
+                number = int(text) if vr in INTEGER_VRS else float(text)
             except ValueError:
                 raise ItemError(f"{keyword}: {text!r} is not a number of VR {vr}") from None
             validate_value(vr, number, pydicom_config.RAISE)
@@ -304,7 +304,7 @@ def _check_value(keyword: str, vr: str, text: str) -> None:
 
 def _element_value(vr: str, texts: list[str]) -> Any:
     values: list[Any] = texts
-    if vr in _INTEGER_VRS and vr != "IS":
+    if vr in INTEGER_VRS and vr != "IS":
         values = [int(t) for t in texts]
     elif vr in _FLOAT_VRS:
         values = [float(t) for t in texts]
@@ -374,7 +374,7 @@ def _column_value(element: DataElement, keyword: str, columns: Columns) -> Any:
     if vr == "SQ":
         return _json([item.to_json_dict() for item in element.value])
     values = list(element.value) if element.VM > 1 else [element.value]
-    if vr in ("DA", "DT", "DS", "IS") or vr in _INTEGER_VRS | _FLOAT_VRS:
+    if vr in ("DA", "DT", "DS", "IS") or vr in INTEGER_VRS | _FLOAT_VRS:
         if len(values) > 1:
             raise ItemError(f"{keyword}: holds {len(values)} values, which its {vr} column cannot keep")
         text = str(values[0])
@@ -386,7 +386,7 @@ def _column_value(element: DataElement, keyword: str, columns: Columns) -> Any:
             return parse_datetime_span(text)[0]
         if vr == "DS":
             return _decimal(keyword, text, columns.numbers.get(keyword))
-        return int(text) if vr in _INTEGER_VRS else float(text)
+        return int(text) if vr in INTEGER_VRS else float(text)
     if vr == "TM":
         return "\\".join(_time_text(parse_time_span(str(v))[0]) for v in values)
     if vr == "AT":

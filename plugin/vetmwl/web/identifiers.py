@@ -13,16 +13,15 @@ from functools import lru_cache
 from io import BytesIO
 
 import pydicom
-from pydicom import config
-from pydicom.datadict import dictionary_VR, tag_for_keyword
+from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.multival import MultiValue
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
-from ..model import PATIENT_KEYS
+from ..model import NEVER_MATCHED, PATIENT_KEYS, SPS_SEQUENCE
+from ..values import put
 
-SPS = "ScheduledProcedureStepSequence"
 #: Modality Worklist Information Model - FIND.
 WORKLIST_FIND = "1.2.840.10008.5.1.4.31"
 #: The keys the worklist page asks for: those of the README's findscu example.
@@ -44,15 +43,7 @@ STEP_KEYS = (
     "ScheduledProcedureStepDescription",
     "ScheduledProcedureStepID",
 )
-#: Keys that shape the answer rather than select it; not shown as matching keys.
-_NOT_MATCHING = frozenset({"SpecificCharacterSet", "QueryRetrieveLevel", "TimezoneOffsetFromUTC"})
 HIDDEN = "<given>"
-
-
-def _put(dataset: Dataset, keyword: str, value: str) -> None:
-    """Set a value without pydicom's checks: judging the query is the service's job, as for a modality's."""
-    tag = tag_for_keyword(keyword)
-    dataset.add(DataElement(tag, dictionary_VR(tag), value, validation_mode=config.IGNORE))
 
 
 def worklist_identifier(date: str = "", station: str = "", modality: str = "") -> bytes:
@@ -60,11 +51,11 @@ def worklist_identifier(date: str = "", station: str = "", modality: str = "") -
     root = Dataset()
     root.SpecificCharacterSet = "ISO_IR 192"
     for keyword in ROOT_KEYS:
-        _put(root, keyword, "")
+        put(root, keyword, "")
     step = Dataset()
     values = {"ScheduledProcedureStepStartDate": date, "ScheduledStationAETitle": station, "Modality": modality}
     for keyword in STEP_KEYS:
-        _put(step, keyword, values.get(keyword, ""))
+        put(step, keyword, values.get(keyword, ""))
     root.ScheduledProcedureStepSequence = [step]
     return file_bytes(root)
 
@@ -108,7 +99,7 @@ def _walk(dataset: Dataset) -> list[tuple[str, str]]:
             if element.tag.group == 0x0002 or not element.keyword:
                 continue
             if element.VR == "SQ":
-                if element.keyword == SPS and element.value:
+                if element.keyword == SPS_SEQUENCE and element.value:
                     pairs += _walk(element.value[0])
                 continue
             text = _text(element)
@@ -128,8 +119,8 @@ def describe_identifier(raw: bytes) -> tuple[tuple[tuple[str, str], ...], tuple[
         pairs = _walk(_read(raw))
     except Exception:
         return (), ()
-    matching = tuple((k, v) for k, v in pairs if v.strip("* ") and k not in _NOT_MATCHING)
-    requested = tuple(k for k, v in pairs if not v.strip("* ") and k not in _NOT_MATCHING)
+    matching = tuple((k, v) for k, v in pairs if v.strip("* ") and k not in NEVER_MATCHED)
+    requested = tuple(k for k, v in pairs if not v.strip("* ") and k not in NEVER_MATCHED)
     return matching, requested
 
 

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ..errors import OUTCOMES
 from .querylog import STATUSES
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -23,7 +24,7 @@ ORIGINS = ("cfind", "rest", "health")
 #: an unknown or final step, a duplicate, a calling AE not allowed), failed (the state store's),
 #: internal (the plugin's own bug).
 MPPS_OPERATIONS = ("N-CREATE", "N-SET", "C-ECHO")
-MPPS_OUTCOMES = ("ok", "refused", "failed", "internal")
+MPPS_OUTCOMES = OUTCOMES
 #: A study that arrived in Orthanc: a new performed step, one seen again (refreshed), or not recorded.
 ARRIVAL_OUTCOMES = ("new", "again", "failed")
 
