@@ -14,9 +14,6 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache
-
-from pydicom.datadict import DicomDictionary
 
 from .config import Settings
 from .db import Database
@@ -27,9 +24,7 @@ from .kinds import Filter, Value
 from .kinds.ranges import orthanc_time_text
 from .model import (
     CATCH_ALL,
-    CODE_COLUMNS,
     MODALITY,
-    NUMBER_VRS,
     REQUIRED_COLUMNS,
     RESPONSIBLE_PERSON_ROLE,
     SPS_SEQUENCE,
@@ -40,8 +35,6 @@ from .model import (
     Source,
     level_of,
     multi_valued,
-    source_of,
-    vr_of,
 )
 from .policy import apply_options
 from .progress import STATUSES as TRACKED_STATUSES
@@ -49,6 +42,7 @@ from .progress import ProgressStore, StepKeys, status_of
 from .query import WorklistQuery, parse_query, read_identifier
 from .sqlrender import SqlRenderer
 from .values import STATUS_ATTRIBUTE, Layout, Row, Values, ViewColumn
+from .viewcolumns import discover
 
 log = logging.getLogger("vetmwl.service")
 
@@ -89,7 +83,7 @@ class FindResult:
 @dataclass(frozen=True)
 class Check:
     """A test Python makes on each row SQL returns: a filter SQL cannot decide (or only narrows),
-    or what Orthanc's own re-check would reject (see :mod:`vetmwl.matching`)."""
+    or what Orthanc's own re-check would reject (see :mod:`vetmwl.kinds`)."""
 
     keyword: str
     read: Callable[[Row], Value]
@@ -129,61 +123,6 @@ class Plan:
     sql_for: Callable[[int], str] | None = None
     #: How a row names its scheduled step, when the performed steps' states apply.
     step_keys: Callable[[Row], StepKeys] | None = None
-
-
-@cache
-def _keywords_by_lower_name() -> dict[str, str]:
-    """Every DICOM keyword and every special column, by its lower-case spelling."""
-    found = {entry[4].lower(): entry[4] for entry in DicomDictionary.values() if entry[4]}
-    for name in (START_DATETIME, CATCH_ALL, *CODE_COLUMNS):
-        found[name.lower()] = name
-    return found
-
-
-#: Python types each kind of column may have (what the drivers return for the reference schemas).
-_USABLE = {
-    "DA": ("date", "datetime", "str"),
-    "TM": ("time", "timedelta", "datetime", "str"),
-    "DT": ("datetime", "str"),
-    "number": ("int", "float", "Decimal", "str"),
-    "text": ("str", "int", "Decimal"),
-}
-
-
-def _usable(column: ViewColumn) -> bool:
-    kind = column.python_type.__name__ if column.python_type is not None else "str"
-    if column.source is Source.START:
-        return kind in ("datetime", "str")
-    if column.source is not Source.VALUE:
-        return kind == "str"
-    vr = vr_of(column.keyword)
-    allowed = _USABLE.get(vr) or _USABLE["number" if vr in NUMBER_VRS else "text"]
-    return kind in allowed
-
-
-def discover(names: tuple[str, ...], types: tuple[type | None, ...]) -> tuple[dict[str, ViewColumn], list[str]]:
-    """The view's columns the plugin reads, by keyword, and a line for each it does not."""
-    lookup = _keywords_by_lower_name()
-    view: dict[str, ViewColumn] = {}
-    notes: list[str] = []
-    for n, name in enumerate(names):
-        python_type = types[n] if n < len(types) else None
-        keyword = lookup.get(name.lower())
-        source = source_of(keyword) if keyword else None
-        if keyword is None:
-            notes.append(f"column {name!r} is not a DICOM keyword: ignored")
-            continue
-        if source is None:
-            notes.append(f"column {name!r} is not an attribute of the Modality Worklist model: ignored")
-            continue
-        column = ViewColumn(name, keyword, source, python_type)
-        if not _usable(column):
-            kind = python_type.__name__ if python_type else "?"
-            what = vr_of(keyword) if source is Source.VALUE else source.value
-            notes.append(f"column {name!r} holds {kind}, which the plugin cannot read as {what}: ignored")
-            continue
-        view[keyword] = column
-    return view, notes
 
 
 class WorklistService:

@@ -9,8 +9,8 @@ from decimal import Decimal
 
 from support.runtimes import REPO
 from vetmwl.model import NUMBER_VRS, START_DATETIME, vr_of
-from vetmwl.service import discover
 from vetmwl.values import ViewColumn
+from vetmwl.viewcolumns import discover
 
 _COLUMN = re.compile(r"^\s{4}(\w+)\s")
 

@@ -15,7 +15,7 @@ from typing import ClassVar
 from pydicom.dataset import Dataset
 
 from ..dialects import Dialect
-from ..model import START_DATETIME, Level, multi_valued
+from ..model import START_DATETIME, TEXT_VRS, Level, multi_valued, vr_of
 from ..values import Row, Values, ViewColumn, element_text
 
 #: A row's value of one attribute: DICOM text, the start date-time, or a sequence's items.
@@ -119,3 +119,26 @@ class Kind:
         """Whether the filter lets a known single value through, before any row is read (the
         statuses an SPS Status key selects); kinds that cannot say select nothing."""
         return False
+
+
+class TextKind(Kind):
+    """What single value and wild card matching of text share: SQL decides them on a text column
+    (not a UID, which takes neither), and PN without case, which some dialects only narrow."""
+
+    fold_case: bool
+
+    @property
+    def text(self) -> str:
+        """The key's value (a value, or a pattern)."""
+        raise NotImplementedError
+
+    def decidable(self, column: ViewColumn, kind: str) -> bool:
+        vr = vr_of(self.keyword)
+        return vr in TEXT_VRS and vr != "UI" and kind == "str"
+
+    def confirm_in_python(self, dialect: Dialect) -> bool:
+        """A non-ASCII name where the dialect folds ASCII letters only (SQLite)."""
+        return self.fold_case and not dialect.folds_every_script and not self.text.isascii()
+
+    def shown(self) -> tuple[str, str]:
+        return self.keyword, self.text

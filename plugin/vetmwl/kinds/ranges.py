@@ -44,8 +44,29 @@ from .base import Kind, Value
 VRS = frozenset({"DA", "TM", "DT"})
 
 
+class _Bounded(Kind):
+    """What both ranges share: SQL decides them on the start date-time column, and Orthanc
+    compares a step's TM or DT answer with the query's text (``text``)."""
+
+    text: str
+
+    def on_start(self) -> bool:
+        return True
+
+    def orthanc_check(self) -> Callable[[Value], bool] | None:
+        query = self.compared_as_text()
+        if not query:
+            return None
+        vr = vr_of(self.keyword)
+        return lambda value: isinstance(value, str) and orthanc_text(vr, value, query) is not None
+
+    def compared_as_text(self) -> str:
+        """The query's text that Orthanc compares this step key's answer with ('' if none)."""
+        return self.text if self.level is Level.STEP and self.keyword != START_DATETIME else ""
+
+
 @dataclass(frozen=True)
-class Range(Kind):
+class Range(_Bounded):
     """Range Matching of dates or date-times: ``start <= value < end``, half open; an open bound
     is None (not both). ``text`` is the query's value, as Orthanc compares it."""
 
@@ -66,9 +87,6 @@ class Range(Kind):
     def decidable(self, column: object, kind: str) -> bool:
         return vr_of(self.keyword) == "DA" and kind in ("date", "datetime")
 
-    def on_start(self) -> bool:
-        return True
-
     def test(self, value: str | datetime | list[Dataset]) -> bool:
         """By value, dates as days."""
         if isinstance(value, list):
@@ -82,20 +100,13 @@ class Range(Kind):
             moment = moment.date()
         return (self.start is None or self.start <= moment) and (self.end is None or moment < self.end)  # type: ignore[operator]
 
-    def orthanc_check(self) -> Callable[[Value], bool] | None:
-        return _orthanc_check(self.keyword, self.compared_as_text())
-
-    def compared_as_text(self) -> str:
-        """The query's text that Orthanc compares this step key's answer with ('' if none)."""
-        return self.text if self.level is Level.STEP and self.keyword != START_DATETIME else ""
-
     def shown(self) -> tuple[str, str]:
         name = START_DATE if self.keyword == START_DATETIME else self.keyword
         return name, f"{self.start or ''}..{self.end or ''}"
 
 
 @dataclass(frozen=True)
-class TimeOfDay(Kind):
+class TimeOfDay(_Bounded):
     """Range Matching of a time of day (TM), as offsets from midnight; on the start date-time
     column, the window applies on every day. ``text`` is the query's value, as Orthanc compares it."""
 
@@ -113,9 +124,6 @@ class TimeOfDay(Kind):
     def bind(self, dialect: Dialect) -> list[object]:
         return [v.total_seconds() for v in (self.start, self.end) if v is not None]
 
-    def on_start(self) -> bool:
-        return True
-
     def test(self, value: str | datetime | list[Dataset]) -> bool:
         """A time of lower precision is that exact time."""
         if isinstance(value, list):
@@ -129,13 +137,6 @@ class TimeOfDay(Kind):
                 return False
         return (self.start is None or self.start <= offset) and (self.end is None or offset < self.end)
 
-    def orthanc_check(self) -> Callable[[Value], bool] | None:
-        return _orthanc_check(self.keyword, self.compared_as_text())
-
-    def compared_as_text(self) -> str:
-        """The query's text that Orthanc compares this step key's answer with ('' if none)."""
-        return self.text if self.level is Level.STEP and self.keyword != START_DATETIME else ""
-
     def shown(self) -> tuple[str, str]:
         name = START_TIME if self.keyword == START_DATETIME else self.keyword
         return name, f"{self.start or ''}..{self.end or ''}"
@@ -148,13 +149,6 @@ def _moment(value: str | datetime, keyword: str) -> date | datetime | None:
         return parse_date(value) if vr_of(keyword) == "DA" else parse_datetime_span(value)[0]
     except ValueFormatError:
         return None
-
-
-def _orthanc_check(keyword: str, query: str) -> Callable[[Value], bool] | None:
-    if not query:
-        return None
-    vr = vr_of(keyword)
-    return lambda value: isinstance(value, str) and orthanc_text(vr, value, query) is not None
 
 
 # -- reading a key ---------------------------------------------------------------------------------

@@ -19,13 +19,13 @@ from typing import ClassVar
 from pydicom.dataset import Dataset
 
 from ..dialects import Dialect
-from ..model import NUMBER_VRS, TEXT_VRS, Level, vr_of
-from .base import Kind, person_name_upper, stored_values
+from ..model import NUMBER_VRS, Level, vr_of
+from .base import TextKind, person_name_upper, stored_values
 from .wildcard import ascii_folding_pattern, like_pattern_literal
 
 
 @dataclass(frozen=True)
-class Equals(Kind):
+class Equals(TextKind):
     """Single Value Matching. ``fold_case``: PN, compared without case. ``or_unknown``: a row whose
     value is NULL or empty matches too (SPS Status, see :mod:`vetmwl.policy`)."""
 
@@ -42,12 +42,9 @@ class Equals(Kind):
         value = person_name_upper(self.value) if self.fold_case else self.value
         return [value, value] if dialect.case_insensitive and not self.fold_case else [value]
 
-    def decidable(self, column: object, kind: str) -> bool:
-        vr = vr_of(self.keyword)
-        return vr in TEXT_VRS and vr != "UI" and kind == "str"
-
-    def confirm_in_python(self, dialect: Dialect) -> bool:
-        return self.fold_case and not dialect.folds_every_script and not self.value.isascii()
+    @property
+    def text(self) -> str:
+        return self.value
 
     def test(self, value: str | datetime | list[Dataset]) -> bool:
         if not isinstance(value, str):
@@ -63,9 +60,6 @@ class Equals(Kind):
             except InvalidOperation:
                 return False
         return text == self.value
-
-    def shown(self) -> tuple[str, str]:
-        return self.keyword, self.value
 
     def selects(self, text: str) -> bool:
         return self._equal(text)

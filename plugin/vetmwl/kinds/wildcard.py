@@ -24,8 +24,8 @@ from typing import AnyStr, ClassVar, Generic
 from pydicom.dataset import Dataset
 
 from ..dialects import Dialect
-from ..model import TEXT_VRS, Level, vr_of
-from .base import Kind, Value, person_name_upper, stored_values
+from ..model import Level
+from .base import TextKind, Value, person_name_upper, stored_values
 
 
 class _Piece(Generic[AnyStr]):
@@ -147,7 +147,7 @@ def ascii_folding_pattern(escaped: str) -> str:
 
 # -- the filter --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class Like(Kind):
+class Like(TextKind):
     """Wild Card Matching (PS3.4 C.2.2.2.4): ``*`` any characters, ``?`` one character."""
 
     keyword: str
@@ -166,12 +166,9 @@ class Like(Kind):
         # Where collations ignore case, a case-sensitive key is compared a second time (macros.sql.j2).
         return [value, value] if dialect.case_insensitive and not self.fold_case else [value]
 
-    def decidable(self, column: object, kind: str) -> bool:
-        vr = vr_of(self.keyword)
-        return vr in TEXT_VRS and vr != "UI" and kind == "str"
-
-    def confirm_in_python(self, dialect: Dialect) -> bool:
-        return self.fold_case and not dialect.folds_every_script and not self.pattern.isascii()
+    @property
+    def text(self) -> str:
+        return self.pattern
 
     def test(self, value: str | datetime | list[Dataset]) -> bool:
         if not isinstance(value, str):
@@ -186,9 +183,6 @@ class Like(Kind):
         return lambda value: (
             isinstance(value, str) and any(orthanc_wildcard_matches(pattern, v, fold) for v in value.split("\\"))
         )
-
-    def shown(self) -> tuple[str, str]:
-        return self.keyword, self.pattern
 
     def selects(self, text: str) -> bool:
         return wildcard_matches(self.pattern, text, self.fold_case)
