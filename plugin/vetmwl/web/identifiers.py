@@ -19,7 +19,8 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.multival import MultiValue
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
-from ..model import NEVER_MATCHED, PATIENT_KEYS, SPS_SEQUENCE
+from ..kinds.universal import is_universal
+from ..model import NEVER_MATCHED, PATIENT_KEYS, SPS_SEQUENCE, dictionary_vr
 from ..values import put
 
 #: Modality Worklist Information Model - FIND.
@@ -119,9 +120,15 @@ def describe_identifier(raw: bytes) -> tuple[tuple[tuple[str, str], ...], tuple[
         pairs = _walk(_read(raw))
     except Exception:
         return (), ()
-    matching = tuple((k, v) for k, v in pairs if v.strip("* ") and k not in NEVER_MATCHED)
-    requested = tuple(k for k, v in pairs if not v.strip("* ") and k not in NEVER_MATCHED)
+    kept = [(k, v) for k, v in pairs if k not in NEVER_MATCHED]
+    matching = tuple((k, v) for k, v in kept if not _universal(k, v))
+    requested = tuple(k for k, v in kept if _universal(k, v))
     return matching, requested
+
+
+def _universal(keyword: str, text: str) -> bool:
+    """Whether a key matches everything, as the service reads it (PS3.4 C.2.2.2.3)."""
+    return is_universal(text.strip(" "), dictionary_vr(keyword, "") or "")
 
 
 def answer_fields(raw: bytes) -> dict[str, str]:
