@@ -45,7 +45,6 @@ from support.standin import generate_configuration as standin_configuration
 from support.standin.generate_configuration import from_environment, setting_path
 from support.views import reference_columns
 from vetmwl.config import _KEYS, SECTION, load_settings, orthanc_warnings
-from vetmwl.model import REQUIRED_COLUMNS, source_of
 
 HADOLINT = Path(sys.executable).with_name("hadolint")
 OUR_IMAGE = "vetmwl-orthanc:local"
@@ -416,24 +415,7 @@ def test_init_statements_parse() -> None:
     assert [c.alias_or_name for c in view.expression.expressions] == list(reference_columns())
 
 
-def test_impromed_example_view_follows_the_contract_and_invents_no_vendor_names() -> None:
-    text = (REPO / "sql" / "mssql" / "impromed-view.example.sql").read_text()
-    batches = init_demo_db.sqlcmd_batches(text, {})
-    statements = [s for batch in batches for s in parse_tsql(batch)]
-    views = [s for s in statements if isinstance(s, exp.Create) and s.kind == "VIEW"]
-    assert len(views) == 1
-    select = views[0].expression
-    aliases = [e.alias_or_name for e in select.expressions]
-    assert all(source_of(alias) is not None for alias in aliases) and set(REQUIRED_COLUMNS) <= set(aliases)
-    assert len(aliases) == len(set(aliases))
-    for table in select.find_all(exp.Table):
-        # The vendor's tables are placeholders (dbo.site_...); ours live in the vetmwl schema.
-        assert table.name.startswith("site_") or table.db == "vetmwl", table.sql()
-        if table.db != "vetmwl":
-            assert table.db == "dbo"
-    ours = {"Modality", "ScheduledStationAETitle", "ScheduledStationName", "SourceCode"}
-    for column in select.find_all(exp.Column):
-        assert column.name.startswith("site_") or column.name in ours, column.sql()
+# sql/mssql/impromed-view.sql has tests of its own: tests/unit/test_impromed_view.py.
 
 
 def sql_blocks(markdown: Path) -> list[str]:
