@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import shlex
 import subprocess
-from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
 
-import pytest
 from pydicom.dataset import Dataset
 
 from support import impromed
 from support.clients import findscu, pynetdicom_find
 from support.runtimes import REPO
-from support.servers import OrthancServer, PostgresServer, plugin_settings
+from support.servers import OrthancServer, PostgresServer
 
 DOC = REPO / "docs" / "impromed.md"
 
@@ -29,21 +27,6 @@ def doc_findscu_keys(today: date) -> list[str]:
     block = text[text.index("findscu -W") :].split("```")[0]
     words = shlex.split(block.replace("$(date +%Y%m%d)", f"{today:%Y%m%d}").replace("\\\n", " "))
     return [words[n + 1] for n, word in enumerate(words) if word == "-k"]
-
-
-@pytest.fixture(scope="session")
-def impromed_db(postgres: PostgresServer, today: date) -> str:
-    """The ImproMed-shaped database with the transpiled view; the reader's connection string."""
-    postgres.create_database("impromed")
-    impromed.build(postgres.connection_string("impromed"), today)
-    return postgres.connection_string("impromed", user=impromed.READER, password=impromed.READER_PASSWORD)
-
-
-@pytest.fixture(scope="session")
-def impromed_orthanc(impromed_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]:
-    settings = plugin_settings(impromed_db, "postgresql", View=impromed.VIEW)
-    with OrthancServer(tmp_path_factory.mktemp("orthanc-impromed"), settings) as server:
-        yield server
 
 
 def test_the_reader_may_read_the_view_and_not_the_practice_tables(postgres: PostgresServer, impromed_db: str) -> None:
