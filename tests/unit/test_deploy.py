@@ -19,7 +19,6 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-import pyodbc
 import pytest
 import sqlglot
 from sqlglot import exp
@@ -39,7 +38,6 @@ from support.deploy import (
     image_path_to_repo,
     orthanc_default_settings,
 )
-from support.servers import free_port
 from support.standin import HERE as STANDIN
 from support.standin import generate_configuration as standin_configuration
 from support.standin.generate_configuration import from_environment, setting_path
@@ -437,22 +435,4 @@ def test_impromed_doc_explores_with_information_schema() -> None:
         assert f"INFORMATION_SCHEMA.{view}" in blocks, view
 
 
-def test_freetds_accepts_the_documented_connection_string() -> None:
-    """Debian's FreeTDS parses the guide's connection string and goes on to connect.
-
-    Pointed at a closed local port, it fails at the network ("Adaptive Server is unavailable");
-    a value it does not accept fails earlier, without trying the network. (ODBC Driver 18 is not
-    installed here, so its connection string is not tried.)
-    """
-    text = (REPO / "docs" / "sqlserver.md").read_text()
-    (documented,) = [b.strip() for b in re.findall(r"```text\n(.*?)```", text, re.DOTALL) if "FreeTDS" in b]
-    local = documented.replace("Server=dbhost;Port=1433", f"Server=127.0.0.1;Port={free_port()}")
-    assert local != documented and "Encryption=require" in local
-
-    def error(connection: str) -> str:
-        with pytest.raises(pyodbc.Error) as failure:
-            pyodbc.connect(connection, timeout=3)
-        return str(failure.value)
-
-    assert "Adaptive Server is unavailable" in error(local)
-    assert "Adaptive Server is unavailable" not in error(local.replace("Encryption=require", "Encryption=requir"))
+# The documented connection strings are tried with FreeTDS in tests/unit/test_sqlserver.py.
