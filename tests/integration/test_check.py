@@ -150,3 +150,15 @@ def test_it_runs_as_a_module(impromed_db: str, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.splitlines()[-1] == "ready"
     assert f"{date.today() + timedelta(days=1):%Y-%m-%d}: 1 step(s)" in done.stdout
+
+
+def test_the_demo_schedule_on_sqlite_is_ready(sqlite_db: str, tmp_path: Path, today: date) -> None:
+    """Another dialect, and a view of every reference column (codes, sequences, the catch-all)."""
+    (tmp_path / "orthanc.json").write_text(
+        json.dumps({"DefaultEncoding": "Utf8", "DicomAlwaysAllowFindWorklist": True,
+                    "SqlWorklist": {"ConnectionString": sqlite_db, "Dialect": "sqlite"}})
+    )  # fmt: skip
+    status, lines = run_check(str(tmp_path / "orthanc.json"), "--aet", "US_ROOM1", "--modality", "US")
+    assert status == check.READY, "\n".join(lines)
+    assert f"  {today:%Y-%m-%d} (today): 15 step(s)" in lines
+    assert any(line.startswith(f"US_ROOM1 receives 4 item(s) for {today:%Y-%m-%d} (US):") for line in lines)

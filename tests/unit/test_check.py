@@ -97,3 +97,10 @@ def test_bad_arguments_are_refused_in_one_line(argv: list[str], capsys: pytest.C
         check.main(["/nonexistent", *argv])
     assert stopped.value.code == 2
     assert len(capsys.readouterr().err.strip().splitlines()[-1]) > 0
+
+
+def test_code_columns_take_the_vr_of_their_code_item() -> None:
+    assert check.column_vr("PatientSpeciesCodeValue") == "SH"
+    assert check.column_vr("PatientBreedCodeMeaning") == "LO"
+    assert check.column_vr("BreedRegistryCodingSchemeDesignator") == "SH"
+    assert check.too_long("PatientSpeciesCodeValue", "4" * 17) == 17

@@ -36,7 +36,17 @@ from pydicom.dataset import Dataset
 
 from ..config import SQL_DIR_VARIABLE, ConfigError, Settings, load_settings, orthanc_warnings
 from ..errors import DatabaseError, InternalError, QueryError
-from ..model import MAX_LENGTH, PATIENT_KEYS, REQUIRED_COLUMNS, START_DATETIME, Source, multi_valued, vr_of
+from ..model import (
+    CODE_COLUMNS,
+    CODE_ITEM_KEYWORDS,
+    MAX_LENGTH,
+    PATIENT_KEYS,
+    REQUIRED_COLUMNS,
+    START_DATETIME,
+    Source,
+    multi_valued,
+    vr_of,
+)
 from ..service import WorklistService, discover
 from ..sqlrender import bind_value
 from ..values import ViewColumn
@@ -135,13 +145,21 @@ def default_sql_dir(environ: dict[str, str]) -> Path:
 # -- values: lengths, encodings, weights ----------------------------------------------------------
 
 
+def column_vr(keyword: str) -> str:
+    """The VR of a column's values: its attribute's, or for a code column its code item attribute's."""
+    for item in CODE_ITEM_KEYWORDS:
+        if keyword.endswith(item) and keyword != item:
+            return vr_of(item)
+    return vr_of(keyword)
+
+
 def too_long(keyword: str, text: str) -> int | None:
     """The length of the longest value (PN: component group) beyond what the VR allows, or None."""
-    vr = vr_of(keyword)
+    vr = column_vr(keyword)
     limit = MAX_LENGTH.get(vr)
     if limit is None:
         return None
-    values = text.split("\\") if multi_valued(keyword) else [text]
+    values = text.split("\\") if keyword in CODE_COLUMNS or multi_valued(keyword) else [text]
     parts = [group for v in values for group in v.split("=")] if vr == "PN" else values
     longest = max((len(p) for p in parts), default=0)
     return longest if longest > limit else None
@@ -252,7 +270,7 @@ def check_values(found: Rows, report: Report) -> None:
             continue
         read = found.reader(keyword)
         assert read is not None
-        names = vr_of(keyword) in ("PN", "LO", "SH", "CS")
+        names = column_vr(keyword) in ("PN", "LO", "SH", "CS")
         for row in found.rows:
             value = read(row)
             if not isinstance(value, str) or not value:
@@ -264,7 +282,7 @@ def check_values(found: Rows, report: Report) -> None:
             if why:
                 damaged[keyword].append((found.sps_id(row), value, why))
     for keyword, cases in long.items():
-        vr = vr_of(keyword)
+        vr = column_vr(keyword)
         sps_id, length = cases[0]
         report.problem(
             f"{keyword}: {len(cases)} value(s) longer than the {MAX_LENGTH[vr]} characters of a {vr} (e.g. SPS ID "
