@@ -6,7 +6,6 @@ reader of sql/mssql/readonly-login.sql; the query is the one docs/impromed.md te
 
 from __future__ import annotations
 
-import shlex
 import subprocess
 from datetime import date, timedelta
 from decimal import Decimal
@@ -15,18 +14,7 @@ from pydicom.dataset import Dataset
 
 from support import impromed
 from support.clients import findscu, pynetdicom_find
-from support.runtimes import REPO
 from support.servers import OrthancServer, PostgresServer
-
-DOC = REPO / "docs" / "impromed.md"
-
-
-def doc_findscu_keys(today: date) -> list[str]:
-    """The -k keys of docs/impromed.md's findscu example, with today's date."""
-    text = DOC.read_text(encoding="utf-8")
-    block = text[text.index("findscu -W") :].split("```")[0]
-    words = shlex.split(block.replace("$(date +%Y%m%d)", f"{today:%Y%m%d}").replace("\\\n", " "))
-    return [words[n + 1] for n, word in enumerate(words) if word == "-k"]
 
 
 def test_the_reader_may_read_the_view_and_not_the_practice_tables(postgres: PostgresServer, impromed_db: str) -> None:
@@ -40,7 +28,7 @@ def test_the_reader_may_read_the_view_and_not_the_practice_tables(postgres: Post
 
 
 def test_todays_dx_list_as_the_xray_room_sees_it(impromed_orthanc: OrthancServer, today: date) -> None:
-    keys = doc_findscu_keys(today)
+    keys = impromed.doc_findscu_keys(today)
     assert "ScheduledProcedureStepSequence[0].Modality=DX" in keys and len(keys) >= 15
     result = findscu(impromed_orthanc.dicom_port, keys, aet="DX_ROOM1")
     assert result.final_status == 0, result.output

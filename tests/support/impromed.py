@@ -16,6 +16,7 @@ vaccination (not imaging) and an ultrasound (by resource); tomorrow one more DX.
 from __future__ import annotations
 
 import importlib.util
+import shlex
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -29,6 +30,7 @@ from sqlglot import exp
 from .runtimes import REPO
 
 VIEW_SQL = REPO / "sql" / "mssql" / "impromed-view.sql"
+DOC = REPO / "docs" / "impromed.md"
 LOGIN_SQL = REPO / "sql" / "mssql" / "readonly-login.sql"
 VIEW = "vetmwl.worklist"
 READER, READER_PASSWORD = "vetmwl_reader", "reader-Pw-1"
@@ -79,6 +81,14 @@ CREATE TABLE dbo.PATIENTS (
     AVID_CHIP_NUM varchar(20), MICROCHIP_MANUFACTURER1 varchar(30)
 );
 """
+
+
+def doc_findscu_keys(today: date) -> list[str]:
+    """The -k keys of docs/impromed.md's findscu example (the X-ray room's query), with today's date."""
+    text = DOC.read_text(encoding="utf-8")
+    block = text[text.index("findscu -W") :].split("```")[0]
+    words = shlex.split(block.replace("$(date +%Y%m%d)", f"{today:%Y%m%d}").replace("\\\n", " "))
+    return [words[n + 1] for n, word in enumerate(words) if word == "-k"]
 
 
 def _id(name: str) -> uuid.UUID:
