@@ -462,6 +462,8 @@ def _run(service: WorklistService, settings: Settings, args: argparse.Namespace,
         described = service.database.fetch(service.renderer.render_named("columns.sql.j2"), max_rows=0)
     except DatabaseError as error:
         if error.connection or error.timeout or error.sqlstate[:2] in ("08", "28", "IM", "01", "HY", ""):
+            for problem in report.problems:
+                print(f"problem: {problem}", file=out)
             print(f"cannot connect: {one_line(str(error))}", file=out)
             return UNREACHABLE
         report.problem(str(error))
@@ -490,6 +492,11 @@ def _run(service: WorklistService, settings: Settings, args: argparse.Namespace,
         check_devices(service, found, args.date, args.days, report)
         if args.aet:
             report.listing = device_list(service, args.aet, args.date, args.modality)
+            if settings.tracks_steps:
+                report.listing.append(
+                    "  (Orthanc also leaves out the steps a modality or an arrived study has already performed: "
+                    "this list, made from the view alone, still shows them)"
+                )
     except (DatabaseError, InternalError, QueryError) as error:
         report.problem(f"the plugin's query failed: {error}")
     return _finish(report, out)
