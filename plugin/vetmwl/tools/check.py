@@ -35,6 +35,7 @@ import pydicom
 from pydicom.dataset import Dataset
 
 from ..config import SQL_DIR_VARIABLE, ConfigError, Settings, load_settings, orthanc_warnings
+from ..dialects import DIALECTS
 from ..errors import DatabaseError, InternalError, QueryError
 from ..model import (
     CODE_COLUMNS,
@@ -47,9 +48,9 @@ from ..model import (
     multi_valued,
     vr_of,
 )
-from ..service import WorklistService, discover
-from ..sqlrender import bind_value
+from ..service import WorklistService
 from ..values import ViewColumn
+from ..viewcolumns import discover
 from ..web.identifiers import file_bytes
 
 READY, PROBLEMS, UNREACHABLE = 0, 1, 2
@@ -480,8 +481,9 @@ def _run(service: WorklistService, settings: Settings, args: argparse.Namespace,
     start, sps_id = names[START_DATETIME], names["ScheduledProcedureStepID"]
     sql = f"SELECT * FROM {settings.view} WHERE {start} >= ? AND {start} < ? ORDER BY {start}, {sps_id}"
     try:
-        result = service.database.fetch(sql, [bind_value(first, settings.dialect), bind_value(last, settings.dialect)],
-                                        max_rows=MAX_ROWS + 1)  # fmt: skip
+        dialect = DIALECTS[settings.dialect]
+        window = [dialect.bind_value(first), dialect.bind_value(last)]
+        result = service.database.fetch(sql, window, max_rows=MAX_ROWS + 1)
         found = Rows(view, result.columns, result.rows[:MAX_ROWS])
         if len(result.rows) > MAX_ROWS:
             report.note(f"more than {MAX_ROWS} steps in these days: the first {MAX_ROWS} were checked")
