@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from support import impromed
 from support.runtimes import REPO
 from support.servers import (
     MariaDBServer,
@@ -114,3 +115,20 @@ def mariadb_orthanc(mariadb_db: str, tmp_path_factory: pytest.TempPathFactory) -
 def database_down(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]:
     """Orthanc whose PostgreSQL database is down (nobody listens on its port)."""
     yield from _serving(tmp_path_factory.mktemp("orthanc-down"), unreachable_postgres(), "postgresql")
+
+
+@pytest.fixture(scope="session")
+def impromed_db(postgres: PostgresServer, today: date) -> str:
+    """The ImproMed-shaped database with the transpiled view (support/impromed.py); the read-only
+    reader's connection string."""
+    postgres.create_database("impromed")
+    impromed.build(postgres.connection_string("impromed"), today)
+    return postgres.connection_string("impromed", user=impromed.READER, password=impromed.READER_PASSWORD)
+
+
+@pytest.fixture(scope="session")
+def impromed_orthanc(impromed_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]:
+    """The host's Orthanc serving the ImproMed view, logged in as the reader."""
+    settings = plugin_settings(impromed_db, "postgresql", View=impromed.VIEW)
+    with OrthancServer(tmp_path_factory.mktemp("orthanc-impromed"), settings) as server:
+        yield server

@@ -81,6 +81,81 @@ _LOST = (
 _PERMISSION = ("permission denied", "permission was denied")
 
 
+#: What SQL Server's drivers (FreeTDS, Microsoft's ODBC Driver 18) and SQL Server say when a connection
+#: cannot be made, and what to change. Read before the SQLSTATE, which they use loosely: FreeTDS says
+#: 08S01 ("lost") for a server it never reached, SQL Server 42000 for a database the login cannot open.
+_SQLSERVER_MESSAGES = (
+    (
+        ("adaptive server is unavailable", "named pipes provider", "tcp provider: error code 0x2749"),
+        "SQL Server cannot be reached: check the host name, the port (Port=1433, or Server=tcp:host,1433 for "
+        "Driver 18), that SQL Server accepts TCP/IP connections, and the firewalls in between",
+    ),
+    (
+        ("error locating server/instance specified",),
+        "SQL Server's named instance was not found: check the instance name after the backslash "
+        "(Server=host\\IMPROMED1), that the SQL Server Browser service runs and UDP 1434 is open, or give the "
+        "instance's fixed TCP port instead",
+    ),
+    (
+        ("unable to connect to data source",),
+        "SQL Server cannot be reached through FreeTDS, or the connection ended before the login: check that the "
+        "server's name resolves here (getent hosts NAME), that the host and port (or instance) are SQL Server's, "
+        "the options of the connection string (TDS_Version=7.4, Encryption=request|require|off), and with "
+        "Encryption=require that the server can encrypt",
+    ),
+    (
+        ("untrusted domain",),
+        "SQL Server refused the Windows login: give it as UID=DOMAIN\\user with the account's password (FreeTDS "
+        "NTLM; UseNTLMv2=yes where the domain requires it), check the server trusts that domain, or use a SQL login",
+    ),
+    (
+        ("login failed for user",),
+        "SQL Server refused the login: check UID and PWD (a Windows account as UID=DOMAIN\\user), that the login "
+        "exists and is enabled, and that the server allows SQL logins (mixed mode) for a SQL login",
+    ),
+    (
+        ("cannot open database",),
+        "the login may not open the database of Database=: check its name (ImproMed's is usually Impromed) and "
+        "that the login has a user in it (sql/mssql/readonly-login.sql)",
+    ),
+    (
+        ("certificate verify failed", "certificate chain was issued by an authority that is not trusted"),
+        "SQL Server's TLS certificate is not trusted by this host: install the certificate of its authority "
+        "(update-ca-certificates), or on a network you trust TrustServerCertificate=yes (Driver 18); "
+        "see docs/sqlserver.md",
+    ),
+    (
+        ("login timeout expired",),
+        "the database did not answer in time (SqlWorklist.ConnectTimeout): check the host and port, or for a SQL "
+        "Server named instance the SQL Server Browser (UDP 1434)",
+    ),
+)
+#: A named instance without a port in a connection string (``Server=host\INSTANCE``): then the
+#: instance's name and the SQL Server Browser are as likely a cause as the host.
+_NAMED_INSTANCE = re.compile(r"(?i)(?:^|;)\s*(?:server|address|addr)\s*=\s*(?:tcp:)?[^;,\\]+\\[^;,]+(?:;|$)")
+_PORT = re.compile(r"(?i)(?:^|;)\s*port\s*=")
+
+
+def _connecting_hint(connection_string: str) -> str:
+    """Why connecting may hang: FreeTDS asks the SQL Server Browser for a named instance for 16 s,
+    and the Browser never answers for an instance it does not know."""
+    if _NAMED_INSTANCE.search(connection_string) and not _PORT.search(connection_string):
+        return (
+            "; the connection string names a SQL Server instance (Server=host\\INSTANCE): check the instance's "
+            "name and that the SQL Server Browser answers on UDP 1434 (it stays silent for an unknown instance), "
+            "or give the instance's fixed port"
+        )
+    return ""
+
+
+def _sqlserver_hint(lowered: str, connection_string: str) -> str:
+    """What to change, from a SQL Server driver's message; '' for messages of other drivers."""
+    hint = next((h for phrases, h in _SQLSERVER_MESSAGES if any(p in lowered for p in phrases)), "")
+    if hint.startswith("SQL Server cannot be reached:"):
+        hint += _connecting_hint(connection_string)
+    return hint
+
+
 #: SQLite's messages (always state HY000), and the state other drivers give for the same thing.
 _SQLITE_MESSAGES = (
     ("no such table", "42S02"),
@@ -120,6 +195,10 @@ def explain(exc: BaseException, connection_string: str = "") -> DatabaseError | 
     if connection_string:
         detail = detail.replace(connection_string, mask_secrets(connection_string))
     lowered = detail.lower()
+    sqlserver = _sqlserver_hint(lowered, connection_string)
+    if sqlserver:
+        # No connection was made (or the login was refused): never the plugin's SQL, nothing to retry.
+        return DatabaseError(f"{sqlserver}. Driver said: [{sqlstate}] {detail}", sqlstate, connection=True)
     if sqlstate == "42000" and any(words in lowered for words in _PERMISSION):
         sqlstate = "42501"  # SQL Server says "The SELECT permission was denied" with the syntax state
     elif sqlstate in ("", "HY000"):
@@ -278,7 +357,8 @@ class Database:
             self._worker = None
             raise DatabaseError(
                 f"the database did not answer within {deadline} seconds (SqlWorklist.QueryTimeout); "
-                "the connection was abandoned and a new one will be opened",
+                "the connection was abandoned and a new one will be opened"
+                + ("" if connection else _connecting_hint(self._connection_string)),
                 "HYT00",
                 timeout=True,
             ) from None

@@ -21,6 +21,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -261,3 +262,30 @@ def test_orthanc_refuses_a_setting_defined_in_two_files(scratch: Path) -> None:
     done = subprocess.run(["Orthanc", str(etc)], capture_output=True, text=True, timeout=30)
     assert done.returncode != 0
     assert 'The configuration section "PythonScript" is defined in 2 different configuration files' in done.stderr
+
+
+def test_the_site_check_runs_as_docs_impromed_says(
+    installed: Installed, demo_file: Path, demo_items: list[dict], today: date
+) -> None:
+    """docs/impromed.md step 7 on the installed layout: the orthanc user, the venv's Python, the plugin
+    copied to /opt/vetmwl/plugin (whose sql/ the check finds beside it), /etc/orthanc as Orthanc reads it."""
+    database = installed.root / "check.sqlite"
+    connection = f"Driver=SQLite3;Database={database}"
+    assert importer.main(["--dialect", "sqlite", "--connection", connection, "--create-schema", str(demo_file)]) == 0
+    database.chmod(0o644)
+    (installed.etc / "sqlworklist.json").write_text(json.dumps({SECTION: {"ConnectionString": connection,
+                                                                          "Dialect": "sqlite"}}))  # fmt: skip
+    doc = (REPO / "docs" / "impromed.md").read_text(encoding="utf-8")
+    (line,) = [line for line in doc.splitlines() if line.startswith("sudo -u orthanc env PYTHONPATH=")]
+    words = shlex.split(line.replace("/opt/vetmwl", str(installed.prefix)).replace("/etc/orthanc", str(installed.etc)))
+    assert words[:4] == ["sudo", "-u", "orthanc", "env"]
+    command = words[3:] if not can_read_as_orthanc(SITE_PACKAGES / "pyodbc.pyi") else ["runuser", "-u", "orthanc",
+                                                                                         "--", *words[3:]]  # fmt: skip
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=120, env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines()[-1] == "ready"
+    steps = [i["ScheduledProcedureStepSequence"][0] for i in demo_items]
+    dx = [s for s in steps if s["Modality"] == "DX" and s["ScheduledProcedureStepStartDate"] == f"{today:%Y%m%d}"]
+    assert f"DX_ROOM1 receives {len(dx)} item(s) for {today:%Y-%m-%d} (DX):" in done.stdout

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from bench.cfind import Association, encode_identifier
+from support import impromed
 from support.clients import broad_query, findscu, pynetdicom_find
 from support.outage import deadline_frees_orthanc, outage_and_recovery
 from support.readme import readme_findscu_keys
@@ -60,6 +61,26 @@ def test_postgresql_serves_the_same_worklist(
         result = findscu(orthanc.dicom_port, readme_findscu_keys(today))
         assert result.final_status == 0
         assert {a[SPS][0].ScheduledProcedureStepID for a in result.answers} == todays_dx(demo_items, today)
+    assert orthanc.exit_status == 0, orthanc.log()[-3000:]
+
+
+def test_the_impromed_view_serves_todays_dx(
+    orthanc_runtime: Runtime, impromed_db: str, today: date, tmp_path: Path
+) -> None:
+    """sql/mssql/impromed-view.sql, transpiled to PostgreSQL (support/impromed.py), on each Orthanc."""
+    settings = plugin_settings(impromed_db, "postgresql", View=impromed.VIEW)
+    with OrthancServer(tmp_path, settings, runtime=orthanc_runtime) as orthanc:
+        result = findscu(orthanc.dicom_port, impromed.doc_findscu_keys(today), aet="DX_ROOM1")
+        assert result.final_status == 0, result.output[-2000:]
+    assert [a[SPS][0].ScheduledProcedureStepID for a in result.answers] == [
+        impromed.sps_id(k) for k in impromed.TODAYS_DX
+    ]
+    cat = result.answers[0]
+    assert (str(cat.PatientName), str(cat.PatientWeight), cat.PatientSexNeutered) == (
+        "Lefèvre^Félix",
+        "4.99",
+        "ALTERED",
+    )
     assert orthanc.exit_status == 0, orthanc.log()[-3000:]
 
 

@@ -19,7 +19,6 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-import pyodbc
 import pytest
 import sqlglot
 from sqlglot import exp
@@ -39,13 +38,11 @@ from support.deploy import (
     image_path_to_repo,
     orthanc_default_settings,
 )
-from support.servers import free_port
 from support.standin import HERE as STANDIN
 from support.standin import generate_configuration as standin_configuration
 from support.standin.generate_configuration import from_environment, setting_path
 from support.views import reference_columns
 from vetmwl.config import _KEYS, SECTION, load_settings, orthanc_warnings
-from vetmwl.model import REQUIRED_COLUMNS, source_of
 
 HADOLINT = Path(sys.executable).with_name("hadolint")
 OUR_IMAGE = "vetmwl-orthanc:local"
@@ -416,24 +413,7 @@ def test_init_statements_parse() -> None:
     assert [c.alias_or_name for c in view.expression.expressions] == list(reference_columns())
 
 
-def test_impromed_example_view_follows_the_contract_and_invents_no_vendor_names() -> None:
-    text = (REPO / "sql" / "mssql" / "impromed-view.example.sql").read_text()
-    batches = init_demo_db.sqlcmd_batches(text, {})
-    statements = [s for batch in batches for s in parse_tsql(batch)]
-    views = [s for s in statements if isinstance(s, exp.Create) and s.kind == "VIEW"]
-    assert len(views) == 1
-    select = views[0].expression
-    aliases = [e.alias_or_name for e in select.expressions]
-    assert all(source_of(alias) is not None for alias in aliases) and set(REQUIRED_COLUMNS) <= set(aliases)
-    assert len(aliases) == len(set(aliases))
-    for table in select.find_all(exp.Table):
-        # The vendor's tables are placeholders (dbo.site_...); ours live in the vetmwl schema.
-        assert table.name.startswith("site_") or table.db == "vetmwl", table.sql()
-        if table.db != "vetmwl":
-            assert table.db == "dbo"
-    ours = {"Modality", "ScheduledStationAETitle", "ScheduledStationName", "SourceCode"}
-    for column in select.find_all(exp.Column):
-        assert column.name.startswith("site_") or column.name in ours, column.sql()
+# sql/mssql/impromed-view.sql has tests of its own: tests/unit/test_impromed_view.py.
 
 
 def sql_blocks(markdown: Path) -> list[str]:
@@ -455,22 +435,4 @@ def test_impromed_doc_explores_with_information_schema() -> None:
         assert f"INFORMATION_SCHEMA.{view}" in blocks, view
 
 
-def test_freetds_accepts_the_documented_connection_string() -> None:
-    """Debian's FreeTDS parses the guide's connection string and goes on to connect.
-
-    Pointed at a closed local port, it fails at the network ("Adaptive Server is unavailable");
-    a value it does not accept fails earlier, without trying the network. (ODBC Driver 18 is not
-    installed here, so its connection string is not tried.)
-    """
-    text = (REPO / "docs" / "sqlserver.md").read_text()
-    (documented,) = [b.strip() for b in re.findall(r"```text\n(.*?)```", text, re.DOTALL) if "FreeTDS" in b]
-    local = documented.replace("Server=dbhost;Port=1433", f"Server=127.0.0.1;Port={free_port()}")
-    assert local != documented and "Encryption=require" in local
-
-    def error(connection: str) -> str:
-        with pytest.raises(pyodbc.Error) as failure:
-            pyodbc.connect(connection, timeout=3)
-        return str(failure.value)
-
-    assert "Adaptive Server is unavailable" in error(local)
-    assert "Adaptive Server is unavailable" not in error(local.replace("Encryption=require", "Encryption=requir"))
+# The documented connection strings are tried with FreeTDS in tests/unit/test_sqlserver.py.
