@@ -3,6 +3,8 @@ dialect, and the store itself on a real SQLite file (PostgreSQL's is in the inte
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -233,3 +235,24 @@ def test_an_insert_sent_again_after_its_commit_is_not_a_duplicate(store: Progres
     assert created.uid == "1.2.3"
     with pytest.raises(DuplicateStep):
         store.create(mpps("1.2.3"), "a second N-CREATE of the same instance")
+
+
+def test_the_sqlite_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    """It holds names and accession numbers: 0600 whatever the umask, its -wal and -shm alike."""
+    old = os.umask(0o022)
+    try:
+        store = sqlite_store(tmp_path / "state" / "progress.sqlite")
+        store.create(mpps("1.2.3"), "one")
+    finally:
+        os.umask(old)
+    files = sorted((tmp_path / "state").iterdir())
+    assert files and all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files), files
+    store.database.close()
+
+
+def test_a_looser_sqlite_file_made_before_is_tightened(tmp_path: Path) -> None:
+    path = tmp_path / "progress.sqlite"
+    path.touch(mode=0o644)
+    path.chmod(0o644)
+    sqlitefile.connect(str(path)).close()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
