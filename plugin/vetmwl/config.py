@@ -22,13 +22,20 @@ SQL_DIR_VARIABLE = "VETMWL_SQL_DIR"
 #: SPS statuses offered when a query does not ask for one (mwl-spec §4 pitfall 10).
 DEFAULT_STATUSES = ("SCHEDULED", "ARRIVED", "READY")
 # A CS value (PS3.5 Table 6.2-1): upper-case letters, digits, space and underscore, 16 at most.
-_CS = re.compile(r"^[A-Z0-9_ ]{1,16}$")
+_CS = re.compile(r"[A-Z0-9_ ]{1,16}")
 # An AE title: 16 characters at most, no backslash or control characters, not only spaces.
-_AE = re.compile(r"^[^\\\x00-\x1f]{1,16}$")
+_AE = re.compile(r"[^\\\x00-\x1f]{1,16}")
 # A plain or schema-qualified SQL identifier; anything else could smuggle SQL into the template.
-IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}(\.[A-Za-z_][A-Za-z0-9_]{0,127}){0,2}$")
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}(\.[A-Za-z_][A-Za-z0-9_]{0,127}){0,2}")
 # An ODBC value is either plain up to ';' or braced, where '}}' stands for a literal '}'.
-_SECRET = re.compile(r"(?i)\b(pwd|password)\s*=\s*(\{(?:[^}]|\}\})*\}|[^;]*)")
+_VALUE = r"(\{(?:[^}]|\}\})*\}|[^;]*)"
+# The password keys of ODBC drivers: a PasswordFile conflicts with one of them.
+_PASSWORD = re.compile(r"(?i)(?:^|(?<=;))\s*(pwd|password)\s*=\s*" + _VALUE)
+# Every key that looks like it holds a secret (PWD, Password, sslpassword, AccessToken, a key's
+# passphrase, a client secret...): masked wherever settings are shown.
+_SECRET = re.compile(
+    r"(?i)(?:^|(?<=;))\s*([A-Za-z_ ]*(?:pwd|passw|passphrase|secret|token|key|credential)[A-Za-z_ ]*)\s*=\s*" + _VALUE
+)
 
 
 class ConfigError(ValueError):
@@ -36,8 +43,8 @@ class ConfigError(ValueError):
 
 
 def mask_secrets(connection_string: str) -> str:
-    """The connection string with its password replaced, safe for logs and health pages."""
-    return _SECRET.sub(lambda m: f"{m.group(1)}=***", connection_string)
+    """The connection string with every secret-looking value replaced, safe for logs and health pages."""
+    return _SECRET.sub(lambda m: f"{m.group(1).strip()}=***", connection_string)
 
 
 @dataclass(frozen=True)
@@ -219,7 +226,7 @@ def _connection_string(section: dict[str, Any], environ: Mapping[str, str], wher
     password_file = section.get("PasswordFile")
     if password_file is None:
         return text
-    if _SECRET.search(text):
+    if _PASSWORD.search(text):
         raise ConfigError(
             f'"{where}.PasswordFile" and a password in "{where}.ConnectionString" conflict: keep only one'
         )
@@ -239,7 +246,7 @@ def _integer(section: dict[str, Any], key: str, default: int, low: int, high: in
 
 def _cs_list(value: Any, where: str) -> tuple[str, ...]:
     """A non-empty list of distinct CS values."""
-    if not isinstance(value, list) or not value or not all(isinstance(v, str) and _CS.match(v) for v in value):
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and _CS.fullmatch(v) for v in value):
         raise ConfigError(
             f'"{where}" must be a non-empty list of codes such as "SCHEDULED" or "DX" '
             f"(upper case, 16 characters at most), not {value!r}"
@@ -268,7 +275,7 @@ def _ae_options(entry: dict[str, Any], where: str, defaults: AeOptions) -> AeOpt
             raise ConfigError(f'"{where}ModalityAliases" must be an object such as {{"DX": ["DX", "CR"]}}')
         pairs = []
         for modality, matched in table.items():
-            if not _CS.match(modality):
+            if not _CS.fullmatch(modality):
                 raise ConfigError(f'"{where}ModalityAliases": {modality!r} is not a modality code such as DX')
             listed = _cs_list(matched, f"{where}ModalityAliases.{modality}")
             if modality not in listed:
@@ -289,7 +296,7 @@ def _modalities(section: dict[str, Any], defaults: AeOptions) -> tuple[tuple[str
     for key, entry in table.items():
         where = f"{SECTION}.Modalities.{key}."
         aet, _, address = key.rpartition("@") if isinstance(key, str) and "@" in key else (key, "", "")
-        if not isinstance(aet, str) or not _AE.match(aet) or not aet.strip():
+        if not isinstance(aet, str) or not _AE.fullmatch(aet) or not aet.strip():
             raise ConfigError(
                 f'"{SECTION}.Modalities": {key!r} is not an AE title (1 to 16 characters, no backslash), '
                 'optionally followed by "@" and the calling IP address'
@@ -341,13 +348,13 @@ def _mpps(section: dict[str, Any], configuration: dict[str, Any]) -> MppsSetting
                     f'"{where}Port" is {port}, which Orthanc\'s "{key}" already uses: choose another port'
                 )
     aet = entry.get("AET", "")
-    if not isinstance(aet, str) or (aet and (not _AE.match(aet) or not aet.strip())):
+    if not isinstance(aet, str) or (aet and (not _AE.fullmatch(aet) or not aet.strip())):
         raise ConfigError(f'"{where}AET" must be an AE title (1 to 16 characters, no backslash), not {aet!r}')
     aet = aet.strip() or str(configuration.get("DicomAet", "ORTHANC")).strip()
     allowed = entry.get("AllowedAETs", [])
     if allowed == "*":
         allowed = []
-    if not isinstance(allowed, list) or not all(isinstance(a, str) and _AE.match(a) and a.strip() for a in allowed):
+    if not isinstance(allowed, list) or not all(isinstance(a, str) and _AE.fullmatch(a) and a.strip() for a in allowed):
         raise ConfigError(f'"{where}AllowedAETs" must be "*" (any) or a list of AE titles, not {allowed!r}')
     return MppsSettings(enable, port, aet, tuple(dict.fromkeys(a.strip() for a in allowed)))
 
@@ -406,7 +413,7 @@ def load_settings(
     if dialect not in DIALECTS:
         raise ConfigError(f'"{SECTION}.Dialect" must be one of {", ".join(DIALECTS)}, not {dialect!r}')
     view = section.get("View", Settings.view)
-    if not isinstance(view, str) or not IDENTIFIER.match(view):
+    if not isinstance(view, str) or not IDENTIFIER.fullmatch(view):
         raise ConfigError(
             f'"{SECTION}.View" must be a table or view name such as worklist or dbo.worklist, not {view!r}'
         )

@@ -104,6 +104,13 @@ def test_summary_masks_the_password() -> None:
         ("Driver=X;Password={se;cr=et};Port=5432", "cr=et", "Password=***;Port=5432"),
         ("Driver=X;PASSWORD=s3cret", "s3cret", "PASSWORD=***"),
         ("Driver=X;UID=u;Password={a}}b;c}", "b;c", "Password=***"),  # ODBC escapes } in braces as }}
+        ("Driver={PostgreSQL Unicode};sslpassword=k3y-pass;sslmode=verify-full", "k3y-pass", "sslpassword=***"),
+        ("Driver={ODBC Driver 18 for SQL Server};AccessToken=eyJhbGci;Encrypt=yes", "eyJhbGci", "AccessToken=***"),
+        ("Driver=X;Token=t0k3n", "t0k3n", "Token=***"),
+        ("Driver=X;ClientSecret=c1i3nt;Uid=u", "c1i3nt", "ClientSecret=***"),
+        ("Driver=X;KeyStoreSecret=ks3cr;KeyStoreAuthentication=KeyVaultClientSecret", "ks3cr", "KeyStoreSecret=***"),
+        ("Driver=X;sslkey=/etc/k.pem;Credentials=cr3d", "cr3d", "Credentials=***"),
+        ("Driver=X;Passwd=pw2", "pw2", "Passwd=***"),
     ],
 )
 def test_mask_secrets(connection: str, secret: str, masked: str) -> None:
@@ -114,6 +121,47 @@ def test_mask_secrets(connection: str, secret: str, masked: str) -> None:
 
 def test_mask_secrets_leaves_other_strings_alone() -> None:
     assert mask_secrets(CONNECTION) == CONNECTION
+    plain = "Driver={PostgreSQL Unicode};Server=db;Database=worklist;Uid=vet;sslmode=require"
+    assert mask_secrets(plain) == plain
+
+
+def test_summary_masks_every_secret_looking_key_of_both_connections() -> None:
+    settings = load_settings(
+        configuration(
+            ConnectionString="Driver=X;Uid=u;sslpassword=w0rk-ssl;AccessToken=w0rk-tok",
+            StateStore={"ConnectionString": "Driver=Y;Pwd=st0re-pw;ClientSecret=st0re-sec", "Dialect": "postgresql"},
+            StudyArrival={"Event": "NewStudy"},
+        )
+    )
+    summary = settings.summary()
+    for secret in ("w0rk-ssl", "w0rk-tok", "st0re-pw", "st0re-sec"):
+        assert secret not in summary
+    assert "sslpassword=***" in summary and "ClientSecret=***" in summary
+
+
+def test_a_password_file_still_conflicts_only_with_a_password(tmp_path: Path) -> None:
+    secret = tmp_path / "password"
+    secret.write_text("pw\n")
+    settings = load_settings(configuration(ConnectionString="Driver=X;sslkey=/k.pem", PasswordFile=str(secret)))
+    assert settings.connection_string.endswith("PWD={pw};")
+    with pytest.raises(ConfigError, match="conflict"):
+        load_settings(configuration(ConnectionString="Driver=X;Password=a", PasswordFile=str(secret)))
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("View", "worklist\n"),
+        ("Statuses", ["SCHEDULED\n"]),
+        ("Modalities", {"DX_ROOM1\n": {}}),
+        ("ModalityAliases", {"DX\n": ["DX\n"]}),
+        ("Mpps", {"AET": "MPPS\n"}),
+    ],
+)
+def test_a_trailing_newline_is_not_a_valid_value(key: str, value: Any) -> None:
+    """``$`` matches before a final newline; settings are checked whole (``fullmatch``)."""
+    with pytest.raises(ConfigError, match=key):
+        load_settings(configuration(**{key: value}))
 
 
 GOOD_ORTHANC = {"DicomAlwaysAllowFindWorklist": True, "DefaultEncoding": "Utf8", **configuration()}

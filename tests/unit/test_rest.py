@@ -321,7 +321,9 @@ def test_page_files_are_served(name: str, content_type: str, words: bytes) -> No
     assert words in response.body
 
 
-@pytest.mark.parametrize("name", ["../rest.py", "..", "%2e%2e/rest.py", ".hidden.js", "sub/index.html", "nothing.html"])
+@pytest.mark.parametrize(
+    "name", ["../rest.py", "..", "%2e%2e/rest.py", ".hidden.js", "sub/index.html", "nothing.html", "index.html\n"]
+)
 def test_nothing_else_is_served(name: str) -> None:
     assert get(RestApi(None, QueryLog(), Metrics()), f"/app/{name}").status == 404
 
@@ -569,6 +571,7 @@ def test_one_step_by_its_uid(progress: ProgressStore) -> None:
     assert missing.status == 404
     assert body(missing) == {"status": "not found", "error": "no performed step '9.9.9' in the state store"}
     assert get(api, "/steps/1.2%0A3").status == 400
+    assert get(api, "/steps/1.2.3%0A").status == 400  # checked whole, not up to a final newline
 
 
 def test_steps_when_nothing_is_recorded_say_how_to_turn_it_on() -> None:

@@ -647,7 +647,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    if not IDENTIFIER.match(args.table):
+    if not IDENTIFIER.fullmatch(args.table):
         parser.error(f"--table {args.table!r} is not a table name")
     text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
     try:

@@ -51,14 +51,14 @@ _STATIC_TYPES = {
     ".png": "image/png",
     ".svg": "image/svg+xml",
 }
-_STATIC_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_STATIC_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 # A DICOM date or date range (PS3.4 C.2.2.2.5); the service explains anything subtler.
-_DATE = re.compile(r"^(\d{8})?(-(\d{8})?)?$")
-_STATION = re.compile(r"^[^\\\x00-\x1f]{0,16}$")
-_MODALITY = re.compile(r"^[A-Z0-9_ ]{0,16}$")
+_DATE = re.compile(r"(\d{8})?(-(\d{8})?)?")
+_STATION = re.compile(r"[^\\\x00-\x1f]{0,16}")
+_MODALITY = re.compile(r"[A-Z0-9_ ]{0,16}")
 #: A performed step's UID as the store keeps it: an MPPS SOP Instance UID, or "study:" and a Study
 #: Instance UID; anything printable up to 200 characters is looked up, never interpreted.
-_STEP_UID = re.compile(r"^[^\x00-\x1f/]{1,200}$")
+_STEP_UID = re.compile(r"[^\x00-\x1f/]{1,200}")
 STEPS_NOTE = (
     "performed steps are not recorded: set SqlWorklist.Mpps.Enable to true (MPPS from modalities) or "
     "SqlWorklist.StudyArrival.Event to NewStudy or StableStudy (studies arriving in Orthanc)"
@@ -347,13 +347,13 @@ class RestApi:
         station = args.get("station", "").strip()
         modality = args.get("modality", "").strip().upper()
         calling_aet = args.get("aet", "").strip()
-        if not _DATE.match(day):
+        if not _DATE.fullmatch(day):
             return error_response(400, "refused", f"date must be YYYYMMDD or a range YYYYMMDD-YYYYMMDD, not {day!r}")
-        if not _STATION.match(station):
+        if not _STATION.fullmatch(station):
             return error_response(400, "refused", f"station must be an AE title (up to 16 characters), not {station!r}")
-        if not _MODALITY.match(modality):
+        if not _MODALITY.fullmatch(modality):
             return error_response(400, "refused", f"modality must be a code such as DX or US, not {modality!r}")
-        if not _STATION.match(calling_aet):
+        if not _STATION.fullmatch(calling_aet):
             return error_response(400, "refused", f"aet must be an AE title (up to 16 characters), not {calling_aet!r}")
         raw = worklist_identifier(day, station, modality)
         try:
@@ -424,7 +424,7 @@ class RestApi:
         """One performed step by its UID (an MPPS SOP Instance UID, or ``study:`` and a Study Instance UID)."""
         if self.progress is None:
             return error_response(404, "not found", STEPS_NOTE)
-        if not _STEP_UID.match(uid):
+        if not _STEP_UID.fullmatch(uid):
             return error_response(400, "refused", f"not a performed step's UID: {uid[:80]!r}")
         store = self.progress
         found = self._read_store(lambda: store.get(uid))
@@ -539,6 +539,6 @@ class RestApi:
         """A file of the Explorer page; only plain names in the static folder, never a path."""
         path = self._static_dir / name
         content_type = _STATIC_TYPES.get(path.suffix)
-        if not _STATIC_NAME.match(name) or content_type is None or not path.is_file():
+        if not _STATIC_NAME.fullmatch(name) or content_type is None or not path.is_file():
             return error_response(404, "not found", f"no such file: {PREFIX}/app/{name}")
         return Response(200, content_type, path.read_bytes())
