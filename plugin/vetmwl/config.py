@@ -117,10 +117,18 @@ class ProgressSettings:
     match_on: tuple[str, ...] = MATCH_KEYS
     #: The folder of the store's SQL templates (``sql/progress``).
     template_dir: Path = Path("sql/progress")
+    #: Whether only a study stored by one of Orthanc's DicomModalities (its instances' RemoteAET)
+    #: completes steps: Orthanc may accept stores from anyone (DicomAlwaysAllowStore).
+    known_senders_only: bool = False
+    #: Orthanc's StrictAetComparison: AE titles compared case-sensitively.
+    strict_aet: bool = False
 
     def summary(self) -> str:
         store = mask_secrets(self.connection_string) if self.connection_string else str(self.sqlite_path)
-        return f"study_event={self.study_event} match_on={'+'.join(self.match_on)} store={self.dialect}:{store!r}"
+        senders = " known_senders_only" if self.known_senders_only else ""
+        return (
+            f"study_event={self.study_event}{senders} match_on={'+'.join(self.match_on)} store={self.dialect}:{store!r}"
+        )
 
 
 @dataclass(frozen=True)
@@ -201,7 +209,7 @@ _KEYS = {
     "StateStore": "progress",
 }
 _MPPS_KEYS = ("Enable", "Port", "AET", "AllowedAETs")
-_ARRIVAL_KEYS = ("Event", "MatchOn")
+_ARRIVAL_KEYS = ("Event", "MatchOn", "KnownSendersOnly")
 _STORE_KEYS = ("ConnectionString", "PasswordFile", "Dialect")
 #: The keys of one entry of "Modalities" (and the defaults they override).
 _AE_KEYS = ("CharacterSet", "RestrictToOwnStation", "ModalityAliases", "Statuses")
@@ -376,6 +384,16 @@ def _progress(
         raise ConfigError(
             f'"{SECTION}.StudyArrival.MatchOn" must be a non-empty list of {" and ".join(MATCH_KEYS)}, not {match_on!r}'
         )
+    known_only = arrival.get("KnownSendersOnly", False)
+    if not isinstance(known_only, bool):
+        raise ConfigError(f'"{SECTION}.StudyArrival.KnownSendersOnly" must be true or false, not {known_only!r}')
+    arrival_settings = {
+        "study_event": event,
+        "match_on": tuple(match_on),
+        "template_dir": template_dir,
+        "known_senders_only": known_only,
+        "strict_aet": configuration.get("StrictAetComparison", False) is True,
+    }
     store = _subsection(section, "StateStore", _STORE_KEYS)
     storage = Path(str(configuration.get("StorageDirectory", "OrthancStorage")))
     if "ConnectionString" not in store:
@@ -383,14 +401,12 @@ def _progress(
             raise ConfigError(
                 f'"{SECTION}.StateStore.Dialect" is set without a "ConnectionString": give both, or neither'
             )
-        return ProgressSettings(
-            sqlite_path=storage / STATE_FILE, study_event=event, match_on=tuple(match_on), template_dir=template_dir
-        )
+        return ProgressSettings(sqlite_path=storage / STATE_FILE, **arrival_settings)
     connection_string = _connection_string(store, environ, f"{SECTION}.StateStore")
     dialect = store.get("Dialect")
     if dialect not in DIALECTS:
         raise ConfigError(f'"{SECTION}.StateStore.Dialect" must be one of {", ".join(DIALECTS)}, not {dialect!r}')
-    return ProgressSettings(connection_string, dialect, storage / STATE_FILE, event, tuple(match_on), template_dir)
+    return ProgressSettings(connection_string, dialect, storage / STATE_FILE, **arrival_settings)
 
 
 def load_settings(

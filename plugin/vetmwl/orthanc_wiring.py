@@ -12,7 +12,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -335,12 +335,26 @@ def _storage_as_orthanc_reads_it(orthanc: ModuleType, configuration: dict[str, A
 
 
 def _describer(orthanc: ModuleType) -> performed.Describe:
-    """How Orthanc describes a study, for the study-arrival thread (never called from a callback)."""
+    """How Orthanc describes a study, for the study-arrival thread (never called from a callback).
+    Who stored it is asked only when the thread wants to know, instance by instance."""
 
-    def describe(orthanc_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
-        study = json.loads(orthanc.RestApiGet(f"/studies/{orthanc_id}"))
-        statistics = json.loads(orthanc.RestApiGet(f"/studies/{orthanc_id}/statistics"))
-        return study, statistics
+    def get(uri: str) -> Any:
+        return json.loads(orthanc.RestApiGet(uri))
+
+    def describe(orthanc_id: str) -> performed.Description:
+        study = get(f"/studies/{orthanc_id}")
+        statistics = get(f"/studies/{orthanc_id}/statistics")
+
+        def senders() -> Iterator[str]:
+            for series in study.get("Series", []):
+                for instance in get(f"/series/{series}").get("Instances", []):
+                    yield str(get(f"/instances/{instance}/metadata?expand").get("RemoteAET", ""))
+
+        def modalities() -> list[str]:
+            table = get("/modalities?expand")
+            return [str(m.get("AET", "")) for m in table.values() if isinstance(m, dict)]
+
+        return performed.Description(study, statistics, senders, modalities)
 
     return describe
 

@@ -116,3 +116,28 @@ def test_a_session_and_an_arriving_study_leave_the_worklist_and_stay_gone_after_
         assert set(after) == {spsid(a) for a in before[2:]}
         assert statuses(todays_dx(again, today, "DESK"))[spsid(first)] == "COMPLETED"
     assert again.exit_status == 0, again.log()[-3000:]
+
+
+def test_only_studies_from_listed_modalities_complete_steps(
+    orthanc_runtime: Runtime, sqlite_db: str, today: date, tmp_path: Path
+) -> None:
+    """StudyArrival.KnownSendersOnly: an Orthanc that accepts stores from anyone (as the demo's does)
+    lets an unknown AE store a study with a scheduled accession number; it does not complete the step."""
+    settings = plugin_settings(sqlite_db, "sqlite", StudyArrival={"Event": "NewStudy", "KnownSendersOnly": True})
+    modalities = {"xray": {"AET": "DX_ROOM1", "Host": "127.0.0.1", "Port": 104}}
+    workdir = tmp_path / "orthanc"
+    with OrthancServer(
+        workdir, settings, runtime=orthanc_runtime, DicomModalities=modalities, DicomAlwaysAllowStore=True
+    ) as orthanc:
+        before = todays_dx(orthanc, today, "DX_ROOM2")
+        first, second = before[0], before[1]
+        hostile = dx_image(tmp_path / "hostile.dcm", first.StudyInstanceUID, first.AccessionNumber, first.PatientID)
+        storescu(orthanc.dicom_port, hostile, aet="INTRUDER")
+        until(lambda: "not by one of Orthanc's DicomModalities" in orthanc.log())
+        real = dx_image(tmp_path / "real.dcm", second.StudyInstanceUID, second.AccessionNumber, second.PatientID)
+        storescu(orthanc.dicom_port, real, aet="DX_ROOM1")
+        until(lambda: spsid(second) not in statuses(todays_dx(orthanc, today, "DX_ROOM2")))
+        assert spsid(first) in statuses(todays_dx(orthanc, today, "DX_ROOM2"))
+        assert [s["uid"] for s in steps(orthanc)] == ["study:" + second.StudyInstanceUID]
+        assert "'INTRUDER'" in orthanc.log()
+    assert orthanc.exit_status == 0, orthanc.log()[-3000:]
