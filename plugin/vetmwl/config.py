@@ -122,12 +122,15 @@ class ProgressSettings:
     known_senders_only: bool = False
     #: Orthanc's StrictAetComparison: AE titles compared case-sensitively.
     strict_aet: bool = False
+    #: Performed steps unchanged for this many days are deleted from the store (with their history).
+    retention_days: int = 365
 
     def summary(self) -> str:
         store = mask_secrets(self.connection_string) if self.connection_string else str(self.sqlite_path)
         senders = " known_senders_only" if self.known_senders_only else ""
         return (
-            f"study_event={self.study_event}{senders} match_on={'+'.join(self.match_on)} store={self.dialect}:{store!r}"
+            f"study_event={self.study_event}{senders} match_on={'+'.join(self.match_on)} "
+            f"store={self.dialect}:{store!r} retention={self.retention_days}d"
         )
 
 
@@ -210,7 +213,7 @@ _KEYS = {
 }
 _MPPS_KEYS = ("Enable", "Port", "AET", "AllowedAETs")
 _ARRIVAL_KEYS = ("Event", "MatchOn", "KnownSendersOnly")
-_STORE_KEYS = ("ConnectionString", "PasswordFile", "Dialect")
+_STORE_KEYS = ("ConnectionString", "PasswordFile", "Dialect", "RetentionDays")
 #: The keys of one entry of "Modalities" (and the defaults they override).
 _AE_KEYS = ("CharacterSet", "RestrictToOwnStation", "ModalityAliases", "Statuses")
 _ENVIRONMENT = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -245,10 +248,10 @@ def _connection_string(section: dict[str, Any], environ: Mapping[str, str], wher
     return text.rstrip(";") + ";PWD={" + password.replace("}", "}}") + "};"
 
 
-def _integer(section: dict[str, Any], key: str, default: int, low: int, high: int) -> int:
+def _integer(section: dict[str, Any], key: str, default: int, low: int, high: int, where: str = "") -> int:
     value = section.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ConfigError(f'"{SECTION}.{key}" must be a whole number from {low} to {high}, not {value!r}')
+        raise ConfigError(f'"{SECTION}.{where}{key}" must be a whole number from {low} to {high}, not {value!r}')
     return value
 
 
@@ -395,6 +398,8 @@ def _progress(
         "strict_aet": configuration.get("StrictAetComparison", False) is True,
     }
     store = _subsection(section, "StateStore", _STORE_KEYS)
+    retention = _integer(store, "RetentionDays", ProgressSettings.retention_days, 1, 36500, "StateStore.")
+    arrival_settings["retention_days"] = retention
     storage = Path(str(configuration.get("StorageDirectory", "OrthancStorage")))
     if "ConnectionString" not in store:
         if "Dialect" in store:

@@ -200,6 +200,71 @@ class StudyArrivals:
         return True
 
 
+#: The housekeeping pass: first a minute after the start (not while Orthanc starts), then hourly;
+#: each deletes at most PURGE_BATCHES batches of PURGE_BATCH performed steps, one short transaction
+#: each, so a C-FIND waiting for the store's connection waits for one batch at most.
+HOUSEKEEPING_FIRST, HOUSEKEEPING_INTERVAL = 60.0, 3600.0
+PURGE_BATCH, PURGE_BATCHES = 200, 25
+DAY_US = 86_400 * 1_000_000
+
+
+class Housekeeping:
+    """Deletes performed steps unchanged for longer than ``StateStore.RetentionDays``, on a thread
+    of its own (the study thread runs only with StudyArrival on): at most one bounded pass per
+    ``interval``; a backlog (a store kept for years, then a retention set) drains over passes."""
+
+    def __init__(
+        self,
+        store: ProgressStore,
+        retention_days: int,
+        first: float = HOUSEKEEPING_FIRST,
+        interval: float = HOUSEKEEPING_INTERVAL,
+        batch: int = PURGE_BATCH,
+        batches: int = PURGE_BATCHES,
+    ) -> None:
+        self._store = store
+        self.retention_us = retention_days * DAY_US
+        self._first, self._interval = first, interval
+        self._batch, self._batches = batch, batches
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="vetmwl-housekeeping", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self._stopping.set()
+        self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        wait = self._first
+        while not self._stopping.wait(wait):
+            wait = self._interval
+            try:
+                self.run_once()
+            except DatabaseError as error:
+                log.warning("housekeeping: the state store cannot be cleaned now (next try in %g s): %s", wait, error)
+            except Exception:  # the plugin's own mistake: report it, and try again next time
+                log.exception("housekeeping: internal error while cleaning the state store")
+
+    def run_once(self) -> int:
+        """One pass: how many performed steps were deleted."""
+        cutoff = self._store.clock() - self.retention_us
+        deleted = 0
+        for _ in range(self._batches):
+            if self._stopping.is_set():
+                break
+            count = self._store.purge(cutoff, self._batch)
+            deleted += count
+            if count < self._batch:
+                break
+        if deleted:
+            log.info(
+                "housekeeping: %d performed step(s) unchanged for %d days deleted from the state store",
+                deleted,
+                self.retention_us // DAY_US,
+            )
+        return deleted
+
+
 def start_mpps(settings: Settings, store: ProgressStore, metrics: Metrics) -> Any:
     """The MPPS SCP on its own port (an :class:`~.mpps.server.MppsServer`); None when it cannot
     listen (the worklist keeps working). pynetdicom is imported only when MPPS is on."""
@@ -229,10 +294,11 @@ def start_mpps(settings: Settings, store: ProgressStore, metrics: Metrics) -> An
 
 @dataclass
 class Running:
-    """What :func:`start` started: the study-arrival thread (if on) and the steps that stop it all,
-    in order (threads that write first, the store's connection last)."""
+    """What :func:`start` started: the study-arrival thread (if on), the housekeeping thread, and
+    the steps that stop it all, in order (threads that write first, the store's connection last)."""
 
     arrivals: StudyArrivals | None = None
+    housekeeping: Housekeeping | None = None
     stopping: list[Callable[[], None]] = field(default_factory=list)
 
 
@@ -247,6 +313,8 @@ def start(settings: Settings, store: ProgressStore, metrics: Metrics, describe: 
         store.ensure_schema()
     except (DatabaseError, InternalError) as error:
         log.error("the state store is not usable yet (will retry on each use): %s", error)
+    running.housekeeping = Housekeeping(store, settings.progress.retention_days)
+    running.stopping.insert(0, running.housekeeping.stop)
     if settings.progress.study_event != "Off":
         p = settings.progress
         running.arrivals = StudyArrivals(
