@@ -7,12 +7,13 @@ and a "Worklist" entry on Orthanc Explorer's home page. The ``orthanc`` module i
 
 from __future__ import annotations
 
+import base64
 import functools
 import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -285,12 +286,33 @@ def send(output: Any, response: Response) -> None:
             output.SendHttpStatus(response.status, response.body.decode("utf-8"), len(response.body))
 
 
+def basic_user(headers: Mapping[str, str]) -> str:
+    """The user name of an HTTP Basic ``Authorization`` header, which Orthanc has checked before the
+    plugin sees the request (for the history of a void); '' without one. The password is dropped."""
+    value = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
+    scheme, _, encoded = str(value).partition(" ")
+    if scheme.lower() != "basic":
+        return ""
+    try:
+        user = base64.b64decode(encoded.strip(), validate=True).decode("utf-8").partition(":")[0]
+    except (ValueError, UnicodeDecodeError):
+        return ""
+    return "".join(c for c in user if c.isprintable())[:64]
+
+
 def make_rest_callback(api: RestApi) -> Any:
     """The REST callback for every URI under the prefix; a bug answers 500 and logs its traceback."""
 
     def on_rest(output: Any, uri: str, **request: Any) -> None:
         try:
-            response = api.handle(request.get("method", "GET"), uri[len(PREFIX) :], request.get("get") or {})
+            body = request.get("body") or b""
+            response = api.handle(
+                request.get("method", "GET"),
+                uri[len(PREFIX) :],
+                request.get("get") or {},
+                body=body.encode("utf-8") if isinstance(body, str) else bytes(body),
+                user=basic_user(request.get("headers") or {}),
+            )
         except Exception:
             log.exception("the REST request %s failed", uri)
             response = error_response(500, "failed", "internal error in the SqlWorklist plugin: see Orthanc's log")

@@ -25,9 +25,11 @@ from vetmwl.progress import (
     IN_PROGRESS,
     MPPS,
     STUDY,
+    VOIDED,
     PerformedStep,
     ProgressStore,
     Reference,
+    StepKeys,
     arrived_study,
 )
 from vetmwl.service import WorklistService
@@ -716,3 +718,58 @@ def test_what_was_done_is_read_from_either_shape(attributes: str, description: s
 )
 def test_dicom_date_times_in_iso(text: str, iso: str | None) -> None:
     assert dicom_datetime_iso(text) == iso
+
+
+# -- POST /steps/<uid>/void --------------------------------------------------------------------------
+def test_a_void_puts_a_step_back_with_who_and_why_in_its_history(progress: ProgressStore) -> None:
+    api = steps_api(progress)
+    response = api.handle("POST", f"/steps/{MPPS_UID}/void", {}, body=b'{"reason": "wrong\\npatient"}', user="admin")
+    assert response.status == 200
+    data = body(response)
+    assert data["status"] == "voided" and data["step"]["status"] == VOIDED
+    last = data["step"]["events"][-1]
+    assert (last["event"], last["calling_aet"], last["detail"]) == (
+        "VOID",
+        "admin",
+        "voided over REST by admin: wrong patient",
+    )
+    assert progress.states([StepKeys("SPS1", "ACC1", "1.2.9")]) == []
+    again = api.handle("POST", f"/steps/{MPPS_UID}/void", {})
+    assert (again.status, body(again)["status"]) == (200, "already voided")
+    anonymous = api.handle("POST", f"/steps/study%3A{STUDY_UID}/void", {})
+    assert body(anonymous)["step"]["events"][-1]["detail"] == "voided over REST by REST"
+
+
+@pytest.mark.parametrize(
+    ("path", "payload", "status", "words"),
+    [
+        ("/steps/9.9.9/void", b"", 404, "no performed step '9.9.9'"),
+        ("/steps/1.2%0A3/void", b"", 400, "not a performed step's UID"),
+        (f"/steps/{MPPS_UID}/void", b"not json", 400, "the body must be JSON"),
+        (f"/steps/{MPPS_UID}/void", b"\xff", 400, "the body must be JSON"),
+        (f"/steps/{MPPS_UID}/void", b'{"reason": 7}', 400, "the body must be JSON"),
+        (f"/steps/{MPPS_UID}/void", b'{"why": "x"}', 400, "the body must be JSON"),
+        (f"/steps/{MPPS_UID}/void", b'{"reason": "' + b"x" * 201 + b'"}', 400, "longer than 200 characters"),
+    ],
+)
+def test_a_void_that_cannot_be_done_changes_nothing(
+    progress: ProgressStore, path: str, payload: bytes, status: int, words: str
+) -> None:
+    response = steps_api(progress).handle("POST", path, {}, body=payload)
+    assert response.status == status and words in body(response)["error"]
+    assert progress.get(MPPS_UID).status == COMPLETED  # type: ignore[union-attr]
+
+
+def test_a_void_is_a_post_and_nothing_else_is() -> None:
+    api = steps_api(None)
+    for method in ("GET", "PUT", "DELETE"):
+        response = api.handle(method, f"/steps/{MPPS_UID}/void", {})
+        assert (response.status, response.allow) == (405, "POST")
+    assert api.handle("POST", "/steps", {}).status == 405
+    assert api.handle("POST", f"/steps/{MPPS_UID}/void", {}).status == 404  # nothing recorded here
+
+
+def test_a_void_when_the_store_is_down_is_503(progress: ProgressStore) -> None:
+    progress.database.down = True  # type: ignore[attr-defined]
+    response = steps_api(progress).handle("POST", f"/steps/{MPPS_UID}/void", {})
+    assert response.status == 503

@@ -1,8 +1,9 @@
 """The plugin's REST API as pure request-to-response handlers, so tests need no Orthanc.
 
-Routes (under :data:`PREFIX`, GET only): ``/worklist`` (what a modality would get, through
+Routes (under :data:`PREFIX`, GET but for ``POST /steps/<uid>/void``): ``/worklist`` (what a modality would get, through
 ``WorklistService.find`` like a C-FIND), ``/queries`` (the recent C-FIND log), ``/steps`` and
-``/steps/<uid>`` (the performed steps of the state store: MPPS and arrived studies), ``/health``,
+``/steps/<uid>`` (the performed steps of the state store: MPPS and arrived studies; ``POST
+/steps/<uid>/void`` puts one back), ``/health``,
 ``/metrics`` (Prometheus text) and ``/app/...`` (the Explorer page). Orthanc authenticates every
 request before it reaches a plugin, so nothing here checks credentials; nothing here shows a
 password either (see :func:`vetmwl.config.mask_secrets`).
@@ -27,7 +28,7 @@ from .. import __version__
 from ..config import AeOptions, MppsSettings, ProgressSettings, Settings, mask_secrets
 from ..dicomtime import ValueFormatError, parse_datetime_span
 from ..errors import DatabaseError, InternalError, QueryError
-from ..progress import PerformedStep, ProgressStore
+from ..progress import PerformedStep, ProgressStore, UnknownStep
 from ..service import WorklistService
 from .identifiers import answer_fields, describe_identifier, worklist_identifier
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
@@ -64,6 +65,9 @@ STEPS_NOTE = (
     "SqlWorklist.StudyArrival.Event to NewStudy or StableStudy (studies arriving in Orthanc)"
 )
 STEPS_LIMIT, STEPS_MAX = 100, 1000
+#: ``POST /steps/<uid>/void``: staff put a performed step back; its optional JSON body
+#: ``{"reason": "..."}`` goes into the step's history, cut to REASON_MAX characters.
+VOID_SUFFIX, REASON_MAX = "/void", 200
 #: DICOM JSON tags of an MPPS: Performed Series Sequence, and the two sequences of what each series holds.
 _PERFORMED_SERIES = "00400340"
 _INSTANCE_SEQUENCES = ("00081140", "00400220")  # Referenced Image, Referenced Non-Image Composite SOP Instance
@@ -259,6 +263,23 @@ def step_json(step: PerformedStep) -> dict[str, Any]:
     }
 
 
+def void_reason(body: bytes) -> str | Response:
+    """The reason of a void, from its optional JSON body ``{"reason": "..."}``; '' when none."""
+    if not body.strip():
+        return ""
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return error_response(400, "refused", 'the body must be JSON such as {"reason": "wrong patient"}, or empty')
+    reason = data.get("reason", "") if isinstance(data, dict) else None
+    if not isinstance(reason, str) or (isinstance(data, dict) and set(data) - {"reason"}):
+        return error_response(400, "refused", 'the body must be JSON such as {"reason": "wrong patient"}, or empty')
+    reason = " ".join(reason.split())  # no line breaks or control characters in the history
+    if len(reason) > REASON_MAX:
+        return error_response(400, "refused", f"the reason is longer than {REASON_MAX} characters")
+    return reason
+
+
 def record_json(entry: QueryRecord) -> dict[str, Any]:
     """One C-FIND of the ring as JSON; the identifier is decoded only now, not in the callback."""
     matching, requested = describe_identifier(entry.identifier)
@@ -315,8 +336,13 @@ class RestApi:
         #: Whether the steps routes last read the state store (None: not yet), to warn once per outage.
         self._store_read: bool | None = None
 
-    def handle(self, method: str, path: str, args: Mapping[str, str]) -> Response:
-        """Route one request; ``path`` is what follows the prefix (``''``, ``/health``, ...)."""
+    def handle(self, method: str, path: str, args: Mapping[str, str], body: bytes = b"", user: str = "") -> Response:
+        """Route one request; ``path`` is what follows the prefix (``''``, ``/health``, ...).
+        ``user``: who Orthanc authenticated (for the history of a void), '' when nobody."""
+        if path.startswith("/steps/") and path.endswith(VOID_SUFFIX):
+            if method != "POST":
+                return Response(405, allow="POST")
+            return self.void(unquote(path[len("/steps/") : -len(VOID_SUFFIX)]), body, user)
         if method != "GET":
             return Response(405, allow="GET")
         routes: dict[str, Callable[[Mapping[str, str]], Response]] = {
@@ -433,6 +459,39 @@ class RestApi:
         if found is None:
             return error_response(404, "not found", f"no performed step {uid!r} in the state store")
         return json_response(200, step_json(found))
+
+    def void(self, uid: str, body: bytes, user: str) -> Response:
+        """Put a performed step back: VOIDED, with a VOID event naming ``user`` and the reason, so
+        that its scheduled steps return to the worklist. Orthanc authenticated the request."""
+        if self.progress is None:
+            return error_response(404, "not found", STEPS_NOTE)
+        if not _STEP_UID.fullmatch(uid):
+            return error_response(400, "refused", f"not a performed step's UID: {uid[:80]!r}")
+        reason = void_reason(body)
+        if isinstance(reason, Response):
+            return reason
+        who = user or "REST"
+        detail = f"voided over REST by {who}" + (f": {reason}" if reason else "")
+        store = self.progress
+
+        def void() -> bool | None:
+            try:
+                return store.void(uid, who, detail)
+            except UnknownStep:
+                return None
+
+        done = self._read_store(void)
+        if isinstance(done, Response):
+            return done
+        if done is None:
+            return error_response(404, "not found", f"no performed step {uid!r} in the state store")
+        if done:
+            log.warning("performed step %s %s: its scheduled steps return to the worklist", uid, detail)
+        found = self._read_store(lambda: store.get(uid))
+        if isinstance(found, Response):
+            return found
+        step = step_json(found) if found is not None else None
+        return json_response(200, {"status": "voided" if done else "already voided", "step": step})
 
     def _read_store(self, read: Callable[[], _T]) -> _T | Response:
         """What ``read`` finds, or the error response; a store that fails is logged once per outage."""
