@@ -223,7 +223,9 @@ def _connection_string(section: dict[str, Any], environ: Mapping[str, str], wher
     """The connection string with ``${VARIABLE}`` taken from the environment and the password,
     if ``PasswordFile`` is set, read from that file: secrets need not sit in orthanc.json."""
     text = section.get("ConnectionString")
-    if not isinstance(text, str) or not text.strip():
+    if text is not None and not isinstance(text, str):
+        raise ConfigError(f'"{where}.ConnectionString" must be the ODBC connection string (text), not {text!r}')
+    if text is None or not text.strip():
         raise ConfigError(f'"{where}.ConnectionString" is missing: give the ODBC connection string')
 
     def variable(match: re.Match[str]) -> str:
@@ -241,10 +243,16 @@ def _connection_string(section: dict[str, Any], environ: Mapping[str, str], wher
         raise ConfigError(
             f'"{where}.PasswordFile" and a password in "{where}.ConnectionString" conflict: keep only one'
         )
+    if not isinstance(password_file, str) or not password_file.strip():
+        raise ConfigError(
+            f'"{where}.PasswordFile" must be the path of a file holding the password, not {password_file!r}'
+        )
     try:
         password = Path(password_file).read_text(encoding="utf-8").strip()
-    except (OSError, TypeError) as exc:
-        raise ConfigError(f'"{where}.PasswordFile": cannot read {password_file!r} ({exc})') from None
+    except UnicodeDecodeError:
+        raise ConfigError(f'"{where}.PasswordFile": {password_file!r} is not UTF-8 text') from None
+    except OSError as exc:
+        raise ConfigError(f'"{where}.PasswordFile": cannot read {password_file!r} ({exc.strerror or exc})') from None
     return text.rstrip(";") + ";PWD={" + password.replace("}", "}}") + "};"
 
 
@@ -270,7 +278,7 @@ def _cs_list(value: Any, where: str) -> tuple[str, ...]:
 def _ae_options(entry: dict[str, Any], where: str, defaults: AeOptions) -> AeOptions:
     """Options from a section (the defaults) or one "Modalities" entry; absent keys inherit ``defaults``."""
     character_set = entry.get("CharacterSet", defaults.character_set)
-    if character_set not in CODECS:
+    if not isinstance(character_set, str) or character_set not in CODECS:
         raise ConfigError(
             f'"{where}CharacterSet" must be "{UTF8}" (UTF-8) or "{LATIN1}" (Latin-1, transliterated), '
             f"not {character_set!r}"
@@ -414,6 +422,35 @@ def _progress(
     return ProgressSettings(connection_string, dialect, storage / STATE_FILE, **arrival_settings)
 
 
+#: The templates the worklist reads from its TemplateDirectory besides its Template, and those of
+#: the state store (sql/progress).
+QUERY_TEMPLATES = ("session.sql.j2", "columns.sql.j2", "probe.sql.j2")
+PROGRESS_TEMPLATES = ("schema.sql.j2", "statements.sql.j2", "session.sql.j2")
+
+
+def _templates(section: dict[str, Any], sql_folder: Path | None) -> tuple[Path, str]:
+    """The query templates' folder and template, each file there: a site's own folder must hold
+    the plugin's other templates too (copy sql/queries and change what it needs)."""
+    given = section.get("TemplateDirectory")
+    if given is not None and (not isinstance(given, str) or not given.strip()):
+        raise ConfigError(f'"{SECTION}.TemplateDirectory" must be the path of a folder of templates, not {given!r}')
+    template_dir = Path(given) if given else sql_dir(sql_folder) / "queries"
+    where = f'"{SECTION}.TemplateDirectory" ({template_dir})' if given else f"the plugin's folder {template_dir}"
+    if not template_dir.is_dir():
+        raise ConfigError(f"{where} is not a folder: give the folder of the query templates (a copy of sql/queries)")
+    template = section.get("Template", Settings.template)
+    if not isinstance(template, str) or not template.strip() or Path(template).name != template:
+        raise ConfigError(
+            f'"{SECTION}.Template" must be the file name of a template in {template_dir}, not {template!r}'
+        )
+    if not (template_dir / template).is_file():
+        raise ConfigError(f'"{SECTION}.Template": no query template {template!r} in {template_dir}')
+    missing = [name for name in QUERY_TEMPLATES if not (template_dir / name).is_file()]
+    if missing:
+        raise ConfigError(f"{where} lacks {', '.join(missing)}: copy them from the plugin's sql/queries")
+    return template_dir, template
+
+
 def load_settings(
     configuration: dict[str, Any], environ: Mapping[str, str] | None = None, sql_folder: Path | None = None
 ) -> Settings:
@@ -440,10 +477,15 @@ def load_settings(
         )
     defaults = _ae_options(section, f"{SECTION}.", AeOptions())
     modalities = _modalities(section, defaults)
-    template_dir = Path(section.get("TemplateDirectory") or sql_dir(sql_folder) / "queries")
-    template = section.get("Template", Settings.template)
-    if not isinstance(template, str) or not (template_dir / template).is_file():
-        raise ConfigError(f'"{SECTION}.Template": no query template {template!r} in {template_dir}')
+    template_dir, template = _templates(section, sql_folder)
+    progress = _progress(section, configuration, environ, sql_dir(sql_folder) / "progress")
+    if progress.study_event != "Off" or _mpps_enabled(section):
+        missing = [name for name in PROGRESS_TEMPLATES if not (progress.template_dir / name).is_file()]
+        if missing:
+            raise ConfigError(
+                f"the state store's templates {', '.join(missing)} are missing from {progress.template_dir}: "
+                'reinstall the plugin with its sql folder, or turn "Mpps" and "StudyArrival" off'
+            )
     return Settings(
         connection_string=connection_string,
         dialect=dialect,
@@ -456,8 +498,13 @@ def load_settings(
         defaults=defaults,
         modalities=modalities,
         mpps=_mpps(section, configuration),
-        progress=_progress(section, configuration, environ, sql_dir(sql_folder) / "progress"),
+        progress=progress,
     )
+
+
+def _mpps_enabled(section: dict[str, Any]) -> bool:
+    entry = section.get("Mpps")
+    return isinstance(entry, dict) and entry.get("Enable") is True
 
 
 def orthanc_warnings(configuration: dict[str, Any]) -> list[str]:

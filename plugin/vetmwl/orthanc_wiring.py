@@ -19,6 +19,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, NoReturn
 
+import jinja2
+
 from . import __version__, performed
 from .config import STUDY_EVENTS, ConfigError, load_settings, orthanc_warnings
 from .errors import FAILED, INTERNAL, OK, REFUSED, DatabaseError, InternalError, QueryError
@@ -454,8 +456,14 @@ def register(orthanc: ModuleType, sql_folder: Path | None = None) -> WorklistSer
     except ConfigError as error:
         _register_broken(orthanc, str(error), querylog, metrics, version, warnings)
         return None
-    store = performed.make_store(settings, str(configuration.get("Name", "")))
-    service = WorklistService(settings, progress=store)
+    try:
+        store = performed.make_store(settings, str(configuration.get("Name", "")))
+        service = WorklistService(settings, progress=store)
+    except jinja2.TemplateError as error:  # a site's own template that does not compile
+        where = getattr(error, "filename", None) or getattr(error, "name", None) or settings.template
+        reason = f'"SqlWorklist.Template": the template {where} cannot be read: {error}'
+        _register_broken(orthanc, reason, querylog, metrics, version, warnings)
+        return None
     log.warning("version %s serving the worklist from SQL: %s", __version__, settings.summary())
     try:
         service.view()
