@@ -26,7 +26,7 @@ from vetmwl.tools import demo, importer
 REPO = Path(__file__).resolve().parents[1]
 LOGIN_SCRIPT = REPO / "sql" / "mssql" / "readonly-login.sql"
 TABLE = "dbo.worklist"
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 _VARIABLE = re.compile(r"\$\((\w+)\)")
 _GO = re.compile(r"^\s*GO\s*$", re.IGNORECASE | re.MULTILINE)
 
@@ -49,9 +49,9 @@ def sqlcmd_batches(script: str, variables: dict[str, str]) -> list[str]:
 
 def login_variables(database: str, view: str, login: str, password: str) -> dict[str, str]:
     """The variables of readonly-login.sql, checked: names only, and a password that stays a string."""
-    if not _NAME.match(database) or not _NAME.match(login):
+    if not _NAME.fullmatch(database) or not _NAME.fullmatch(login):
         raise ValueError("the database and login names must be plain names (letters, digits, _)")
-    if not IDENTIFIER.match(view):
+    if not IDENTIFIER.fullmatch(view):
         raise ValueError(f"{view!r} is not a view name such as dbo.vet_worklist")
     if "'" in password or not password:
         raise ValueError("the reader password must be non-empty and must not contain a single quote")

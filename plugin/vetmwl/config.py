@@ -26,7 +26,9 @@ _CS = re.compile(r"[A-Z0-9_ ]{1,16}")
 # An AE title: 16 characters at most, no backslash or control characters, not only spaces.
 _AE = re.compile(r"[^\\\x00-\x1f]{1,16}")
 # A plain or schema-qualified SQL identifier; anything else could smuggle SQL into the template.
-IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}(\.[A-Za-z_][A-Za-z0-9_]{0,127}){0,2}")
+# Anchored with \A and \Z (not $, which also matches before a final newline), so that a caller's
+# .match checks the whole value as .fullmatch does.
+IDENTIFIER = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]{0,127}(\.[A-Za-z_][A-Za-z0-9_]{0,127}){0,2}\Z")
 # An ODBC value is either plain up to ';' or braced, where '}}' stands for a literal '}'.
 _VALUE = r"(\{(?:[^}]|\}\})*\}|[^;]*)"
 # The password keys of ODBC drivers: a PasswordFile conflicts with one of them.
@@ -69,13 +71,20 @@ class AeOptions:
         )
 
 
+#: The ``sql`` folder beside the package's ``plugin`` folder: the repository's, /opt/vetmwl's, the image's.
+PACKAGE_SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
+
+
 def sql_dir(given: Path | str | None = None, environ: Mapping[str, str] | None = None) -> Path:
     """The folder of the plugin's SQL: ``given`` (the plugin script passes the ``sql`` folder beside
-    its own), else ``$VETMWL_SQL_DIR``, else ``sql`` in the working directory (where the tools run)."""
+    its own), else ``$VETMWL_SQL_DIR``, else the ``sql`` folder beside the package's ``plugin``
+    folder (so the tools work from any working directory), else ``sql`` in the working directory."""
     if given is not None:
         return Path(given)
     environ = os.environ if environ is None else environ
-    return Path(environ.get(SQL_DIR_VARIABLE) or "sql")
+    if environ.get(SQL_DIR_VARIABLE):
+        return Path(environ[SQL_DIR_VARIABLE])
+    return PACKAGE_SQL_DIR if PACKAGE_SQL_DIR.is_dir() else Path("sql")
 
 
 #: The settings of StudyArrival.Event, each with the name of its Orthanc change event

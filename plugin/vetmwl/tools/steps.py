@@ -17,13 +17,12 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import os
 import re
 import sys
 from pathlib import Path
 from typing import Any
 
-from ..config import SQL_DIR_VARIABLE, ConfigError, load_settings
+from ..config import ConfigError, load_settings
 from ..errors import DatabaseError, InternalError
 
 DONE, NO_SUCH_STEP, CANNOT_RUN = 0, 1, 2
@@ -66,21 +65,12 @@ def read_configuration(path: Path) -> dict[str, Any]:
     return configuration
 
 
-def _sql_folder() -> Path:
-    """The plugin's ``sql`` folder: ``$VETMWL_SQL_DIR``, else beside ``plugin/`` (the repository,
-    /opt/vetmwl, the Docker image), else ``./sql``."""
-    if os.environ.get(SQL_DIR_VARIABLE):
-        return Path(os.environ[SQL_DIR_VARIABLE])
-    beside = Path(__file__).resolve().parents[3] / "sql"
-    return beside if beside.is_dir() else Path("sql")
-
-
 def _store(config: Path) -> Any:
     from ..performed import make_store
 
     configuration = read_configuration(config)
     try:
-        settings = load_settings(configuration, sql_folder=_sql_folder())
+        settings = load_settings(configuration)
     except ConfigError as error:
         raise CannotRun(f"the configuration in {config} is not usable: {error}") from None
     store = make_store(settings, f"{configuration.get('Name', '')} (vetmwl.tools.steps)".strip())
