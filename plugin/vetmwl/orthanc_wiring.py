@@ -288,11 +288,15 @@ def send(output: Any, response: Response) -> None:
             output.SendHttpStatus(response.status, response.body.decode("utf-8"), len(response.body))
 
 
+def _header(headers: Mapping[str, str], name: str) -> str:
+    """A request header by its name in any case ('' when absent)."""
+    return str(next((v for k, v in headers.items() if k.lower() == name), ""))
+
+
 def basic_user(headers: Mapping[str, str]) -> str:
     """The user name of an HTTP Basic ``Authorization`` header, which Orthanc has checked before the
     plugin sees the request (for the history of a void); '' without one. The password is dropped."""
-    value = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
-    scheme, _, encoded = str(value).partition(" ")
+    scheme, _, encoded = _header(headers, "authorization").partition(" ")
     if scheme.lower() != "basic":
         return ""
     try:
@@ -314,6 +318,7 @@ def make_rest_callback(api: RestApi) -> Any:
                 request.get("get") or {},
                 body=body.encode("utf-8") if isinstance(body, str) else bytes(body),
                 user=basic_user(request.get("headers") or {}),
+                content_type=_header(request.get("headers") or {}, "content-type"),
             )
         except Exception:
             log.exception("the REST request %s failed", uri)

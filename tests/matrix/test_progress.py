@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
+import pytest
 from pydicom.dataset import Dataset
 
 from support import mpps
@@ -134,6 +135,8 @@ def rest(
         method=method,
         data=body if method == "POST" else None,
     )
+    if method == "POST":
+        request.add_header("Content-Type", "application/json")
     if user is not None:
         request.add_header("Authorization", "Basic " + base64.b64encode(f"{user}:{PASSWORD}".encode()).decode())
     try:
@@ -179,6 +182,11 @@ def test_known_senders_only_and_a_void_by_rest_and_by_the_command_line(
         assert rest(orthanc, "POST", void, user=None)[0] == 401
         assert rest(orthanc, "POST", void, user="intruder")[0] == 401
         assert rest(orthanc, "GET", void)[0] == 405
+        form = urllib.request.Request(f"http://127.0.0.1:{orthanc.http_port}/sql-worklist{void}", data=b"a=b")
+        form.add_header("Authorization", "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode())
+        with pytest.raises(urllib.error.HTTPError) as refused:  # a form's type, as a cross-site page sends
+            urllib.request.urlopen(form, timeout=10)
+        assert refused.value.code == 415
         status, data = rest(orthanc, "POST", void, body=b'{"reason": "images of another dog"}')
         assert (status, data["status"]) == (200, "voided"), data
         assert data["step"]["events"][-1]["detail"] == f"voided over REST by {USER}: images of another dog"

@@ -36,7 +36,7 @@ from vetmwl.service import WorklistService
 from vetmwl.web.identifiers import worklist_identifier
 from vetmwl.web.metrics import Metrics
 from vetmwl.web.querylog import QueryLog
-from vetmwl.web.rest import PREFIX, STEPS_NOTE, Response, RestApi, arrived, dicom_datetime_iso
+from vetmwl.web.rest import JSON, PREFIX, STEPS_NOTE, Response, RestApi, arrived, dicom_datetime_iso
 
 TEMPLATES = sql_dir() / "queries"
 
@@ -723,7 +723,9 @@ def test_dicom_date_times_in_iso(text: str, iso: str | None) -> None:
 # -- POST /steps/<uid>/void --------------------------------------------------------------------------
 def test_a_void_puts_a_step_back_with_who_and_why_in_its_history(progress: ProgressStore) -> None:
     api = steps_api(progress)
-    response = api.handle("POST", f"/steps/{MPPS_UID}/void", {}, body=b'{"reason": "wrong\\npatient"}', user="admin")
+    response = api.handle(
+        "POST", f"/steps/{MPPS_UID}/void", {}, body=b'{"reason": "wrong\\npatient"}', user="admin", content_type=JSON
+    )
     assert response.status == 200
     data = body(response)
     assert data["status"] == "voided" and data["step"]["status"] == VOIDED
@@ -734,9 +736,9 @@ def test_a_void_puts_a_step_back_with_who_and_why_in_its_history(progress: Progr
         "voided over REST by admin: wrong patient",
     )
     assert progress.states([StepKeys("SPS1", "ACC1", "1.2.9")]) == []
-    again = api.handle("POST", f"/steps/{MPPS_UID}/void", {})
+    again = api.handle("POST", f"/steps/{MPPS_UID}/void", {}, content_type="application/json; charset=utf-8")
     assert (again.status, body(again)["status"]) == (200, "already voided")
-    anonymous = api.handle("POST", f"/steps/study%3A{STUDY_UID}/void", {})
+    anonymous = api.handle("POST", f"/steps/study%3A{STUDY_UID}/void", {}, content_type=JSON)
     assert body(anonymous)["step"]["events"][-1]["detail"] == "voided over REST by REST"
 
 
@@ -755,7 +757,7 @@ def test_a_void_puts_a_step_back_with_who_and_why_in_its_history(progress: Progr
 def test_a_void_that_cannot_be_done_changes_nothing(
     progress: ProgressStore, path: str, payload: bytes, status: int, words: str
 ) -> None:
-    response = steps_api(progress).handle("POST", path, {}, body=payload)
+    response = steps_api(progress).handle("POST", path, {}, body=payload, content_type=JSON)
     assert response.status == status and words in body(response)["error"]
     assert progress.get(MPPS_UID).status == COMPLETED  # type: ignore[union-attr]
 
@@ -766,10 +768,19 @@ def test_a_void_is_a_post_and_nothing_else_is() -> None:
         response = api.handle(method, f"/steps/{MPPS_UID}/void", {})
         assert (response.status, response.allow) == (405, "POST")
     assert api.handle("POST", "/steps", {}).status == 405
-    assert api.handle("POST", f"/steps/{MPPS_UID}/void", {}).status == 404  # nothing recorded here
+    assert api.handle("POST", f"/steps/{MPPS_UID}/void", {}, content_type=JSON).status == 404  # nothing recorded
+
+
+def test_a_void_must_say_it_is_json(progress: ProgressStore) -> None:
+    """What a cross-site form can send (no type, a form's, text) is refused; nothing changes."""
+    api = steps_api(progress)
+    for content_type in ("", "application/x-www-form-urlencoded", "text/plain", "multipart/form-data"):
+        response = api.handle("POST", f"/steps/{MPPS_UID}/void", {}, content_type=content_type)
+        assert response.status == 415 and "Content-Type: application/json" in body(response)["error"]
+    assert progress.get(MPPS_UID).status == COMPLETED  # type: ignore[union-attr]
 
 
 def test_a_void_when_the_store_is_down_is_503(progress: ProgressStore) -> None:
     progress.database.down = True  # type: ignore[attr-defined]
-    response = steps_api(progress).handle("POST", f"/steps/{MPPS_UID}/void", {})
+    response = steps_api(progress).handle("POST", f"/steps/{MPPS_UID}/void", {}, content_type=JSON)
     assert response.status == 503

@@ -336,12 +336,23 @@ class RestApi:
         #: Whether the steps routes last read the state store (None: not yet), to warn once per outage.
         self._store_read: bool | None = None
 
-    def handle(self, method: str, path: str, args: Mapping[str, str], body: bytes = b"", user: str = "") -> Response:
+    def handle(
+        self,
+        method: str,
+        path: str,
+        args: Mapping[str, str],
+        body: bytes = b"",
+        user: str = "",
+        content_type: str = "",
+    ) -> Response:
         """Route one request; ``path`` is what follows the prefix (``''``, ``/health``, ...).
         ``user``: who Orthanc authenticated (for the history of a void), '' when nobody."""
         if path.startswith("/steps/") and path.endswith(VOID_SUFFIX):
             if method != "POST":
                 return Response(405, allow="POST")
+            if content_type.split(";")[0].strip().lower() != "application/json":
+                # A browser sends a cross-site POST only with a form's types, never this one.
+                return error_response(415, "refused", "a void is a POST with Content-Type: application/json")
             return self.void(unquote(path[len("/steps/") : -len(VOID_SUFFIX)]), body, user)
         if method != "GET":
             return Response(405, allow="GET")
