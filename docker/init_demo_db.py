@@ -7,7 +7,8 @@ sql/mssql/readonly-login.sql, a login that may only read that view. Running it a
 
 Settings come from the environment: VETMWL_ADMIN_CONNECTION (an ODBC connection string to the
 server as sa, without a database), VETMWL_DATABASE, VETMWL_VIEW, VETMWL_READER_LOGIN,
-VETMWL_READER_PASSWORD and VETMWL_WAIT_SECONDS (default 180).
+VETMWL_READER_PASSWORD (or VETMWL_READER_PASSWORD_FILE, a Docker secret holding it) and
+VETMWL_WAIT_SECONDS (default 180).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import os
 import re
 import sys
 import time
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,7 @@ from vetmwl.tools import demo, importer
 REPO = Path(__file__).resolve().parents[1]
 LOGIN_SCRIPT = REPO / "sql" / "mssql" / "readonly-login.sql"
 TABLE = "dbo.worklist"
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 _VARIABLE = re.compile(r"\$\((\w+)\)")
 _GO = re.compile(r"^\s*GO\s*$", re.IGNORECASE | re.MULTILINE)
 
@@ -49,9 +51,9 @@ def sqlcmd_batches(script: str, variables: dict[str, str]) -> list[str]:
 
 def login_variables(database: str, view: str, login: str, password: str) -> dict[str, str]:
     """The variables of readonly-login.sql, checked: names only, and a password that stays a string."""
-    if not _NAME.match(database) or not _NAME.match(login):
+    if not _NAME.fullmatch(database) or not _NAME.fullmatch(login):
         raise ValueError("the database and login names must be plain names (letters, digits, _)")
-    if not IDENTIFIER.match(view):
+    if not IDENTIFIER.fullmatch(view):
         raise ValueError(f"{view!r} is not a view name such as dbo.vet_worklist")
     if "'" in password or not password:
         raise ValueError("the reader password must be non-empty and must not contain a single quote")
@@ -83,12 +85,21 @@ def connect(connection_string: str, wait_seconds: float) -> Any:
             time.sleep(3)
 
 
+def reader_password(environ: Mapping[str, str]) -> str:
+    """The reader login's password: from the file VETMWL_READER_PASSWORD_FILE names (a Docker
+    secret, as Orthanc's PasswordFile reads it: surrounding white space dropped), else VETMWL_READER_PASSWORD."""
+    path = environ.get("VETMWL_READER_PASSWORD_FILE")
+    if path:
+        return Path(path).read_text(encoding="utf-8").strip()
+    return environ.get("VETMWL_READER_PASSWORD", "")
+
+
 def main() -> int:
     admin = os.environ["VETMWL_ADMIN_CONNECTION"]
     database = os.environ.get("VETMWL_DATABASE", "vetpms")
     view = os.environ.get("VETMWL_VIEW", "dbo.vet_worklist")
     login = os.environ.get("VETMWL_READER_LOGIN", "vetmwl_reader")
-    variables = login_variables(database, view, login, os.environ.get("VETMWL_READER_PASSWORD", ""))
+    variables = login_variables(database, view, login, reader_password(os.environ))
     wait = float(os.environ.get("VETMWL_WAIT_SECONDS", "180"))
 
     server = connect(admin, wait)

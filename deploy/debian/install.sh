@@ -5,8 +5,11 @@
 #   /opt/vetmwl/                    the plugin, its SQL templates and a venv with the pinned libraries
 #   /etc/orthanc/python.json        replaced (Debian's original is kept as python.json.orig-vetmwl)
 #   /etc/orthanc/sqlworklist.json   the SqlWorklist settings, created once, never overwritten
-#   /etc/orthanc/orthanc.json       "DefaultEncoding" set to "Utf8" in place (and, with
-#                                   --allow-all-modalities, "DicomAlwaysAllowFindWorklist" to true)
+#   /etc/orthanc/orthanc.json       "DefaultEncoding" set to "Utf8" in place, and
+#                                   "DicomAlwaysAllowStore" and "DicomAlwaysAllowFindWorklist" to
+#                                   false (only the modalities listed in "DicomModalities" may store
+#                                   studies, which complete steps, and query the worklist), or both
+#                                   to true with --allow-all-modalities
 #   /etc/systemd/system/orthanc.service.d/vetmwl.conf   PYTHONPATH and TCP_NODELAY for the service
 #
 # Usage: sudo deploy/debian/install.sh [--allow-all-modalities] [--no-venv] [--no-restart]
@@ -76,7 +79,9 @@ set_setting() {  # set_setting KEY VALUE: change a top-level setting of orthanc.
   sed -i -E "s/^(\s*\"$1\"\s*:\s*)[^,]*(,?)\s*$/\1$2\2/" "$etc/orthanc.json"
 }
 set_setting DefaultEncoding '"Utf8"'
-if [ "$allow_all" = 1 ]; then set_setting DicomAlwaysAllowFindWorklist true; fi
+if [ "$allow_all" = 1 ]; then allowed=true; else allowed=false; fi
+set_setting DicomAlwaysAllowStore "$allowed"
+set_setting DicomAlwaysAllowFindWorklist "$allowed"
 
 # 4. The service's environment.
 mkdir -p "$unit_dir/orthanc.service.d"
@@ -94,5 +99,6 @@ else
   echo "install: installed into $prefix, $etc and $unit_dir (no systemd to reload here)"
 fi
 if [ "$allow_all" = 0 ]; then
-  echo "install: allow each modality to query the worklist (\"AllowFindWorklist\": true in DicomModalities of $etc/orthanc.json)"
+  echo "install: list each modality in \"DicomModalities\" of $etc/orthanc.json, with \"AllowFindWorklist\": true and \"AllowStore\": true, e.g."
+  echo '  "xray" : { "AET" : "DX_ROOM1", "Host" : "192.0.2.10", "Port" : 104, "AllowFindWorklist" : true, "AllowStore" : true }'
 fi

@@ -24,13 +24,22 @@ SQL_DIR_VARIABLE = "VETMWL_SQL_DIR"
 #: SPS statuses offered when a query does not ask for one (mwl-spec §4 pitfall 10).
 DEFAULT_STATUSES = ("SCHEDULED", "ARRIVED", "READY")
 # A CS value (PS3.5 Table 6.2-1): upper-case letters, digits, space and underscore, 16 at most.
-_CS = re.compile(r"^[A-Z0-9_ ]{1,16}$")
+_CS = re.compile(r"[A-Z0-9_ ]{1,16}")
 # An AE title: 16 characters at most, no backslash or control characters, not only spaces.
-_AE = re.compile(r"^[^\\\x00-\x1f]{1,16}$")
+_AE = re.compile(r"[^\\\x00-\x1f]{1,16}")
 # A plain or schema-qualified SQL identifier; anything else could smuggle SQL into the template.
-IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}(\.[A-Za-z_][A-Za-z0-9_]{0,127}){0,2}$")
+# Anchored with \A and \Z (not $, which also matches before a final newline), so that a caller's
+# .match checks the whole value as .fullmatch does.
+IDENTIFIER = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]{0,127}(\.[A-Za-z_][A-Za-z0-9_]{0,127}){0,2}\Z")
 # An ODBC value is either plain up to ';' or braced, where '}}' stands for a literal '}'.
-_SECRET = re.compile(r"(?i)\b(pwd|password)\s*=\s*(\{(?:[^}]|\}\})*\}|[^;]*)")
+_VALUE = r"(\{(?:[^}]|\}\})*\}|[^;]*)"
+# The password keys of ODBC drivers: a PasswordFile conflicts with one of them.
+_PASSWORD = re.compile(r"(?i)(?:^|(?<=;))\s*(pwd|password)\s*=\s*" + _VALUE)
+# Every key that looks like it holds a secret (PWD, Password, sslpassword, AccessToken, a key's
+# passphrase, a client secret...): masked wherever settings are shown.
+_SECRET = re.compile(
+    r"(?i)(?:^|(?<=;))\s*([A-Za-z_ ]*(?:pwd|passw|passphrase|secret|token|key|credential)[A-Za-z_ ]*)\s*=\s*" + _VALUE
+)
 
 
 class ConfigError(ValueError):
@@ -38,8 +47,8 @@ class ConfigError(ValueError):
 
 
 def mask_secrets(connection_string: str) -> str:
-    """The connection string with its password replaced, safe for logs and health pages."""
-    return _SECRET.sub(lambda m: f"{m.group(1)}=***", connection_string)
+    """The connection string with every secret-looking value replaced, safe for logs and health pages."""
+    return _SECRET.sub(lambda m: f"{m.group(1).strip()}=***", connection_string)
 
 
 @dataclass(frozen=True)
@@ -64,13 +73,20 @@ class AeOptions:
         )
 
 
+#: The ``sql`` folder beside the package's ``plugin`` folder: the repository's, /opt/vetmwl's, the image's.
+PACKAGE_SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
+
+
 def sql_dir(given: Path | str | None = None, environ: Mapping[str, str] | None = None) -> Path:
     """The folder of the plugin's SQL: ``given`` (the plugin script passes the ``sql`` folder beside
-    its own), else ``$VETMWL_SQL_DIR``, else ``sql`` in the working directory (where the tools run)."""
+    its own), else ``$VETMWL_SQL_DIR``, else the ``sql`` folder beside the package's ``plugin``
+    folder (so the tools work from any working directory), else ``sql`` in the working directory."""
     if given is not None:
         return Path(given)
     environ = os.environ if environ is None else environ
-    return Path(environ.get(SQL_DIR_VARIABLE) or "sql")
+    if environ.get(SQL_DIR_VARIABLE):
+        return Path(environ[SQL_DIR_VARIABLE])
+    return PACKAGE_SQL_DIR if PACKAGE_SQL_DIR.is_dir() else Path("sql")
 
 
 #: The settings of StudyArrival.Event, each with the name of its Orthanc change event
@@ -112,10 +128,21 @@ class ProgressSettings:
     match_on: tuple[str, ...] = MATCH_KEYS
     #: The folder of the store's SQL templates (``sql/progress``).
     template_dir: Path = Path("sql/progress")
+    #: Whether only a study stored by one of Orthanc's DicomModalities (its instances' RemoteAET)
+    #: completes steps: Orthanc may accept stores from anyone (DicomAlwaysAllowStore).
+    known_senders_only: bool = False
+    #: Orthanc's StrictAetComparison: AE titles compared case-sensitively.
+    strict_aet: bool = False
+    #: Performed steps unchanged for this many days are deleted from the store (with their history).
+    retention_days: int = 365
 
     def summary(self) -> str:
         store = mask_secrets(self.connection_string) if self.connection_string else str(self.sqlite_path)
-        return f"study_event={self.study_event} match_on={'+'.join(self.match_on)} store={self.dialect}:{store!r}"
+        senders = " known_senders_only" if self.known_senders_only else ""
+        return (
+            f"study_event={self.study_event}{senders} match_on={'+'.join(self.match_on)} "
+            f"store={self.dialect}:{store!r} retention={self.retention_days}d"
+        )
 
 
 @dataclass(frozen=True)
@@ -196,8 +223,8 @@ _KEYS = {
     "StateStore": "progress",
 }
 _MPPS_KEYS = ("Enable", "Port", "AET", "AllowedAETs")
-_ARRIVAL_KEYS = ("Event", "MatchOn")
-_STORE_KEYS = ("ConnectionString", "PasswordFile", "Dialect")
+_ARRIVAL_KEYS = ("Event", "MatchOn", "KnownSendersOnly")
+_STORE_KEYS = ("ConnectionString", "PasswordFile", "Dialect", "RetentionDays")
 #: The keys of one entry of "Modalities" (and the defaults they override).
 _AE_KEYS = ("CharacterSet", "RestrictToOwnStation", "ModalityAliases", "Statuses")
 _ENVIRONMENT = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -207,7 +234,9 @@ def _connection_string(section: dict[str, Any], environ: Mapping[str, str], wher
     """The connection string with ``${VARIABLE}`` taken from the environment and the password,
     if ``PasswordFile`` is set, read from that file: secrets need not sit in orthanc.json."""
     text = section.get("ConnectionString")
-    if not isinstance(text, str) or not text.strip():
+    if text is not None and not isinstance(text, str):
+        raise ConfigError(f'"{where}.ConnectionString" must be the ODBC connection string (text), not {text!r}')
+    if text is None or not text.strip():
         raise ConfigError(f'"{where}.ConnectionString" is missing: give the ODBC connection string')
 
     def variable(match: re.Match[str]) -> str:
@@ -221,27 +250,33 @@ def _connection_string(section: dict[str, Any], environ: Mapping[str, str], wher
     password_file = section.get("PasswordFile")
     if password_file is None:
         return text
-    if _SECRET.search(text):
+    if _PASSWORD.search(text):
         raise ConfigError(
             f'"{where}.PasswordFile" and a password in "{where}.ConnectionString" conflict: keep only one'
         )
+    if not isinstance(password_file, str) or not password_file.strip():
+        raise ConfigError(
+            f'"{where}.PasswordFile" must be the path of a file holding the password, not {password_file!r}'
+        )
     try:
         password = Path(password_file).read_text(encoding="utf-8").strip()
-    except (OSError, TypeError) as exc:
-        raise ConfigError(f'"{where}.PasswordFile": cannot read {password_file!r} ({exc})') from None
+    except UnicodeDecodeError:
+        raise ConfigError(f'"{where}.PasswordFile": {password_file!r} is not UTF-8 text') from None
+    except OSError as exc:
+        raise ConfigError(f'"{where}.PasswordFile": cannot read {password_file!r} ({exc.strerror or exc})') from None
     return text.rstrip(";") + ";PWD={" + password.replace("}", "}}") + "};"
 
 
-def _integer(section: dict[str, Any], key: str, default: int, low: int, high: int) -> int:
+def _integer(section: dict[str, Any], key: str, default: int, low: int, high: int, where: str = "") -> int:
     value = section.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ConfigError(f'"{SECTION}.{key}" must be a whole number from {low} to {high}, not {value!r}')
+        raise ConfigError(f'"{SECTION}.{where}{key}" must be a whole number from {low} to {high}, not {value!r}')
     return value
 
 
 def _cs_list(value: Any, where: str) -> tuple[str, ...]:
     """A non-empty list of distinct CS values."""
-    if not isinstance(value, list) or not value or not all(isinstance(v, str) and _CS.match(v) for v in value):
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and _CS.fullmatch(v) for v in value):
         raise ConfigError(
             f'"{where}" must be a non-empty list of codes such as "SCHEDULED" or "DX" '
             f"(upper case, 16 characters at most), not {value!r}"
@@ -254,7 +289,7 @@ def _cs_list(value: Any, where: str) -> tuple[str, ...]:
 def _ae_options(entry: dict[str, Any], where: str, defaults: AeOptions) -> AeOptions:
     """Options from a section (the defaults) or one "Modalities" entry; absent keys inherit ``defaults``."""
     character_set = entry.get("CharacterSet", defaults.character_set)
-    if character_set not in CODECS:
+    if not isinstance(character_set, str) or character_set not in CODECS:
         raise ConfigError(
             f'"{where}CharacterSet" must be "{UTF8}" (UTF-8) or "{LATIN1}" (Latin-1, transliterated), '
             f"not {character_set!r}"
@@ -270,7 +305,7 @@ def _ae_options(entry: dict[str, Any], where: str, defaults: AeOptions) -> AeOpt
             raise ConfigError(f'"{where}ModalityAliases" must be an object such as {{"DX": ["DX", "CR"]}}')
         pairs = []
         for modality, matched in table.items():
-            if not _CS.match(modality):
+            if not _CS.fullmatch(modality):
                 raise ConfigError(f'"{where}ModalityAliases": {modality!r} is not a modality code such as DX')
             listed = _cs_list(matched, f"{where}ModalityAliases.{modality}")
             if modality not in listed:
@@ -291,7 +326,7 @@ def _modalities(section: dict[str, Any], defaults: AeOptions) -> tuple[tuple[str
     for key, entry in table.items():
         where = f"{SECTION}.Modalities.{key}."
         aet, _, address = key.rpartition("@") if isinstance(key, str) and "@" in key else (key, "", "")
-        if not isinstance(aet, str) or not _AE.match(aet) or not aet.strip():
+        if not isinstance(aet, str) or not _AE.fullmatch(aet) or not aet.strip():
             raise ConfigError(
                 f'"{SECTION}.Modalities": {key!r} is not an AE title (1 to 16 characters, no backslash), '
                 'optionally followed by "@" and the calling IP address'
@@ -343,13 +378,13 @@ def _mpps(section: dict[str, Any], configuration: dict[str, Any]) -> MppsSetting
                     f'"{where}Port" is {port}, which Orthanc\'s "{key}" already uses: choose another port'
                 )
     aet = entry.get("AET", "")
-    if not isinstance(aet, str) or (aet and (not _AE.match(aet) or not aet.strip())):
+    if not isinstance(aet, str) or (aet and (not _AE.fullmatch(aet) or not aet.strip())):
         raise ConfigError(f'"{where}AET" must be an AE title (1 to 16 characters, no backslash), not {aet!r}')
     aet = aet.strip() or str(configuration.get("DicomAet", "ORTHANC")).strip()
     allowed = entry.get("AllowedAETs", [])
     if allowed == "*":
         allowed = []
-    if not isinstance(allowed, list) or not all(isinstance(a, str) and _AE.match(a) and a.strip() for a in allowed):
+    if not isinstance(allowed, list) or not all(isinstance(a, str) and _AE.fullmatch(a) and a.strip() for a in allowed):
         raise ConfigError(f'"{where}AllowedAETs" must be "*" (any) or a list of AE titles, not {allowed!r}')
     return MppsSettings(enable, port, aet, tuple(dict.fromkeys(a.strip() for a in allowed)))
 
@@ -371,21 +406,60 @@ def _progress(
         raise ConfigError(
             f'"{SECTION}.StudyArrival.MatchOn" must be a non-empty list of {" and ".join(MATCH_KEYS)}, not {match_on!r}'
         )
+    known_only = arrival.get("KnownSendersOnly", False)
+    if not isinstance(known_only, bool):
+        raise ConfigError(f'"{SECTION}.StudyArrival.KnownSendersOnly" must be true or false, not {known_only!r}')
+    arrival_settings = {
+        "study_event": event,
+        "match_on": tuple(match_on),
+        "template_dir": template_dir,
+        "known_senders_only": known_only,
+        "strict_aet": configuration.get("StrictAetComparison", False) is True,
+    }
     store = _subsection(section, "StateStore", _STORE_KEYS)
+    retention = _integer(store, "RetentionDays", ProgressSettings.retention_days, 1, 36500, "StateStore.")
+    arrival_settings["retention_days"] = retention
     storage = Path(str(configuration.get("StorageDirectory", "OrthancStorage")))
     if "ConnectionString" not in store:
         if "Dialect" in store:
             raise ConfigError(
                 f'"{SECTION}.StateStore.Dialect" is set without a "ConnectionString": give both, or neither'
             )
-        return ProgressSettings(
-            sqlite_path=storage / STATE_FILE, study_event=event, match_on=tuple(match_on), template_dir=template_dir
-        )
+        return ProgressSettings(sqlite_path=storage / STATE_FILE, **arrival_settings)
     connection_string = _connection_string(store, environ, f"{SECTION}.StateStore")
     dialect = store.get("Dialect")
     if dialect not in DIALECTS:
         raise ConfigError(f'"{SECTION}.StateStore.Dialect" must be one of {", ".join(DIALECTS)}, not {dialect!r}')
-    return ProgressSettings(connection_string, dialect, storage / STATE_FILE, event, tuple(match_on), template_dir)
+    return ProgressSettings(connection_string, dialect, storage / STATE_FILE, **arrival_settings)
+
+
+#: The templates the worklist reads from its TemplateDirectory besides its Template, and those of
+#: the state store (sql/progress).
+QUERY_TEMPLATES = ("columns.sql.j2", "probe.sql.j2", "macros.sql.j2")
+PROGRESS_TEMPLATES = ("schema.sql.j2", "statements.sql.j2")
+
+
+def _templates(section: dict[str, Any], sql_folder: Path | None) -> tuple[Path, str]:
+    """The query templates' folder and template, each file there: a site's own folder must hold
+    the plugin's other templates too (copy sql/queries and change what it needs)."""
+    given = section.get("TemplateDirectory")
+    if given is not None and (not isinstance(given, str) or not given.strip()):
+        raise ConfigError(f'"{SECTION}.TemplateDirectory" must be the path of a folder of templates, not {given!r}')
+    template_dir = Path(given) if given else sql_dir(sql_folder) / "queries"
+    where = f'"{SECTION}.TemplateDirectory" ({template_dir})' if given else f"the plugin's folder {template_dir}"
+    if not template_dir.is_dir():
+        raise ConfigError(f"{where} is not a folder: give the folder of the query templates (a copy of sql/queries)")
+    template = section.get("Template", Settings.template)
+    if not isinstance(template, str) or not template.strip() or Path(template).name != template:
+        raise ConfigError(
+            f'"{SECTION}.Template" must be the file name of a template in {template_dir}, not {template!r}'
+        )
+    if not (template_dir / template).is_file():
+        raise ConfigError(f'"{SECTION}.Template": no query template {template!r} in {template_dir}')
+    missing = [name for name in QUERY_TEMPLATES if not (template_dir / name).is_file()]
+    if missing:
+        raise ConfigError(f"{where} lacks {', '.join(missing)}: copy them from the plugin's sql/queries")
+    return template_dir, template
 
 
 def load_settings(
@@ -408,16 +482,21 @@ def load_settings(
     if dialect not in DIALECTS:
         raise ConfigError(f'"{SECTION}.Dialect" must be one of {", ".join(DIALECTS)}, not {dialect!r}')
     view = section.get("View", Settings.view)
-    if not isinstance(view, str) or not IDENTIFIER.match(view):
+    if not isinstance(view, str) or not IDENTIFIER.fullmatch(view):
         raise ConfigError(
             f'"{SECTION}.View" must be a table or view name such as worklist or dbo.worklist, not {view!r}'
         )
     defaults = _ae_options(section, f"{SECTION}.", AeOptions())
     modalities = _modalities(section, defaults)
-    template_dir = Path(section.get("TemplateDirectory") or sql_dir(sql_folder) / "queries")
-    template = section.get("Template", Settings.template)
-    if not isinstance(template, str) or not (template_dir / template).is_file():
-        raise ConfigError(f'"{SECTION}.Template": no query template {template!r} in {template_dir}')
+    template_dir, template = _templates(section, sql_folder)
+    progress = _progress(section, configuration, environ, sql_dir(sql_folder) / "progress")
+    if progress.study_event != "Off" or _mpps_enabled(section):
+        missing = [name for name in PROGRESS_TEMPLATES if not (progress.template_dir / name).is_file()]
+        if missing:
+            raise ConfigError(
+                f"the state store's templates {', '.join(missing)} are missing from {progress.template_dir}: "
+                'reinstall the plugin with its sql folder, or turn "Mpps" and "StudyArrival" off'
+            )
     return Settings(
         connection_string=connection_string,
         dialect=dialect,
@@ -430,8 +509,13 @@ def load_settings(
         defaults=defaults,
         modalities=modalities,
         mpps=_mpps(section, configuration),
-        progress=_progress(section, configuration, environ, sql_dir(sql_folder) / "progress"),
+        progress=progress,
     )
+
+
+def _mpps_enabled(section: dict[str, Any]) -> bool:
+    entry = section.get("Mpps")
+    return isinstance(entry, dict) and entry.get("Enable") is True
 
 
 def orthanc_warnings(configuration: dict[str, Any]) -> list[str]:

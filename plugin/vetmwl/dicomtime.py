@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timedelta
 
-_DA = re.compile(r"^(\d{4})\.?(\d{2})\.?(\d{2})$")
-_TM = re.compile(r"^(\d{2})(?::?(\d{2})(?::?(\d{2})(?:\.(\d{1,6}))?)?)?$")
+_DA = re.compile(r"(\d{4})\.?(\d{2})\.?(\d{2})")
+_TM = re.compile(r"(\d{2})(?::?(\d{2})(?::?(\d{2})(?:\.(\d{1,6}))?)?)?")
 
 DAY = timedelta(days=1)
 _TICK = timedelta(microseconds=1)
@@ -22,7 +22,7 @@ class ValueFormatError(ValueError):
 
 def parse_date(text: str) -> date:
     """A DA value (``YYYYMMDD``; the ACR-NEMA ``YYYY.MM.DD`` form is tolerated)."""
-    match = _DA.match(text.strip(" "))
+    match = _DA.fullmatch(text.strip(" "))
     if not match:
         raise ValueFormatError(f"{text!r} is not a DICOM date (YYYYMMDD)")
     try:
@@ -33,7 +33,7 @@ def parse_date(text: str) -> date:
 
 def parse_time_span(text: str) -> tuple[timedelta, timedelta]:
     """A TM value as ``(start, end)`` offsets from midnight: the exact time, ``end`` one tick later."""
-    match = _TM.match(text.strip(" "))
+    match = _TM.fullmatch(text.strip(" "))
     if not match:
         raise ValueFormatError(f"{text!r} is not a DICOM time (HH, HHMM, HHMMSS or HHMMSS.ffffff)")
     hours, minutes, seconds, fraction = match.groups()
@@ -101,13 +101,13 @@ def datetime_interval(
     return start, end, time_of_day
 
 
-_DT = re.compile(r"^(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(?:\.(\d{1,6}))?([+-]\d{4})?$")
+_DT = re.compile(r"(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(?:\.(\d{1,6}))?([+-]\d{4})?")
 
 
 def parse_datetime_span(text: str) -> tuple[datetime, datetime]:
     """A DT value as ``(start, end)``: that exact moment at its precision, ``end`` one tick later.
     A UTC offset (``+0100``) is not applied: worklist times are the clinic's local time."""
-    match = _DT.match(text.strip(" "))
+    match = _DT.fullmatch(text.strip(" "))
     if not match:
         raise ValueFormatError(f"{text!r} is not a DICOM date-time (YYYYMMDDHHMMSS.ffffff)")
     year, month, day, hour, minute, second, fraction, _ = match.groups()

@@ -7,16 +7,19 @@ and a "Worklist" entry on Orthanc Explorer's home page. The ``orthanc`` module i
 
 from __future__ import annotations
 
+import base64
 import functools
 import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any, NoReturn
+
+import jinja2
 
 from . import __version__, performed
 from .config import STUDY_EVENTS, ConfigError, load_settings, orthanc_warnings
@@ -285,12 +288,38 @@ def send(output: Any, response: Response) -> None:
             output.SendHttpStatus(response.status, response.body.decode("utf-8"), len(response.body))
 
 
+def _header(headers: Mapping[str, str], name: str) -> str:
+    """A request header by its name in any case ('' when absent)."""
+    return str(next((v for k, v in headers.items() if k.lower() == name), ""))
+
+
+def basic_user(headers: Mapping[str, str]) -> str:
+    """The user name of an HTTP Basic ``Authorization`` header, which Orthanc has checked before the
+    plugin sees the request (for the history of a void); '' without one. The password is dropped."""
+    scheme, _, encoded = _header(headers, "authorization").partition(" ")
+    if scheme.lower() != "basic":
+        return ""
+    try:
+        user = base64.b64decode(encoded.strip(), validate=True).decode("utf-8").partition(":")[0]
+    except (ValueError, UnicodeDecodeError):
+        return ""
+    return "".join(c for c in user if c.isprintable())[:64]
+
+
 def make_rest_callback(api: RestApi) -> Any:
     """The REST callback for every URI under the prefix; a bug answers 500 and logs its traceback."""
 
     def on_rest(output: Any, uri: str, **request: Any) -> None:
         try:
-            response = api.handle(request.get("method", "GET"), uri[len(PREFIX) :], request.get("get") or {})
+            body = request.get("body") or b""
+            response = api.handle(
+                request.get("method", "GET"),
+                uri[len(PREFIX) :],
+                request.get("get") or {},
+                body=body.encode("utf-8") if isinstance(body, str) else bytes(body),
+                user=basic_user(request.get("headers") or {}),
+                content_type=_header(request.get("headers") or {}, "content-type"),
+            )
         except Exception:
             log.exception("the REST request %s failed", uri)
             response = error_response(500, "failed", "internal error in the SqlWorklist plugin: see Orthanc's log")
@@ -335,12 +364,26 @@ def _storage_as_orthanc_reads_it(orthanc: ModuleType, configuration: dict[str, A
 
 
 def _describer(orthanc: ModuleType) -> performed.Describe:
-    """How Orthanc describes a study, for the study-arrival thread (never called from a callback)."""
+    """How Orthanc describes a study, for the study-arrival thread (never called from a callback).
+    Who stored it is asked only when the thread wants to know, instance by instance."""
 
-    def describe(orthanc_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
-        study = json.loads(orthanc.RestApiGet(f"/studies/{orthanc_id}"))
-        statistics = json.loads(orthanc.RestApiGet(f"/studies/{orthanc_id}/statistics"))
-        return study, statistics
+    def get(uri: str) -> Any:
+        return json.loads(orthanc.RestApiGet(uri))
+
+    def describe(orthanc_id: str) -> performed.Description:
+        study = get(f"/studies/{orthanc_id}")
+        statistics = get(f"/studies/{orthanc_id}/statistics")
+
+        def senders() -> Iterator[str]:
+            for series in study.get("Series", []):
+                for instance in get(f"/series/{series}").get("Instances", []):
+                    yield str(get(f"/instances/{instance}/metadata?expand").get("RemoteAET", ""))
+
+        def modalities() -> list[str]:
+            table = get("/modalities?expand")
+            return [str(m.get("AET", "")) for m in table.values() if isinstance(m, dict)]
+
+        return performed.Description(study, statistics, senders, modalities)
 
     return describe
 
@@ -418,8 +461,14 @@ def register(orthanc: ModuleType, sql_folder: Path | None = None) -> WorklistSer
     except ConfigError as error:
         _register_broken(orthanc, str(error), querylog, metrics, version, warnings)
         return None
-    store = performed.make_store(settings, str(configuration.get("Name", "")))
-    service = WorklistService(settings, progress=store)
+    try:
+        store = performed.make_store(settings, str(configuration.get("Name", "")))
+        service = WorklistService(settings, progress=store)
+    except jinja2.TemplateError as error:  # a site's own template that does not compile
+        where = getattr(error, "filename", None) or getattr(error, "name", None) or settings.template
+        reason = f'"SqlWorklist.Template": the template {where} cannot be read: {error}'
+        _register_broken(orthanc, reason, querylog, metrics, version, warnings)
+        return None
     log.warning("version %s serving the worklist from SQL: %s", __version__, settings.summary())
     try:
         service.view()

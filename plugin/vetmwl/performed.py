@@ -7,10 +7,11 @@ when Orthanc stops.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,13 +21,53 @@ from .db import Database
 from .dialects import DIALECTS
 from .errors import INTERNAL, OK, DatabaseError, InternalError
 from .mpps.protocol import Outcome
-from .progress import ProgressStore, arrived_study
+from .progress import ProgressStore, Reference, arrived_study
 from .web.metrics import Metrics
 
 log = logging.getLogger("vetmwl")
 
-#: Orthanc's description of a study by its Orthanc id: (``/studies/{id}``, ``/studies/{id}/statistics``).
-Describe = Callable[[str], tuple[dict[str, Any], dict[str, Any]]]
+#: The instances whose sender is checked, at most, for one study (a sender known sooner ends it):
+#: one REST call each, on the study thread.
+SENDER_CHECKS = 1000
+
+
+def _no_senders() -> Iterator[str]:
+    return iter(())
+
+
+@dataclass(frozen=True)
+class Description:
+    """Orthanc's description of a study: ``/studies/{id}`` and ``/studies/{id}/statistics``, and,
+    asked only when ``StudyArrival.KnownSendersOnly`` is on, who stored it."""
+
+    study: dict[str, Any]
+    statistics: dict[str, Any]
+    #: The calling AE title of each instance as Orthanc recorded it (its ``RemoteAET`` metadata; ''
+    #: for one not received by C-STORE), asked one instance at a time.
+    senders: Callable[[], Iterator[str]] = _no_senders
+    #: The AE titles of Orthanc's ``DicomModalities`` now (orthanc.json's, and those added by REST).
+    modalities: Callable[[], list[str]] = list
+
+
+#: How Orthanc describes a study, by its Orthanc id.
+Describe = Callable[[str], Description]
+
+
+def known_sender(
+    senders: Iterable[str], modalities: Iterable[str], strict: bool = False, limit: int = SENDER_CHECKS
+) -> tuple[str | None, list[str]]:
+    """The first sender that is one of ``modalities`` (compared as Orthanc does: without case
+    unless ``strict``), else None; and the other senders seen, for the log. At most ``limit``
+    instances are looked at: a study stored by nobody known costs one look per instance."""
+    fold = (lambda aet: aet.strip()) if strict else (lambda aet: aet.strip().upper())
+    known = {fold(m) for m in modalities if m.strip()}
+    seen: list[str] = []
+    for sender in itertools.islice(senders, limit):
+        if sender.strip() and fold(sender) in known:
+            return sender.strip(), seen
+        if sender.strip() not in seen:
+            seen.append(sender.strip())
+    return None, seen
 
 
 def make_store(settings: Settings, orthanc_name: str = "") -> ProgressStore | None:
@@ -64,10 +105,13 @@ class StudyArrivals:
         metrics: Metrics,
         retry: float = 10.0,
         attempts: int = 30,
+        known_senders_only: bool = False,
+        strict_aet: bool = False,
     ) -> None:
         self._describe = describe
         self._store = store
         self.event = event
+        self._known_only, self._strict = known_senders_only, strict_aet
         self._metrics = metrics
         self._retry, self._attempts = retry, attempts
         self._queue: queue.SimpleQueue[str | None] = queue.SimpleQueue()
@@ -98,15 +142,18 @@ class StudyArrivals:
     def _handle(self, orthanc_id: str, last: bool) -> bool:
         """Record one study; whether it is done with (recorded, or nothing to record)."""
         try:
-            study, statistics = self._describe(orthanc_id)
+            description = self._describe(orthanc_id)
         except Exception as error:  # the study was deleted meanwhile, or Orthanc is stopping
             log.warning("study %s arrived, but Orthanc could not describe it (%s): nothing recorded", orthanc_id, error)
             return True
+        study, statistics = description.study, description.statistics
         step = arrived_study(study.get("MainDicomTags", {}), statistics, orthanc_id, self.event)
         if step is None:
             log.warning("study %s arrived without a Study Instance UID: nothing recorded", orthanc_id)
             return True
         (reference,) = step.references
+        if self._known_only and not self._from_known_sender(description, reference):
+            return True
         detail = (
             f"study arrived in Orthanc ({self.event}): {statistics.get('CountSeries')} series, "
             f"{statistics.get('CountInstances')} instances"
@@ -128,6 +175,96 @@ class StudyArrivals:
             "arrived" if new else "arrived again",
         )
         return True
+
+    def _from_known_sender(self, description: Description, reference: Reference) -> bool:
+        """Whether one of the study's instances came from a modality of Orthanc's DicomModalities;
+        a study that did not is not recorded, with a warning (StudyArrival.KnownSendersOnly)."""
+        try:
+            sender, others = known_sender(description.senders(), description.modalities(), self._strict)
+        except Exception as error:  # deleted meanwhile, or Orthanc stopping: as a study it cannot describe
+            log.warning(
+                "study %s arrived, but Orthanc could not say who sent it (%s): nothing recorded",
+                reference.study_instance_uid,
+                error,
+            )
+            return False
+        if sender is None:
+            self._metrics.study_arrival("refused")
+            senders = ", ".join(repr(s) if s else "no AE title (not stored by C-STORE)" for s in others) or "nobody"
+            log.warning(
+                "study %s (accession %s) was stored by %s, not by one of Orthanc's DicomModalities: its scheduled "
+                "steps stay on the worklist (StudyArrival.KnownSendersOnly)",
+                reference.study_instance_uid,
+                reference.accession_number or "none",
+                senders,
+            )
+            return False
+        return True
+
+
+#: The housekeeping pass: first a minute after the start (not while Orthanc starts), then hourly;
+#: each deletes at most PURGE_BATCHES batches of PURGE_BATCH performed steps, one short transaction
+#: each, so a C-FIND waiting for the store's connection waits for one batch at most.
+HOUSEKEEPING_FIRST, HOUSEKEEPING_INTERVAL = 60.0, 3600.0
+PURGE_BATCH, PURGE_BATCHES = 200, 25
+DAY_US = 86_400 * 1_000_000
+
+
+class Housekeeping:
+    """Deletes performed steps unchanged for longer than ``StateStore.RetentionDays``, on a thread
+    of its own (the study thread runs only with StudyArrival on): at most one bounded pass per
+    ``interval``; a backlog (a store kept for years, then a retention set) drains over passes."""
+
+    def __init__(
+        self,
+        store: ProgressStore,
+        retention_days: int,
+        first: float = HOUSEKEEPING_FIRST,
+        interval: float = HOUSEKEEPING_INTERVAL,
+        batch: int = PURGE_BATCH,
+        batches: int = PURGE_BATCHES,
+    ) -> None:
+        self._store = store
+        self.retention_us = retention_days * DAY_US
+        self._first, self._interval = first, interval
+        self._batch, self._batches = batch, batches
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="vetmwl-housekeeping", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self._stopping.set()
+        self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        wait = self._first
+        while not self._stopping.wait(wait):
+            wait = self._interval
+            try:
+                self.run_once()
+            except DatabaseError as error:
+                log.warning("housekeeping: the state store cannot be cleaned now (next try in %g s): %s", wait, error)
+            except Exception:  # the plugin's own mistake: report it, and try again next time
+                log.exception("housekeeping: internal error while cleaning the state store")
+
+    def run_once(self) -> int:
+        """One pass: how many performed steps were deleted."""
+        cutoff = self._store.clock() - self.retention_us
+        deleted = 0
+        for _ in range(self._batches):
+            if self._stopping.is_set():
+                break
+            count = self._store.purge(cutoff, self._batch)
+            deleted += count
+            if count < self._batch:
+                break
+        if deleted:
+            log.info(
+                "housekeeping: %d performed step(s) unchanged for %d days deleted from the state store",
+                deleted,
+                self.retention_us // DAY_US,
+            )
+        return deleted
 
 
 def start_mpps(settings: Settings, store: ProgressStore, metrics: Metrics) -> Any:
@@ -159,10 +296,11 @@ def start_mpps(settings: Settings, store: ProgressStore, metrics: Metrics) -> An
 
 @dataclass
 class Running:
-    """What :func:`start` started: the study-arrival thread (if on) and the steps that stop it all,
-    in order (threads that write first, the store's connection last)."""
+    """What :func:`start` started: the study-arrival thread (if on), the housekeeping thread, and
+    the steps that stop it all, in order (threads that write first, the store's connection last)."""
 
     arrivals: StudyArrivals | None = None
+    housekeeping: Housekeeping | None = None
     stopping: list[Callable[[], None]] = field(default_factory=list)
 
 
@@ -177,8 +315,13 @@ def start(settings: Settings, store: ProgressStore, metrics: Metrics, describe: 
         store.ensure_schema()
     except (DatabaseError, InternalError) as error:
         log.error("the state store is not usable yet (will retry on each use): %s", error)
+    running.housekeeping = Housekeeping(store, settings.progress.retention_days)
+    running.stopping.insert(0, running.housekeeping.stop)
     if settings.progress.study_event != "Off":
-        running.arrivals = StudyArrivals(describe, store, settings.progress.study_event, metrics)
+        p = settings.progress
+        running.arrivals = StudyArrivals(
+            describe, store, p.study_event, metrics, known_senders_only=p.known_senders_only, strict_aet=p.strict_aet
+        )
         running.stopping.insert(0, running.arrivals.stop)
     if settings.mpps.enable and not can_stop:
         log.error("this orthanc-python cannot tell the plugin that Orthanc stops: MPPS is off")

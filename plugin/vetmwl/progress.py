@@ -33,6 +33,8 @@ IN_PROGRESS, COMPLETED, DISCONTINUED = "IN PROGRESS", "COMPLETED", "DISCONTINUED
 STATUSES = (IN_PROGRESS, COMPLETED, DISCONTINUED)
 #: A performed step in one of these may no longer change (PS3.4 F.7.2.2).
 FINAL = (COMPLETED, DISCONTINUED)
+#: A performed step staff put back: kept with its history, it no longer names any scheduled step.
+VOIDED = "VOIDED"
 MPPS, STUDY = "MPPS", "STUDY"
 #: The key of an arrived study's performed step: this and its Study Instance UID.
 STUDY_PREFIX = "study:"
@@ -263,6 +265,41 @@ class ProgressStore:
                 ]
             )
         return new
+
+    def void(self, uid: str, by: str, detail: str) -> bool:
+        """Put a performed step back (VOIDED, with a VOID event naming ``by``): its scheduled steps
+        return to the worklist. False when it was voided already; UnknownStep when there is none."""
+        self.ensure_schema()
+        now = self.clock()
+        changed, *_ = self.database.transaction(
+            [
+                (self._statement("void_step"), (now, uid)),
+                self._event(uid, Event(now, "VOID", VOIDED, by[:16], detail)),
+            ],
+            only_if_first_changes=True,
+        )
+        if changed:
+            return True
+        if self.get(uid) is None:
+            raise UnknownStep(uid)
+        return False
+
+    def purge(self, before_us: int, batch: int = BATCH) -> int:
+        """Delete at most ``batch`` performed steps (with their references and events) that last
+        changed before ``before_us``, oldest first, in one short transaction; how many went."""
+        self.ensure_schema()
+        found = self.database.fetch(self._statement("expired_steps", int(batch)), (before_us,)).rows
+        uids = [str(row[0]) for row in found]
+        if not uids:
+            return 0
+        deleted, *_ = self.database.transaction(
+            [
+                (self._statement("delete_steps", len(uids)), (before_us, *uids)),
+                (self._statement("delete_orphans", "vetmwl_step_reference", len(uids)), tuple(uids)),
+                (self._statement("delete_orphans", "vetmwl_step_event", len(uids)), tuple(uids)),
+            ]
+        )
+        return deleted
 
     # -- reading -----------------------------------------------------------------------------------
     def get(self, uid: str) -> PerformedStep | None:

@@ -9,7 +9,9 @@ the few pyodbc manners the database code uses: ``connect(path, autocommit=, time
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -47,7 +49,7 @@ class SqliteConnection:
     timeout: int = 0  # set by Database like pyodbc's; SQLite waits for locks ``busy_timeout`` instead
 
     def __init__(self, path: str, timeout: int) -> None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        private_file(Path(path))
         self._connection = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
         self._connection.execute("PRAGMA journal_mode=WAL")  # readers never wait for a writer
 
@@ -73,6 +75,19 @@ class SqliteConnection:
 
     def close(self) -> None:
         self._connection.close()
+
+
+def private_file(path: Path) -> None:
+    """Make ``path`` (and its folder) if missing, readable by Orthanc's user only (0600): the state
+    store holds patients' names and accession numbers. SQLite gives its -wal and -shm files the
+    database file's mode. A file made earlier with looser permissions is tightened when it is ours."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        info = path.stat()
+        if info.st_uid == os.geteuid() and stat.S_IMODE(info.st_mode) & 0o077:
+            path.chmod(stat.S_IMODE(info.st_mode) & 0o700)
 
 
 def connect(path: str, autocommit: bool = True, timeout: int = 5) -> SqliteConnection:

@@ -115,6 +115,7 @@ def test_python_json_is_replaced_and_the_original_kept(installed: Installed) -> 
 def test_orthanc_json_changes_only_the_encoding_and_the_permission(installed: Installed) -> None:
     before, after = read_orthanc_json(ETC / "orthanc.json"), read_orthanc_json(installed.etc / "orthanc.json")
     assert after["DefaultEncoding"] == "Utf8" and after["DicomAlwaysAllowFindWorklist"] is True
+    assert after["DicomAlwaysAllowStore"] is True  # --allow-all-modalities: both, on purpose
     changed = {k for k in before if before[k] != after[k]}
     assert changed <= {"DefaultEncoding", "DicomAlwaysAllowFindWorklist"} and set(before) == set(after)
 
@@ -134,7 +135,9 @@ def test_installing_again_keeps_the_site_settings_and_debians_original(scratch: 
     second = install(scratch / "twice")
     assert "mine" in (second.etc / "sqlworklist.json").read_text()
     assert (second.etc / "python.json.orig-vetmwl").read_bytes() == (ETC / "python.json").read_bytes()
-    assert read_orthanc_json(second.etc / "orthanc.json")["DicomAlwaysAllowFindWorklist"] is False  # not asked
+    # Not asked to allow all: only the modalities listed in DicomModalities may query and store.
+    settings = read_orthanc_json(second.etc / "orthanc.json")
+    assert settings["DicomAlwaysAllowFindWorklist"] is False and settings["DicomAlwaysAllowStore"] is False
 
 
 def systemd_analyze_verify(unit_dir: Path) -> subprocess.CompletedProcess[str]:

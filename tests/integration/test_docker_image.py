@@ -101,10 +101,14 @@ def healthcheck() -> list[str]:
 @pytest.fixture(scope="module")
 def container(image: str, demo_database: Path) -> Iterator[Container]:
     env = environment(compose()["services"]["orthanc"])
+    del env["ORTHANC__SQL_WORKLIST__PASSWORD_FILE"]  # a SQLite file here: no password, no secret
+    modalities = json.loads(env["ORTHANC__DICOM_MODALITIES"])
+    modalities["readme"] = {"AET": "FINDSCU", "Host": "127.0.0.1", "Port": 104, "AllowFindWorklist": True}
     env.update(
         ORTHANC__SQL_WORKLIST__CONNECTION_STRING=f"Driver=SQLite3;Database={DATABASE}",
         ORTHANC__SQL_WORKLIST__DIALECT="sqlite",
         ORTHANC__SQL_WORKLIST__VIEW="worklist",
+        ORTHANC__DICOM_MODALITIES=json.dumps(modalities),  # the README's findscu is one of the listed modalities
     )
     box = Container(f"vetmwl-test-{os.getpid()}", free_port(), free_port())
     arguments = [
@@ -179,10 +183,8 @@ def test_the_compose_healthcheck_passes_in_the_container(container: Container) -
     assert podman("healthcheck", "run", container.name, check=False).returncode == 0
     assert podman("inspect", "--format", "{{.State.Health.Status}}", container.name).stdout.strip() == "healthy"
     kind, command = healthcheck()
-    assert kind == "CMD-SHELL"
-    wrong = command.replace(env_file()["ORTHANC_ADMIN_PASSWORD"], "not-the-password")
-    assert wrong != command
-    status, output = container.exec("sh", "-c", wrong)
+    assert kind == "CMD-SHELL" and env_file()["ORTHANC_ADMIN_PASSWORD"] not in command
+    status, output = container.exec("sh", "-c", command, env={"VETMWL_HEALTHCHECK_PASSWORD": "not-the-password"})
     assert status != 0 and "401" in output, output  # curl --fail on Orthanc's "401 Unauthorized"
 
 
@@ -193,7 +195,9 @@ def test_the_init_script_starts_in_the_image(container: Container) -> None:
     connection fails, at once with no time to wait.
     """
     init = compose()["services"]["init-db"]
-    status, output = container.exec(*init["entrypoint"], env={**environment(init), "VETMWL_WAIT_SECONDS": "0"})
+    env = {**environment(init), "VETMWL_WAIT_SECONDS": "0", "VETMWL_READER_PASSWORD": "Reader-pw-2026!"}
+    del env["VETMWL_READER_PASSWORD_FILE"]  # compose's secret is not mounted here
+    status, output = container.exec(*init["entrypoint"], env=env)
     assert status == 1, output
     assert "Can't open lib 'ODBC Driver 18 for SQL Server'" in output, output
 

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from support.clients import broad_query, pynetdicom_find
-from support.deploy import compose, dockerfile_copies, dockerfile_env, env_file, environment
+from support.deploy import compose, dockerfile_copies, dockerfile_env, environment
 from support.servers import PYTHON_PLUGIN, REPO, SITE_PACKAGES, free_port
 from support.standin.generate_configuration import from_environment
 
@@ -63,6 +63,10 @@ def test_image_layout_and_environment_serve_the_worklist(mariadb_db: str, tmp_pa
         HttpPort=http_port,
     )
     configuration["SqlWorklist"].update(ConnectionString=mariadb_db, Dialect="mariadb", View="worklist")
+    del configuration["SqlWorklist"]["PasswordFile"]  # the test database's string holds its password
+    # The production configuration lists the modalities; this test's client is one of them.
+    configuration["DicomModalities"]["test"] = {"AET": "PYNETDICOM", "Host": "127.0.0.1", "Port": 104}
+    assert configuration["DicomAlwaysAllowFindWorklist"] is False
     config_path = tmp_path / "orthanc.json"
     config_path.write_text(json.dumps(configuration, indent=1))
 
@@ -83,12 +87,21 @@ def test_image_layout_and_environment_serve_the_worklist(mariadb_db: str, tmp_pa
         assert f'Using Python script "sql_worklist_plugin.py" from directory: {staged}/plugin' in text
         assert "SqlWorklist: version" in text
 
-        # The compose healthcheck's own command, pointed at this Orthanc's port.
+        # A C-FIND from an AE title that is not listed is refused by Orthanc itself.
+        with contextlib.suppress(RuntimeError):
+            refused = pynetdicom_find(dicom_port, broad_query(), aec=configuration["DicomAet"], aet="STRANGER")
+            assert refused.final_status != 0 and not refused.answers
+
+        # The compose healthcheck's own command, pointed at this Orthanc's port, with the
+        # container's environment (where the password is); and with a wrong password.
         check = compose()["services"]["orthanc"]["healthcheck"]["test"]
         command = check[1].replace("localhost:8042", f"localhost:{http_port}")
-        assert subprocess.run(["sh", "-c", command], capture_output=True).returncode == 0
-        wrong = command.replace(env_file()["ORTHANC_ADMIN_PASSWORD"], "not-the-password")
-        assert subprocess.run(["sh", "-c", wrong], capture_output=True).returncode != 0
+        check_env = {"PATH": process_env["PATH"], "VETMWL_HEALTHCHECK_PASSWORD": env["VETMWL_HEALTHCHECK_PASSWORD"]}
+        done = subprocess.run(["sh", "-c", command], capture_output=True, env=check_env)
+        assert done.returncode == 0, done.stderr
+        wrong = {**check_env, "VETMWL_HEALTHCHECK_PASSWORD": 'not-"the\\-password'}
+        done = subprocess.run(["sh", "-c", command], capture_output=True, env=wrong, text=True)
+        assert done.returncode != 0 and "401" in done.stderr
     finally:
         process.kill()  # a throw-away instance: its orderly shutdown would only cost seconds
         process.wait(timeout=15)

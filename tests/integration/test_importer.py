@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import urllib.error
 import urllib.request
@@ -281,3 +283,26 @@ def test_orthanc_makes_dicom_of_every_k61_item(plain_orthanc: OrthancServer, pos
     (step,) = tags["0040,0100"]
     assert len(step) == len(item[SPS][0])
     orthanc_json(plain_orthanc, "DELETE", f"/instances/{created['ID']}")
+
+
+def test_it_runs_from_any_folder_and_says_when_the_sql_folder_is_missing(tmp_path: Path) -> None:
+    """Run as a user runs it, outside the checkout and without $VETMWL_SQL_DIR: it finds the sql
+    folder beside its package; a copy of the package without it cannot run, and says so (status 3)."""
+    env = {k: v for k, v in os.environ.items() if k != "VETMWL_SQL_DIR"}
+    items = tmp_path / "items.json"
+    items.write_text(json.dumps([good_item(1)]))
+    connection = sqlite_connection_string(tmp_path / "w.sqlite")
+    command = [PYTHON, "-m", "vetmwl.tools.importer", "--dialect", "sqlite", "--connection", connection]
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    done = subprocess.run(
+        [*command, "--create-schema", str(items)], cwd=elsewhere, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert count(connection) == 1
+    copied = tmp_path / "copy" / "plugin"
+    shutil.copytree(REPO / "plugin", copied, ignore=shutil.ignore_patterns("__pycache__"))
+    env["PYTHONPATH"] = f"{copied}:{env.get('PYTHONPATH', '')}"
+    done = subprocess.run([*command, str(items)], cwd=elsewhere, env=env, capture_output=True, text=True)
+    assert done.returncode == 3
+    assert "is not the plugin's sql folder" in done.stderr and "Traceback" not in done.stderr

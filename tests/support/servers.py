@@ -16,6 +16,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -132,6 +133,10 @@ class OrthancServer:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/system", timeout=1):
                     return self
+            except urllib.error.HTTPError as error:
+                if error.code == 401:  # up, and asking for credentials (AuthenticationEnabled)
+                    return self
+                time.sleep(0.1)
             except OSError:
                 time.sleep(0.1)
         raise RuntimeError(f"Orthanc did not start within {timeout}s:\n{self.log()[-3000:]}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +29,15 @@ def test_minimal_section_gets_the_defaults() -> None:
     assert (settings.query_timeout, settings.connect_timeout, settings.limit_answers) == (5, 5, 500)
 
 
+def site_templates(folder: Path) -> Path:
+    """A site's own template folder: a copy of the plugin's sql/queries, with its own template."""
+    shutil.copytree(sql_dir() / "queries", folder, dirs_exist_ok=True)
+    (folder / "mine.sql.j2").write_text("SELECT 1")
+    return folder
+
+
 def test_every_setting_is_read(tmp_path: Path) -> None:
-    (tmp_path / "mine.sql.j2").write_text("SELECT 1")
+    site_templates(tmp_path)
     settings = load_settings(
         configuration(
             Dialect="mssql",
@@ -104,6 +112,13 @@ def test_summary_masks_the_password() -> None:
         ("Driver=X;Password={se;cr=et};Port=5432", "cr=et", "Password=***;Port=5432"),
         ("Driver=X;PASSWORD=s3cret", "s3cret", "PASSWORD=***"),
         ("Driver=X;UID=u;Password={a}}b;c}", "b;c", "Password=***"),  # ODBC escapes } in braces as }}
+        ("Driver={PostgreSQL Unicode};sslpassword=k3y-pass;sslmode=verify-full", "k3y-pass", "sslpassword=***"),
+        ("Driver={ODBC Driver 18 for SQL Server};AccessToken=eyJhbGci;Encrypt=yes", "eyJhbGci", "AccessToken=***"),
+        ("Driver=X;Token=t0k3n", "t0k3n", "Token=***"),
+        ("Driver=X;ClientSecret=c1i3nt;Uid=u", "c1i3nt", "ClientSecret=***"),
+        ("Driver=X;KeyStoreSecret=ks3cr;KeyStoreAuthentication=KeyVaultClientSecret", "ks3cr", "KeyStoreSecret=***"),
+        ("Driver=X;sslkey=/etc/k.pem;Credentials=cr3d", "cr3d", "Credentials=***"),
+        ("Driver=X;Passwd=pw2", "pw2", "Passwd=***"),
     ],
 )
 def test_mask_secrets(connection: str, secret: str, masked: str) -> None:
@@ -114,6 +129,47 @@ def test_mask_secrets(connection: str, secret: str, masked: str) -> None:
 
 def test_mask_secrets_leaves_other_strings_alone() -> None:
     assert mask_secrets(CONNECTION) == CONNECTION
+    plain = "Driver={PostgreSQL Unicode};Server=db;Database=worklist;Uid=vet;sslmode=require"
+    assert mask_secrets(plain) == plain
+
+
+def test_summary_masks_every_secret_looking_key_of_both_connections() -> None:
+    settings = load_settings(
+        configuration(
+            ConnectionString="Driver=X;Uid=u;sslpassword=w0rk-ssl;AccessToken=w0rk-tok",
+            StateStore={"ConnectionString": "Driver=Y;Pwd=st0re-pw;ClientSecret=st0re-sec", "Dialect": "postgresql"},
+            StudyArrival={"Event": "NewStudy"},
+        )
+    )
+    summary = settings.summary()
+    for secret in ("w0rk-ssl", "w0rk-tok", "st0re-pw", "st0re-sec"):
+        assert secret not in summary
+    assert "sslpassword=***" in summary and "ClientSecret=***" in summary
+
+
+def test_a_password_file_still_conflicts_only_with_a_password(tmp_path: Path) -> None:
+    secret = tmp_path / "password"
+    secret.write_text("pw\n")
+    settings = load_settings(configuration(ConnectionString="Driver=X;sslkey=/k.pem", PasswordFile=str(secret)))
+    assert settings.connection_string.endswith("PWD={pw};")
+    with pytest.raises(ConfigError, match="conflict"):
+        load_settings(configuration(ConnectionString="Driver=X;Password=a", PasswordFile=str(secret)))
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("View", "worklist\n"),
+        ("Statuses", ["SCHEDULED\n"]),
+        ("Modalities", {"DX_ROOM1\n": {}}),
+        ("ModalityAliases", {"DX\n": ["DX\n"]}),
+        ("Mpps", {"AET": "MPPS\n"}),
+    ],
+)
+def test_a_trailing_newline_is_not_a_valid_value(key: str, value: Any) -> None:
+    """``$`` matches before a final newline; settings are checked whole (``fullmatch``)."""
+    with pytest.raises(ConfigError, match=key):
+        load_settings(configuration(**{key: value}))
 
 
 GOOD_ORTHANC = {"DicomAlwaysAllowFindWorklist": True, "DefaultEncoding": "Utf8", **configuration()}
@@ -375,3 +431,121 @@ def test_readme_settings_table_names_every_key() -> None:
     named = {key for row in table[2:] for key in re.findall(r"`([A-Za-z]+)`", row.split("|")[1])}
     assert set(_KEYS) <= named, sorted(set(_KEYS) - named)
     assert not any(line.startswith("| `") for line in lines[len(table) :]), "a settings row outside the table"
+
+
+#: Values of every JSON type, right or wrong for one setting or another.
+ANY_VALUES = [None, 5, -1, 1.5, True, "x", "", "  ", ["x"], [5], [], {}, {"a": 1}, [["x"]]]
+#: Every setting, as the path below "SqlWorklist"; a subsection's keys after its name.
+SETTING_PATHS = [
+    *(key for key in _KEYS if key not in ("Mpps", "StudyArrival", "StateStore")),
+    "Mpps",
+    "StudyArrival",
+    "StateStore",
+    *(f"StudyArrival.{key}" for key in ("Event", "MatchOn", "KnownSendersOnly")),
+    *(f"StateStore.{key}" for key in ("ConnectionString", "PasswordFile", "Dialect", "RetentionDays")),
+    *(f"Modalities.DX_ROOM1.{key}" for key in ("CharacterSet", "RestrictToOwnStation", "ModalityAliases", "Statuses")),
+    "ModalityAliases.DX",
+]
+
+
+def with_setting(path: str, value: Any) -> dict[str, Any]:
+    """A good configuration with the setting at ``path`` set to ``value`` (its section made if needed)."""
+    config = configuration(StudyArrival={"Event": "NewStudy"}) if path.startswith("StateStore") else configuration()
+    parent = config["SqlWorklist"]
+    *sections, key = path.split(".")
+    for name in sections:
+        parent = parent.setdefault(name, {})
+        if name == "StateStore" and key != "ConnectionString":
+            parent.setdefault("ConnectionString", "Driver=X")
+            parent.setdefault("Dialect", "postgresql")
+    parent[key] = value
+    return config
+
+
+@pytest.mark.parametrize("path", SETTING_PATHS)
+def test_every_wrong_value_of_every_setting_is_a_sentence_naming_it(path: str) -> None:
+    """Whatever JSON a setting holds, loading either works or raises ConfigError naming the
+    setting (a subsection's key: that subsection), never another exception."""
+    named = "SqlWorklist." + (path if path.count(".") == 0 or path.startswith("Modalities") else path.split(".")[0])
+    named = named.removesuffix(".DX") if path == "ModalityAliases.DX" else named
+    refused = 0
+    for value in ANY_VALUES:
+        try:
+            load_settings(with_setting(path, value))
+        except ConfigError as error:
+            refused += 1
+            assert named.split(".DX_ROOM1")[0] in str(error), (value, str(error))
+            assert "\n" not in str(error)
+    assert refused >= len(ANY_VALUES) // 3  # not everything passes: the values are checked
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (configuration(TemplateDirectory=5), '"SqlWorklist.TemplateDirectory" must be the path of a folder'),
+        (configuration(TemplateDirectory=["/tmp"]), '"SqlWorklist.TemplateDirectory" must be the path of a folder'),
+        (
+            configuration(TemplateDirectory="/nonexistent"),
+            '"SqlWorklist.TemplateDirectory" (/nonexistent) is not a folder',
+        ),
+        (configuration(Template="../queries/worklist.sql.j2"), '"SqlWorklist.Template" must be the file name'),
+        (configuration(CharacterSet=["ISO_IR 192"]), '"SqlWorklist.CharacterSet" must be'),
+        (configuration(Modalities={"DX": {"CharacterSet": {"a": 1}}}), '"SqlWorklist.Modalities.DX.CharacterSet"'),
+        (configuration(ConnectionString=["Driver=X"]), '"SqlWorklist.ConnectionString" must be the ODBC connection'),
+        (configuration(PasswordFile=5), '"SqlWorklist.PasswordFile" must be the path of a file'),
+        (configuration(PasswordFile="/nonexistent/pw"), '"SqlWorklist.PasswordFile": cannot read'),
+        (
+            configuration(StateStore={"RetentionDays": 0}),
+            '"SqlWorklist.StateStore.RetentionDays" must be a whole number',
+        ),
+        (
+            configuration(StudyArrival={"KnownSendersOnly": "yes"}),
+            '"SqlWorklist.StudyArrival.KnownSendersOnly" must be',
+        ),
+    ],
+)
+def test_each_mistake_says_what_to_change(config: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_settings(config)
+    assert message in str(error.value)
+
+
+def test_a_password_file_that_is_not_text(tmp_path: Path) -> None:
+    secret = tmp_path / "password"
+    secret.write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(ConfigError, match=r'"SqlWorklist\.PasswordFile": .* is not UTF-8 text'):
+        load_settings(configuration(PasswordFile=str(secret)))
+
+
+def test_a_template_folder_without_the_other_templates(tmp_path: Path) -> None:
+    (tmp_path / "worklist.sql.j2").write_text("SELECT 1")
+    with pytest.raises(ConfigError) as error:
+        load_settings(configuration(TemplateDirectory=str(tmp_path)))
+    assert "TemplateDirectory" in str(error.value) and "lacks columns.sql.j2, probe.sql.j2, macros.sql.j2" in str(
+        error.value
+    )
+
+
+def test_the_state_stores_templates_must_be_there_when_steps_are_tracked(tmp_path: Path) -> None:
+    site_templates(tmp_path / "queries")
+    (tmp_path / "progress").mkdir()
+    settings = load_settings(configuration(), sql_folder=tmp_path)
+    assert settings.progress.template_dir == tmp_path / "progress"
+    with pytest.raises(ConfigError, match=re.escape("templates schema.sql.j2, statements.sql.j2")):
+        load_settings(configuration(StudyArrival={"Event": "NewStudy"}), sql_folder=tmp_path)
+
+
+def test_retention_and_known_senders_are_read() -> None:
+    settings = load_settings(
+        {
+            "StrictAetComparison": True,
+            **configuration(
+                StudyArrival={"Event": "NewStudy", "KnownSendersOnly": True}, StateStore={"RetentionDays": 30}
+            ),
+        }
+    )
+    p = settings.progress
+    assert (p.known_senders_only, p.strict_aet, p.retention_days) == (True, True, 30)
+    assert "known_senders_only" in settings.summary() and "retention=30d" in settings.summary()
+    default = load_settings(configuration()).progress
+    assert (default.known_senders_only, default.strict_aet, default.retention_days) == (False, False, 365)

@@ -196,8 +196,11 @@ def test_the_variables_become_the_settings_they_name() -> None:
     env = {**our_env(), "ORTHANC__SQL_WORKLIST__MODALITIES": '{"CR_ROOM2": {"RestrictToOwnStation": true}}'}
     configuration = from_environment(env)
     assert configuration["SqlWorklist"]["Modalities"] == {"CR_ROOM2": {"RestrictToOwnStation": True}}
-    assert configuration["DicomAlwaysAllowFindWorklist"] is True
+    assert configuration["DicomAlwaysAllowFindWorklist"] is False and configuration["DicomAlwaysAllowStore"] is False
+    assert configuration["DicomModalities"]["xray"]["AET"] == "DX_ROOM1"
     assert configuration["SqlWorklist"]["ConnectionString"] == env["ORTHANC__SQL_WORKLIST__CONNECTION_STRING"]
+    assert configuration["SqlWorklist"]["PasswordFile"] == "/run/secrets/worklist_reader_password"
+    assert configuration["SqlWorklist"]["StudyArrival"]["KnownSendersOnly"] is True
 
 
 def test_the_standin_entrypoint_enables_the_plugins_as_the_image_does(tmp_path: Path) -> None:
@@ -259,14 +262,27 @@ def test_dockerfile_installs_exactly_the_pinned_requirements() -> None:
             assert re.fullmatch(r"[A-Za-z0-9_.-]+==[0-9][0-9A-Za-z.]*", line.strip()), line
 
 
-def test_the_plugin_accepts_the_docker_configuration() -> None:
+def test_the_plugin_accepts_the_docker_configuration(tmp_path: Path) -> None:
     configuration = from_environment(our_env())
+    # The secret, where compose mounts it in the container (/run/secrets), here in a scratch folder.
+    secret = tmp_path / "worklist_reader_password"
+    secret.write_text("Reader-pw-2026!\n")
+    configuration["SqlWorklist"]["PasswordFile"] = str(secret)
     settings = load_settings(configuration)
     assert settings.dialect == "mssql"
     assert settings.view == "dbo.vet_worklist"
     assert (settings.query_timeout, settings.connect_timeout, settings.limit_answers) == (5, 5, 500)
     assert "{ODBC Driver 18 for SQL Server}" in settings.connection_string
-    assert "Pwd=" + env_file()["WORKLIST_READER_PASSWORD"] in settings.connection_string
+    assert settings.connection_string.endswith(";PWD={Reader-pw-2026!};")
+    # The certificate is validated unless the site says otherwise (the demo's .env does, for its own server).
+    assert "TrustServerCertificate=yes" in settings.connection_string
+    assert (
+        "TrustServerCertificate=no"
+        in compose({**env_file(), "MSSQL_TRUST_SERVER_CERTIFICATE": ""})["services"]["orthanc"]["environment"][
+            "ORTHANC__SQL_WORKLIST__CONNECTION_STRING"
+        ]
+    )
+    assert settings.progress.known_senders_only
     assert orthanc_warnings(configuration) == []
     assert configuration["RegisteredUsers"] == {"admin": env_file()["ORTHANC_ADMIN_PASSWORD"]}
 
@@ -284,16 +300,27 @@ def test_compose_services_fit_together() -> None:
         "Server=tcp:sqlserver,1433" in connection and "Server=tcp:sqlserver,1433" in init_env["VETMWL_ADMIN_CONNECTION"]
     )
     assert f"Database={init_env['VETMWL_DATABASE']};" in connection
-    assert f"Uid={init_env['VETMWL_READER_LOGIN']};Pwd={init_env['VETMWL_READER_PASSWORD']};" in connection
+    assert f"Uid={init_env['VETMWL_READER_LOGIN']};" in connection and "Pwd=" not in connection
+    # The reader's password is one Docker secret, read by the plugin (PasswordFile) and by init-db.
+    secret = "/run/secrets/worklist_reader_password"
+    assert orthanc_env["ORTHANC__SQL_WORKLIST__PASSWORD_FILE"] == init_env["VETMWL_READER_PASSWORD_FILE"] == secret
+    assert init["secrets"] == orthanc["secrets"] == ["worklist_reader_password"]
+    assert compose()["secrets"] == {"worklist_reader_password": {"file": "./secrets/worklist_reader_password"}}
     assert orthanc_env["ORTHANC__SQL_WORKLIST__VIEW"] == init_env["VETMWL_VIEW"]
-    # Healthchecks run real commands: sqlcmd of the SQL Server image, curl on Orthanc's REST API.
+    # Healthchecks run real commands: sqlcmd of the SQL Server image, curl on Orthanc's REST API;
+    # no password on either command line.
     sql_check = " ".join(sqlserver["healthcheck"]["test"])
-    assert "/opt/mssql-tools18/bin/sqlcmd -C" in sql_check and '"$MSSQL_SA_PASSWORD"' in sql_check
+    assert "/opt/mssql-tools18/bin/sqlcmd -C" in sql_check and 'SQLCMDPASSWORD="$MSSQL_SA_PASSWORD"' in sql_check
+    assert " -P " not in sql_check
     check = orthanc["healthcheck"]["test"]
-    assert check[0] == "CMD-SHELL" and check[1].startswith("curl --fail ")
-    password = env_file()["ORTHANC_ADMIN_PASSWORD"]
-    assert f'--user "admin:{password}" http://localhost:8042/system' in check[1]  # HttpPort is left at 8042
-    assert "4242:4242" in orthanc["ports"]  # DicomPort is left at 4242
+    assert check[0] == "CMD-SHELL" and "| curl --fail " in check[1]
+    assert "--config - http://localhost:8042/system" in check[1]  # HttpPort is left at 8042
+    for password in (env_file()["ORTHANC_ADMIN_PASSWORD"], env_file()["MSSQL_SA_PASSWORD"]):
+        assert password not in check[1] and password not in sql_check
+    # The DICOM ports on the address DICOM_BIND names, this host's loopback by default.
+    assert orthanc["ports"][:2] == ["127.0.0.1:4242:4242", "127.0.0.1:4243:4243"]  # DicomPort is left at 4242
+    lan = compose({**env_file(), "DICOM_BIND": "192.0.2.5"})["services"]["orthanc"]["ports"]
+    assert lan[:2] == ["192.0.2.5:4242:4242", "192.0.2.5:4243:4243"]
 
 
 def test_every_compose_variable_is_in_the_env_example() -> None:
@@ -436,3 +463,11 @@ def test_impromed_doc_explores_with_information_schema() -> None:
 
 
 # The documented connection strings are tried with FreeTDS in tests/unit/test_sqlserver.py.
+
+
+def test_init_reads_the_reader_password_from_the_secret_file(tmp_path: Path) -> None:
+    secret = tmp_path / "worklist_reader_password"
+    secret.write_text("Reader-pw-2026!\n")
+    both = {"VETMWL_READER_PASSWORD_FILE": str(secret), "VETMWL_READER_PASSWORD": "ignored"}
+    assert init_demo_db.reader_password(both) == "Reader-pw-2026!"
+    assert init_demo_db.reader_password({"VETMWL_READER_PASSWORD": "from-env"}) == "from-env"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -11,6 +12,7 @@ from vetmwl.dicomtime import (
     date_interval,
     datetime_interval,
     parse_date,
+    parse_datetime_span,
     parse_time_span,
     time_interval,
 )
@@ -161,3 +163,12 @@ def test_datetime_interval_without_date_or_time_is_universal() -> None:
 def test_datetime_interval_rejects_bad_values(date_text: str, time_text: str) -> None:
     with pytest.raises(ValueFormatError):
         datetime_interval(date_text, time_text)
+
+
+@pytest.mark.parametrize(
+    ("parse", "text"),
+    [(parse_date, "20260105\n"), (parse_time_span, "0930\n"), (parse_datetime_span, "20260105093000\n")],
+)
+def test_a_trailing_newline_is_not_part_of_a_valid_value(parse: Any, text: str) -> None:
+    with pytest.raises(ValueFormatError):
+        parse(text)

@@ -626,3 +626,50 @@ def test_items_the_table_cannot_hold_are_reported_and_nothing_loaded(
     assert "nothing imported: 1 of 2 item(s) are invalid" in err
     with pyodbc.connect(connection) as db:
         assert db.execute("SELECT COUNT(*) FROM site_worklist").fetchone()[0] == 0
+
+
+def run_main(path: str, *options: str) -> int:
+    return importer.main(["--dialect", "sqlite", "--connection", "Driver=NoSuchDriver", *options, path])
+
+
+@pytest.mark.parametrize(
+    ("content", "status", "words"),
+    [
+        (None, 2, "does not exist"),
+        (b'[{"PatientName": "M\xfcller^Rex"}]', 2, "is not UTF-8 text (line 1): save it as UTF-8"),
+        (b"[" * 100_000 + b"]" * 100_000, 2, "nests JSON 100000 levels deep; worklist items need at most 32"),
+        (b'{"a": ' * 40 + b"1" + b"}" * 40, 2, "nests JSON 40 levels deep"),
+        (b'[{"PatientID": "1"', 2, "is not valid JSON"),
+    ],
+)
+def test_a_file_that_cannot_be_read_as_items_is_one_line_and_status_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes | None, status: int, words: str
+) -> None:
+    path = tmp_path / "items.json"
+    if content is not None:
+        path.write_bytes(content)
+    assert run_main(str(path)) == status
+    err = capsys.readouterr().err
+    assert words in err and err.startswith("error: nothing imported: ") and err.count("\n") == 1
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    item = good_item()
+    item["StudyDescription"] = "[[[[" * 8 + "{{{{" * 8
+    path = tmp_path / "items.json"
+    path.write_text(json.dumps([item]), encoding="utf-8-sig")  # a BOM, as some Windows editors write
+    assert run_main(str(path)) == 3  # read and valid: only the database is missing
+    assert "nothing imported" in capsys.readouterr().err
+
+
+def test_a_folder_is_not_a_file_of_items(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_main(str(tmp_path)) == 2
+    assert "is a folder, not a file of items" in capsys.readouterr().err
+
+
+def test_without_the_plugins_sql_folder_it_cannot_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "items.json"
+    path.write_text(json.dumps([good_item()]))
+    assert run_main(str(path), "--sql-dir", str(tmp_path / "nowhere")) == 3
+    err = capsys.readouterr().err
+    assert "is not the plugin's sql folder" in err and "--sql-dir" in err and err.count("\n") == 1

@@ -93,7 +93,7 @@ def test_mpps_and_arrival_counters_start_at_zero_in_every_series() -> None:
     assert "# HELP vetmwl_mpps_messages_total MPPS messages" in text
     assert "# TYPE vetmwl_study_arrivals_total counter" in text
     assert len(families["vetmwl_mpps_messages"].samples) == 12
-    assert len(families["vetmwl_study_arrivals"].samples) == 3
+    assert len(families["vetmwl_study_arrivals"].samples) == len(ARRIVAL_OUTCOMES) == 4
 
 
 def test_mpps_and_arrival_counters_follow_the_calls() -> None:

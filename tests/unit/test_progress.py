@@ -3,6 +3,8 @@ dialect, and the store itself on a real SQLite file (PostgreSQL's is in the inte
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ from vetmwl.progress import (
     IN_PROGRESS,
     MPPS,
     STUDY,
+    VOIDED,
     DuplicateStep,
     FinalStep,
     PerformedStep,
@@ -120,6 +123,11 @@ def test_statements_parse_and_bind_every_value(dialect: str) -> None:
         s._statement("events_of", 2): 2,
         s._statement("states_of", [("study_instance_uid", 4)]): 4,
         s._statement("states_of", [("study_instance_uid", 2), ("accession_number", 3)]): 5,
+        s._statement("void_step"): 2,
+        s._statement("expired_steps", 100): 1,
+        s._statement("delete_steps", 3): 4,
+        s._statement("delete_orphans", "vetmwl_step_reference", 3): 3,
+        s._statement("delete_orphans", "vetmwl_step_event", 2): 2,
     }
     for sql, count in markers.items():
         assert sql.count("?") == count, sql
@@ -234,3 +242,107 @@ def test_an_insert_sent_again_after_its_commit_is_not_a_duplicate(store: Progres
     assert created.uid == "1.2.3"
     with pytest.raises(DuplicateStep):
         store.create(mpps("1.2.3"), "a second N-CREATE of the same instance")
+
+
+def test_the_sqlite_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    """It holds names and accession numbers: 0600 whatever the umask, its -wal and -shm alike."""
+    old = os.umask(0o022)
+    try:
+        store = sqlite_store(tmp_path / "state" / "progress.sqlite")
+        store.create(mpps("1.2.3"), "one")
+    finally:
+        os.umask(old)
+    files = sorted((tmp_path / "state").iterdir())
+    assert files and all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files), files
+    store.database.close()
+
+
+def test_a_looser_sqlite_file_made_before_is_tightened(tmp_path: Path) -> None:
+    path = tmp_path / "progress.sqlite"
+    path.touch(mode=0o644)
+    path.chmod(0o644)
+    sqlitefile.connect(str(path)).close()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def study(uid: str, accession: str) -> PerformedStep:
+    return PerformedStep(f"study:{uid}", STUDY, COMPLETED, references=(Reference("", accession, uid),))
+
+
+def test_a_voided_step_no_longer_names_its_scheduled_step(store: ProgressStore) -> None:
+    store.create(mpps("1.2.3", Reference("SPS1", "ACC1", "1.2.9")), "N-CREATE from an intruder")
+    store.study_arrived(study("1.2.9", "ACC1"), "arrived")
+    assert status_of(STEP, store.states([STEP]), BOTH) == COMPLETED
+    assert store.void("study:1.2.9", "admin", "voided over REST by admin: wrong patient")
+    assert status_of(STEP, store.states([STEP]), BOTH) == IN_PROGRESS  # the MPPS still counts
+    assert store.void("1.2.3", "vetmwl.tools", "voided from the command line")
+    assert store.states([STEP]) == []  # back on the worklist
+    voided = store.get("1.2.3")
+    assert voided is not None and voided.status == VOIDED
+    assert [(e.event, e.status, e.calling_aet) for e in voided.events] == [
+        ("N-CREATE", IN_PROGRESS, "DX_ROOM1"),
+        ("VOID", VOIDED, "vetmwl.tools"),
+    ]
+    assert voided.references  # kept, with the history
+
+
+def test_voiding_twice_or_an_unknown_step(store: ProgressStore) -> None:
+    store.create(mpps("1.2.3"), "N-CREATE")
+    assert store.void("1.2.3", "admin", "once")
+    assert not store.void("1.2.3", "admin", "twice")
+    step = store.get("1.2.3")
+    assert step is not None and [e.event for e in step.events] == ["N-CREATE", "VOID"]  # no second event
+    with pytest.raises(UnknownStep):
+        store.void("9.9.9", "admin", "nothing")
+
+
+def test_an_n_set_after_a_void_is_refused_and_changes_nothing(store: ProgressStore) -> None:
+    store.create(mpps("1.2.3", Reference("SPS1", "ACC1", "1.2.9")), "N-CREATE")
+    store.void("1.2.3", "admin", "a wrongly hidden step")
+    with pytest.raises(FinalStep) as refused:
+        store.update("1.2.3", COMPLETED, "", "{}", "DX_ROOM1", "N-SET")
+    assert refused.value.status == VOIDED
+    assert store.states([STEP]) == []
+
+
+def test_a_voided_study_stays_voided_when_more_images_arrive(store: ProgressStore) -> None:
+    store.study_arrived(study("1.2.9", "ACC1"), "arrived")
+    store.void("study:1.2.9", "admin", "not this patient's")
+    assert not store.study_arrived(study("1.2.9", "ACC1"), "a new series")
+    assert store.states([STEP]) == []
+
+
+def test_retention_removes_only_what_is_old_in_bounded_batches(store: ProgressStore) -> None:
+    for n in range(7):
+        store.create(mpps(f"1.2.{n}", Reference(f"SPS{n}", f"ACC{n}", f"1.9.{n}")), "N-CREATE")
+    old = [store.get(f"1.2.{n}") for n in range(7)]
+    assert all(s is not None for s in old)
+    cutoff = old[5].updated_us  # type: ignore[union-attr]
+    store.update("1.2.0", COMPLETED, "", "{}", "DX_ROOM1", "N-SET: changed since, so kept")
+    assert store.purge(cutoff, batch=2) == 2  # 1.2.1 and 1.2.2, the oldest
+    assert store.purge(cutoff, batch=2) == 2  # 1.2.3 and 1.2.4
+    assert store.purge(cutoff, batch=2) == 0
+    kept = {s.uid for s in store.recent()}
+    assert kept == {"1.2.0", "1.2.5", "1.2.6"}
+    rows = store.database.fetch(
+        "SELECT step_uid FROM vetmwl_step_reference UNION ALL SELECT step_uid FROM vetmwl_step_event"
+    )
+    assert {r[0] for r in rows.rows} == kept  # no reference or event of a deleted step is left
+
+
+def test_a_step_changed_between_the_selection_and_the_delete_is_kept(store: ProgressStore) -> None:
+    store.create(mpps("1.2.3", Reference("SPS1", "ACC1", "1.2.9")), "N-CREATE")
+    cutoff = store.clock()
+    real = store.database.fetch
+
+    def then_changed(sql: str, params: Any = (), max_rows: Any = None) -> Any:
+        found = real(sql, params, max_rows)
+        if "ORDER BY updated_us" in sql and "step_uid FROM" in sql:
+            store.update("1.2.3", COMPLETED, "", "{}", "DX_ROOM1", "N-SET meanwhile")
+        return found
+
+    store.database.fetch = then_changed  # type: ignore[method-assign]
+    assert store.purge(cutoff) == 0
+    store.database.fetch = real  # type: ignore[method-assign]
+    step = store.get("1.2.3")
+    assert step is not None and step.references and [e.event for e in step.events] == ["N-CREATE", "N-SET"]

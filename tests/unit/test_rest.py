@@ -25,16 +25,18 @@ from vetmwl.progress import (
     IN_PROGRESS,
     MPPS,
     STUDY,
+    VOIDED,
     PerformedStep,
     ProgressStore,
     Reference,
+    StepKeys,
     arrived_study,
 )
 from vetmwl.service import WorklistService
 from vetmwl.web.identifiers import worklist_identifier
 from vetmwl.web.metrics import Metrics
 from vetmwl.web.querylog import QueryLog
-from vetmwl.web.rest import PREFIX, STEPS_NOTE, Response, RestApi, arrived, dicom_datetime_iso
+from vetmwl.web.rest import JSON, PREFIX, STEPS_NOTE, Response, RestApi, arrived, dicom_datetime_iso
 
 TEMPLATES = sql_dir() / "queries"
 
@@ -321,7 +323,9 @@ def test_page_files_are_served(name: str, content_type: str, words: bytes) -> No
     assert words in response.body
 
 
-@pytest.mark.parametrize("name", ["../rest.py", "..", "%2e%2e/rest.py", ".hidden.js", "sub/index.html", "nothing.html"])
+@pytest.mark.parametrize(
+    "name", ["../rest.py", "..", "%2e%2e/rest.py", ".hidden.js", "sub/index.html", "nothing.html", "index.html\n"]
+)
 def test_nothing_else_is_served(name: str) -> None:
     assert get(RestApi(None, QueryLog(), Metrics()), f"/app/{name}").status == 404
 
@@ -569,6 +573,7 @@ def test_one_step_by_its_uid(progress: ProgressStore) -> None:
     assert missing.status == 404
     assert body(missing) == {"status": "not found", "error": "no performed step '9.9.9' in the state store"}
     assert get(api, "/steps/1.2%0A3").status == 400
+    assert get(api, "/steps/1.2.3%0A").status == 400  # checked whole, not up to a final newline
 
 
 def test_steps_when_nothing_is_recorded_say_how_to_turn_it_on() -> None:
@@ -713,3 +718,69 @@ def test_what_was_done_is_read_from_either_shape(attributes: str, description: s
 )
 def test_dicom_date_times_in_iso(text: str, iso: str | None) -> None:
     assert dicom_datetime_iso(text) == iso
+
+
+# -- POST /steps/<uid>/void --------------------------------------------------------------------------
+def test_a_void_puts_a_step_back_with_who_and_why_in_its_history(progress: ProgressStore) -> None:
+    api = steps_api(progress)
+    response = api.handle(
+        "POST", f"/steps/{MPPS_UID}/void", {}, body=b'{"reason": "wrong\\npatient"}', user="admin", content_type=JSON
+    )
+    assert response.status == 200
+    data = body(response)
+    assert data["status"] == "voided" and data["step"]["status"] == VOIDED
+    last = data["step"]["events"][-1]
+    assert (last["event"], last["calling_aet"], last["detail"]) == (
+        "VOID",
+        "admin",
+        "voided over REST by admin: wrong patient",
+    )
+    assert progress.states([StepKeys("SPS1", "ACC1", "1.2.9")]) == []
+    again = api.handle("POST", f"/steps/{MPPS_UID}/void", {}, content_type="application/json; charset=utf-8")
+    assert (again.status, body(again)["status"]) == (200, "already voided")
+    anonymous = api.handle("POST", f"/steps/study%3A{STUDY_UID}/void", {}, content_type=JSON)
+    assert body(anonymous)["step"]["events"][-1]["detail"] == "voided over REST by REST"
+
+
+@pytest.mark.parametrize(
+    ("path", "payload", "status", "words"),
+    [
+        ("/steps/9.9.9/void", b"", 404, "no performed step '9.9.9'"),
+        ("/steps/1.2%0A3/void", b"", 400, "not a performed step's UID"),
+        (f"/steps/{MPPS_UID}/void", b"not json", 400, "the body must be JSON"),
+        (f"/steps/{MPPS_UID}/void", b"\xff", 400, "the body must be JSON"),
+        (f"/steps/{MPPS_UID}/void", b'{"reason": 7}', 400, "the body must be JSON"),
+        (f"/steps/{MPPS_UID}/void", b'{"why": "x"}', 400, "the body must be JSON"),
+        (f"/steps/{MPPS_UID}/void", b'{"reason": "' + b"x" * 201 + b'"}', 400, "longer than 200 characters"),
+    ],
+)
+def test_a_void_that_cannot_be_done_changes_nothing(
+    progress: ProgressStore, path: str, payload: bytes, status: int, words: str
+) -> None:
+    response = steps_api(progress).handle("POST", path, {}, body=payload, content_type=JSON)
+    assert response.status == status and words in body(response)["error"]
+    assert progress.get(MPPS_UID).status == COMPLETED  # type: ignore[union-attr]
+
+
+def test_a_void_is_a_post_and_nothing_else_is() -> None:
+    api = steps_api(None)
+    for method in ("GET", "PUT", "DELETE"):
+        response = api.handle(method, f"/steps/{MPPS_UID}/void", {})
+        assert (response.status, response.allow) == (405, "POST")
+    assert api.handle("POST", "/steps", {}).status == 405
+    assert api.handle("POST", f"/steps/{MPPS_UID}/void", {}, content_type=JSON).status == 404  # nothing recorded
+
+
+def test_a_void_must_say_it_is_json(progress: ProgressStore) -> None:
+    """What a cross-site form can send (no type, a form's, text) is refused; nothing changes."""
+    api = steps_api(progress)
+    for content_type in ("", "application/x-www-form-urlencoded", "text/plain", "multipart/form-data"):
+        response = api.handle("POST", f"/steps/{MPPS_UID}/void", {}, content_type=content_type)
+        assert response.status == 415 and "Content-Type: application/json" in body(response)["error"]
+    assert progress.get(MPPS_UID).status == COMPLETED  # type: ignore[union-attr]
+
+
+def test_a_void_when_the_store_is_down_is_503(progress: ProgressStore) -> None:
+    progress.database.down = True  # type: ignore[attr-defined]
+    response = steps_api(progress).handle("POST", f"/steps/{MPPS_UID}/void", {}, content_type=JSON)
+    assert response.status == 503

@@ -262,3 +262,18 @@ def test_a_log_line_orthanc_cannot_take_does_not_fail_the_caller(capsys: pytest.
     record = logging.LogRecord("vetmwl", logging.WARNING, __file__, 1, "the database is slow", None, None)
     handler.emit(record)
     assert "Orthanc is finalizing" in capsys.readouterr().err  # logging's own report, on stderr
+
+
+def test_a_site_template_that_does_not_compile_is_a_configuration_error(
+    sqlite_db: str, tmp_path: Path, services: list[WorklistService]
+) -> None:
+    """Not a traceback at Orthanc's start: every C-FIND fails saying which template, and /health says it."""
+    shutil.copytree(sql_dir() / "queries", tmp_path / "queries")
+    (tmp_path / "queries" / "worklist.sql.j2").write_text("SELECT {% if %}")
+    orthanc = FakeOrthanc(orthanc_config(sqlite_db, TemplateDirectory=str(tmp_path / "queries")))
+    start(orthanc, services)
+    (error,) = orthanc.lines("ERROR")
+    assert '"SqlWorklist.Template": the template ' in error and "worklist.sql.j2 cannot be read: Expected an" in error
+    with pytest.raises(RuntimeError, match="not configured"):
+        find(orthanc, {"Modality": "DX"})
+    assert orthanc.get("/sql-worklist/health").status == 503

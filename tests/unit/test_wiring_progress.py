@@ -3,6 +3,7 @@ our own, and Orthanc's stop ends it. Driven with the fake ``orthanc`` module ove
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ import pytest
 
 from support.fake_orthanc import ChangeType, FakeOrthanc, ResourceType
 from support.wiring import dx_query, find, orthanc_config, start
+from vetmwl import performed
 from vetmwl.errors import DatabaseError, InternalError
 from vetmwl.progress import COMPLETED, STUDY_PREFIX
 from vetmwl.service import WorklistService
@@ -146,3 +148,84 @@ def test_a_relative_storage_directory_is_read_from_the_configurations_folder(
     start(fake, services)
     assert services[-1].settings.progress.sqlite_path == folder / "storage" / "vetmwl-progress.sqlite"
     fake.stop()
+
+
+@pytest.mark.parametrize(
+    ("senders", "strict", "found"),
+    [
+        (["", "STRANGER", "dx_room1"], False, "dx_room1"),  # Orthanc compares without case by default
+        (["dx_room1"], True, None),  # ...and with it under StrictAetComparison
+        (["STRANGER", "", "STRANGER"], False, None),
+        ([], False, None),
+    ],
+)
+def test_a_known_sender_is_one_of_the_modalities(senders: list[str], strict: bool, found: str | None) -> None:
+    sender, others = performed.known_sender(iter(senders), ["DX_ROOM1", "US_ROOM1"], strict)
+    assert sender == found
+    if found is None:
+        assert others == list(dict.fromkeys(senders))
+
+
+def test_a_known_sender_looks_at_a_bounded_number_of_instances() -> None:
+    looked: list[int] = []
+
+    def strangers() -> Iterator[str]:
+        for n in itertools.count():
+            looked.append(n)
+            yield "STRANGER"
+
+    assert performed.known_sender(strangers(), ["DX_ROOM1"], limit=50) == (None, ["STRANGER"])
+    assert len(looked) == 50
+
+
+def sent_by(orthanc: FakeOrthanc, orthanc_id: str, *senders: str) -> None:
+    """The study's instances, one series, each stored by one of ``senders`` ('' for a REST upload)."""
+    orthanc.resources[f"/studies/{orthanc_id}"]["Series"] = [f"{orthanc_id}-s"]
+    orthanc.resources[f"/series/{orthanc_id}-s"] = {"Instances": [f"{orthanc_id}-i{n}" for n in range(len(senders))]}
+    for n, aet in enumerate(senders):
+        metadata = {"Origin": "DicomProtocol", "RemoteAET": aet} if aet else {"Origin": "RestApi"}
+        orthanc.resources[f"/instances/{orthanc_id}-i{n}/metadata?expand"] = metadata
+
+
+@pytest.fixture
+def known_only(sqlite_db: str, tmp_path: Path, services: list[WorklistService]) -> Iterator[FakeOrthanc]:
+    configuration = orthanc_config(sqlite_db, StudyArrival={"Event": "StableStudy", "KnownSendersOnly": True})
+    configuration["StorageDirectory"] = str(tmp_path / "storage")
+    fake = start(FakeOrthanc(configuration, api=7), services)
+    fake.resources["/modalities?expand"] = {"xray": {"AET": "DX_ROOM1", "Host": "192.0.2.10", "Port": 104}}
+    yield fake
+    fake.stop()
+
+
+def test_only_a_study_from_a_listed_modality_completes_steps(
+    known_only: FakeOrthanc, services: list[WorklistService], today: date
+) -> None:
+    before = todays_dx(known_only, today)
+    first, second = before[0], before[1]
+    arriving(known_only, "hostile", first.StudyInstanceUID, first.AccessionNumber)
+    sent_by(known_only, "hostile", "STRANGER", "")
+    arriving(known_only, "real", second.StudyInstanceUID, second.AccessionNumber)
+    sent_by(known_only, "real", "STRANGER", "DX_ROOM1")
+    known_only.change(ChangeType.STABLE_STUDY, ResourceType.STUDY, "hostile")
+    known_only.change(ChangeType.STABLE_STUDY, ResourceType.STUDY, "real")
+    store = services[0].progress
+    assert store is not None
+    until(lambda: store.get(STUDY_PREFIX + second.StudyInstanceUID) is not None)
+    assert store.get(STUDY_PREFIX + first.StudyInstanceUID) is None
+    assert [a.AccessionNumber for a in todays_dx(known_only, today)] == [
+        a.AccessionNumber for a in before if a is not second
+    ]
+    (warning,) = [line for line in known_only.lines("WARNING") if "DicomModalities" in line]
+    assert first.StudyInstanceUID in warning and "'STRANGER'" in warning and "not stored by C-STORE" in warning
+    metrics = known_only.get("/sql-worklist/metrics").body.decode()
+    assert 'vetmwl_study_arrivals_total{outcome="refused"} 1' in metrics
+    assert "/instances/real-i1/metadata?expand" in known_only.rest_api_calls
+
+
+def test_without_the_setting_no_sender_is_asked(orthanc: FakeOrthanc, services: list[WorklistService]) -> None:
+    arriving(orthanc, "any", "1.2.826.0.1.7")
+    orthanc.change(ChangeType.STABLE_STUDY, ResourceType.STUDY, "any")
+    store = services[0].progress
+    assert store is not None
+    until(lambda: store.get(STUDY_PREFIX + "1.2.826.0.1.7") is not None)
+    assert not any("/metadata" in uri or "/modalities" in uri for uri in orthanc.rest_api_calls)

@@ -6,6 +6,7 @@ module, over the real demo SQLite file.
 
 from __future__ import annotations
 
+import base64
 import re
 from datetime import date
 
@@ -14,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from support.fake_orthanc import FakeOrthanc
 from support.wiring import dx_query, find, orthanc_config, start, todays
+from vetmwl.orthanc_wiring import basic_user
 from vetmwl.service import WorklistService
 from vetmwl.web import rest
 
@@ -174,3 +176,18 @@ def test_error_statuses_reach_every_orthanc_python(sqlite_db: str, services: lis
     assert missing.status == 404 and missing.json()["status"] == "not found"
     refused = orthanc.get("/sql-worklist/worklist", date="tomorrow")
     assert refused.status == 400 and "YYYYMMDD" in refused.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("headers", "user"),
+    [
+        ({"authorization": "Basic " + base64.b64encode(b"admin:s3cret:x").decode()}, "admin"),
+        ({"Authorization": "basic " + base64.b64encode("frontdesk\u00e9:pw".encode()).decode()}, "frontdesk\u00e9"),
+        ({"authorization": "Bearer abc"}, ""),
+        ({"authorization": "Basic ###"}, ""),
+        ({}, ""),
+    ],
+)
+def test_the_user_of_a_request_is_read_from_basic_authentication(headers: dict[str, str], user: str) -> None:
+    """Orthanc checked the password before; only the name is kept, for the history of a void."""
+    assert basic_user(headers) == user

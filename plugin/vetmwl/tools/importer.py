@@ -10,13 +10,18 @@ one transaction.
 
 Usage: ``python -m vetmwl.tools.importer --dialect sqlite --connection "Driver=SQLite3;Database=x.db"
 [--create-schema] [--replace] [--table worklist] items.json`` (a JSON array, or one JSON object per
-line).
+line, in UTF-8).
+
+Exit status: 0 imported; 1 some items are bad (each reported by position, nothing imported); 2 the
+file cannot be read as items (missing, not UTF-8, not JSON, nested too deeply); 3 the import cannot
+run (the plugin's sql folder, the database, the table). Every error is one line, never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -32,7 +37,7 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.valuerep import validate_value
 
-from ..config import IDENTIFIER, sql_dir
+from ..config import IDENTIFIER, SQL_DIR_VARIABLE, sql_dir
 from ..dialects import DIALECTS
 from ..dicomtime import ValueFormatError, parse_date, parse_datetime_span, parse_time_span
 from ..model import (
@@ -626,6 +631,59 @@ def _report(problems: list[Problem], total: int) -> None:
     print(f"nothing imported: {len(problems)} of {total} item(s) are invalid", file=sys.stderr)
 
 
+#: Exit statuses: the items are bad (each reported); the file cannot be read as items; the import
+#: cannot run (the sql folder, the database, the table). Nothing is imported unless 0.
+BAD_ITEMS, BAD_FILE, CANNOT_RUN = 1, 2, 3
+#: The deepest JSON nesting accepted: a worklist item's sequences nest a few levels (each one an
+#: array, an object and maybe a DICOM JSON "Value"), never dozens.
+MAX_DEPTH = 32
+
+
+class ItemsFileError(Exception):
+    """What is wrong with the items file as a whole, in one sentence."""
+
+
+def read_file(name: str) -> list[Any]:
+    """The items of the file ``name`` ("-": standard input), or ItemsFileError saying why not."""
+    try:
+        data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+    except FileNotFoundError:
+        raise ItemsFileError(f"{name} does not exist") from None
+    except IsADirectoryError:
+        raise ItemsFileError(f"{name} is a folder, not a file of items") from None
+    except OSError as exc:
+        raise ItemsFileError(f"{name} cannot be read: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ItemsFileError(f"{name} is not UTF-8 text (line {line}): save it as UTF-8") from None
+    depth = deep_json(text)
+    if depth > MAX_DEPTH:
+        raise ItemsFileError(f"{name} nests JSON {depth} levels deep; worklist items need at most {MAX_DEPTH}")
+    try:
+        items = read_items(text)
+    except json.JSONDecodeError as exc:
+        raise ItemsFileError(f"{name} is not valid JSON: {exc}") from None
+    if not isinstance(items, list):
+        raise ItemsFileError(f"{name} holds neither a JSON array of items nor one item per line")
+    return items
+
+
+def deep_json(text: str) -> int:
+    """How deep the brackets of JSON ``text`` nest (outside strings), without parsing it: Python's
+    parser would recurse once per level."""
+    depth = deepest = 0
+    for token in re.finditer(r'"(?:\\.|[^"\\])*"|[\[{]|[\]}]', text):
+        mark = token[0]
+        if mark in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif mark in "]}":
+            depth -= 1
+    return deepest
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="vetmwl-import", description=__doc__.split("\n\n")[1])
     parser.add_argument("file", help="JSON file of worklist items, or - for standard input")
@@ -639,21 +697,29 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    if not IDENTIFIER.match(args.table):
+    if not IDENTIFIER.fullmatch(args.table):
         parser.error(f"--table {args.table!r} is not a table name")
-    text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
+    folder = sql_dir(args.sql_dir)
+    if not (folder / "queries" / "insert.sql.j2").is_file() or not (folder / "schema").is_dir():
+        print(
+            f"error: nothing imported: {folder} is not the plugin's sql folder (no queries/insert.sql.j2 or schema/): "
+            f"give --sql-dir or ${SQL_DIR_VARIABLE}",
+            file=sys.stderr,
+        )
+        return CANNOT_RUN
     try:
-        items = read_items(text)
-    except json.JSONDecodeError as exc:
-        print(f"error: {args.file} is not valid JSON: {exc}", file=sys.stderr)
-        return 2
-    if not isinstance(items, list):
-        print(f"error: {args.file} holds neither a JSON array of items nor one item per line", file=sys.stderr)
-        return 2
-    datasets, problems = check(items)
+        items = read_file(args.file)
+    except ItemsFileError as exc:
+        print(f"error: nothing imported: {exc}", file=sys.stderr)
+        return BAD_FILE
+    try:
+        datasets, problems = check(items)
+    except RecursionError:  # a nesting deep_json let through, deeper inside pydicom
+        print(f"error: nothing imported: {args.file} nests its items too deeply", file=sys.stderr)
+        return BAD_FILE
     if problems:
         _report(problems, len(items))
-        return 1
+        return BAD_ITEMS
 
     import pyodbc
 
@@ -670,14 +736,14 @@ def main(argv: list[str] | None = None) -> int:
         rows, problems = to_rows(datasets, columns)
         if problems:
             _report(problems, len(items))
-            return 1
+            return BAD_ITEMS
         load(connection, args.dialect, args.table, rows, args.replace, columns, args.sql_dir)
     except pyodbc.Error as exc:
         print(f"error: nothing imported: {explain(exc, args.connection)}", file=sys.stderr)
-        return 3
+        return CANNOT_RUN
     except TableError as exc:
         print(f"error: nothing imported: {exc}", file=sys.stderr)
-        return 3
+        return CANNOT_RUN
     print(f"imported {len(rows)} worklist item(s) into {args.table}")
     return 0
 

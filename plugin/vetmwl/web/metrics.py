@@ -26,7 +26,7 @@ ORIGINS = ("cfind", "rest", "health")
 MPPS_OPERATIONS = ("N-CREATE", "N-SET", "C-ECHO")
 MPPS_OUTCOMES = OUTCOMES
 #: A study that arrived in Orthanc: a new performed step, one seen again (refreshed), or not recorded.
-ARRIVAL_OUTCOMES = ("new", "again", "failed")
+ARRIVAL_OUTCOMES = ("new", "again", "refused", "failed")
 
 
 Sample = tuple[str, Mapping[str, str], float]
@@ -101,7 +101,8 @@ class Metrics:
             self._mpps[(operation, outcome)] += 1
 
     def study_arrival(self, outcome: str) -> None:
-        """Count one study that arrived in Orthanc: new, again (already recorded) or failed."""
+        """Count one study that arrived in Orthanc: new, again (already recorded), refused (not from a
+        known sender, StudyArrival.KnownSendersOnly) or failed."""
         with self._lock:
             self._arrivals[outcome] += 1
 

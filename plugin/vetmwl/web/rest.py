@@ -1,8 +1,9 @@
 """The plugin's REST API as pure request-to-response handlers, so tests need no Orthanc.
 
-Routes (under :data:`PREFIX`, GET only): ``/worklist`` (what a modality would get, through
+Routes (under :data:`PREFIX`, GET but for ``POST /steps/<uid>/void``): ``/worklist`` (what a modality would get, through
 ``WorklistService.find`` like a C-FIND), ``/queries`` (the recent C-FIND log), ``/steps`` and
-``/steps/<uid>`` (the performed steps of the state store: MPPS and arrived studies), ``/health``,
+``/steps/<uid>`` (the performed steps of the state store: MPPS and arrived studies; ``POST
+/steps/<uid>/void`` puts one back), ``/health``,
 ``/metrics`` (Prometheus text) and ``/app/...`` (the Explorer page). Orthanc authenticates every
 request before it reaches a plugin, so nothing here checks credentials; nothing here shows a
 password either (see :func:`vetmwl.config.mask_secrets`).
@@ -27,7 +28,7 @@ from .. import __version__
 from ..config import AeOptions, MppsSettings, ProgressSettings, Settings, mask_secrets
 from ..dicomtime import ValueFormatError, parse_datetime_span
 from ..errors import DatabaseError, InternalError, QueryError
-from ..progress import PerformedStep, ProgressStore
+from ..progress import PerformedStep, ProgressStore, UnknownStep
 from ..service import WorklistService
 from .identifiers import answer_fields, describe_identifier, worklist_identifier
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
@@ -51,19 +52,22 @@ _STATIC_TYPES = {
     ".png": "image/png",
     ".svg": "image/svg+xml",
 }
-_STATIC_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_STATIC_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 # A DICOM date or date range (PS3.4 C.2.2.2.5); the service explains anything subtler.
-_DATE = re.compile(r"^(\d{8})?(-(\d{8})?)?$")
-_STATION = re.compile(r"^[^\\\x00-\x1f]{0,16}$")
-_MODALITY = re.compile(r"^[A-Z0-9_ ]{0,16}$")
+_DATE = re.compile(r"(\d{8})?(-(\d{8})?)?")
+_STATION = re.compile(r"[^\\\x00-\x1f]{0,16}")
+_MODALITY = re.compile(r"[A-Z0-9_ ]{0,16}")
 #: A performed step's UID as the store keeps it: an MPPS SOP Instance UID, or "study:" and a Study
 #: Instance UID; anything printable up to 200 characters is looked up, never interpreted.
-_STEP_UID = re.compile(r"^[^\x00-\x1f/]{1,200}$")
+_STEP_UID = re.compile(r"[^\x00-\x1f/]{1,200}")
 STEPS_NOTE = (
     "performed steps are not recorded: set SqlWorklist.Mpps.Enable to true (MPPS from modalities) or "
     "SqlWorklist.StudyArrival.Event to NewStudy or StableStudy (studies arriving in Orthanc)"
 )
 STEPS_LIMIT, STEPS_MAX = 100, 1000
+#: ``POST /steps/<uid>/void``: staff put a performed step back; its optional JSON body
+#: ``{"reason": "..."}`` goes into the step's history, cut to REASON_MAX characters.
+VOID_SUFFIX, REASON_MAX = "/void", 200
 #: DICOM JSON tags of an MPPS: Performed Series Sequence, and the two sequences of what each series holds.
 _PERFORMED_SERIES = "00400340"
 _INSTANCE_SEQUENCES = ("00081140", "00400220")  # Referenced Image, Referenced Non-Image Composite SOP Instance
@@ -259,6 +263,23 @@ def step_json(step: PerformedStep) -> dict[str, Any]:
     }
 
 
+def void_reason(body: bytes) -> str | Response:
+    """The reason of a void, from its optional JSON body ``{"reason": "..."}``; '' when none."""
+    if not body.strip():
+        return ""
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return error_response(400, "refused", 'the body must be JSON such as {"reason": "wrong patient"}, or empty')
+    reason = data.get("reason", "") if isinstance(data, dict) else None
+    if not isinstance(reason, str) or (isinstance(data, dict) and set(data) - {"reason"}):
+        return error_response(400, "refused", 'the body must be JSON such as {"reason": "wrong patient"}, or empty')
+    reason = " ".join(reason.split())  # no line breaks or control characters in the history
+    if len(reason) > REASON_MAX:
+        return error_response(400, "refused", f"the reason is longer than {REASON_MAX} characters")
+    return reason
+
+
 def record_json(entry: QueryRecord) -> dict[str, Any]:
     """One C-FIND of the ring as JSON; the identifier is decoded only now, not in the callback."""
     matching, requested = describe_identifier(entry.identifier)
@@ -315,8 +336,24 @@ class RestApi:
         #: Whether the steps routes last read the state store (None: not yet), to warn once per outage.
         self._store_read: bool | None = None
 
-    def handle(self, method: str, path: str, args: Mapping[str, str]) -> Response:
-        """Route one request; ``path`` is what follows the prefix (``''``, ``/health``, ...)."""
+    def handle(
+        self,
+        method: str,
+        path: str,
+        args: Mapping[str, str],
+        body: bytes = b"",
+        user: str = "",
+        content_type: str = "",
+    ) -> Response:
+        """Route one request; ``path`` is what follows the prefix (``''``, ``/health``, ...).
+        ``user``: who Orthanc authenticated (for the history of a void), '' when nobody."""
+        if path.startswith("/steps/") and path.endswith(VOID_SUFFIX):
+            if method != "POST":
+                return Response(405, allow="POST")
+            if content_type.split(";")[0].strip().lower() != "application/json":
+                # A browser sends a cross-site POST only with a form's types, never this one.
+                return error_response(415, "refused", "a void is a POST with Content-Type: application/json")
+            return self.void(unquote(path[len("/steps/") : -len(VOID_SUFFIX)]), body, user)
         if method != "GET":
             return Response(405, allow="GET")
         routes: dict[str, Callable[[Mapping[str, str]], Response]] = {
@@ -347,13 +384,13 @@ class RestApi:
         station = args.get("station", "").strip()
         modality = args.get("modality", "").strip().upper()
         calling_aet = args.get("aet", "").strip()
-        if not _DATE.match(day):
+        if not _DATE.fullmatch(day):
             return error_response(400, "refused", f"date must be YYYYMMDD or a range YYYYMMDD-YYYYMMDD, not {day!r}")
-        if not _STATION.match(station):
+        if not _STATION.fullmatch(station):
             return error_response(400, "refused", f"station must be an AE title (up to 16 characters), not {station!r}")
-        if not _MODALITY.match(modality):
+        if not _MODALITY.fullmatch(modality):
             return error_response(400, "refused", f"modality must be a code such as DX or US, not {modality!r}")
-        if not _STATION.match(calling_aet):
+        if not _STATION.fullmatch(calling_aet):
             return error_response(400, "refused", f"aet must be an AE title (up to 16 characters), not {calling_aet!r}")
         raw = worklist_identifier(day, station, modality)
         try:
@@ -424,7 +461,7 @@ class RestApi:
         """One performed step by its UID (an MPPS SOP Instance UID, or ``study:`` and a Study Instance UID)."""
         if self.progress is None:
             return error_response(404, "not found", STEPS_NOTE)
-        if not _STEP_UID.match(uid):
+        if not _STEP_UID.fullmatch(uid):
             return error_response(400, "refused", f"not a performed step's UID: {uid[:80]!r}")
         store = self.progress
         found = self._read_store(lambda: store.get(uid))
@@ -433,6 +470,39 @@ class RestApi:
         if found is None:
             return error_response(404, "not found", f"no performed step {uid!r} in the state store")
         return json_response(200, step_json(found))
+
+    def void(self, uid: str, body: bytes, user: str) -> Response:
+        """Put a performed step back: VOIDED, with a VOID event naming ``user`` and the reason, so
+        that its scheduled steps return to the worklist. Orthanc authenticated the request."""
+        if self.progress is None:
+            return error_response(404, "not found", STEPS_NOTE)
+        if not _STEP_UID.fullmatch(uid):
+            return error_response(400, "refused", f"not a performed step's UID: {uid[:80]!r}")
+        reason = void_reason(body)
+        if isinstance(reason, Response):
+            return reason
+        who = user or "REST"
+        detail = f"voided over REST by {who}" + (f": {reason}" if reason else "")
+        store = self.progress
+
+        def void() -> bool | None:
+            try:
+                return store.void(uid, who, detail)
+            except UnknownStep:
+                return None
+
+        done = self._read_store(void)
+        if isinstance(done, Response):
+            return done
+        if done is None:
+            return error_response(404, "not found", f"no performed step {uid!r} in the state store")
+        if done:
+            log.warning("performed step %s %s: its scheduled steps return to the worklist", uid, detail)
+        found = self._read_store(lambda: store.get(uid))
+        if isinstance(found, Response):
+            return found
+        step = step_json(found) if found is not None else None
+        return json_response(200, {"status": "voided" if done else "already voided", "step": step})
 
     def _read_store(self, read: Callable[[], _T]) -> _T | Response:
         """What ``read`` finds, or the error response; a store that fails is logged once per outage."""
@@ -539,6 +609,6 @@ class RestApi:
         """A file of the Explorer page; only plain names in the static folder, never a path."""
         path = self._static_dir / name
         content_type = _STATIC_TYPES.get(path.suffix)
-        if not _STATIC_NAME.match(name) or content_type is None or not path.is_file():
+        if not _STATIC_NAME.fullmatch(name) or content_type is None or not path.is_file():
             return error_response(404, "not found", f"no such file: {PREFIX}/app/{name}")
         return Response(200, content_type, path.read_bytes())
