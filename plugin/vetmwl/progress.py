@@ -273,7 +273,7 @@ class ProgressStore:
         now = self.clock()
         changed, *_ = self.database.transaction(
             [
-                (self._statement("void_step"), (now, uid)),
+                (self._statement("void_step"), (VOIDED, now, uid, VOIDED)),
                 self._event(uid, Event(now, "VOID", VOIDED, by[:16], detail)),
             ],
             only_if_first_changes=True,
@@ -332,7 +332,7 @@ class ProgressStore:
         for keyword, values in wanted.items():
             for batch in _batches(values):
                 sql = self._statement("states_of", [(MATCH_COLUMNS[keyword], len(batch))])
-                for r in self.database.fetch(sql, tuple(batch)).rows:
+                for r in self.database.fetch(sql, (VOIDED, *batch)).rows:
                     found.append(State(Reference(str(r[0]), str(r[1]), str(r[2])), r[3], int(r[4]), r[5]))
         return found
 
