@@ -1,0 +1,234 @@
+"""Who may use the MPPS port, and what one peer may cost: the checks around pynetdicom's acceptor.
+
+The SCP serves any device that reaches its port, so it decides, before any message is read:
+
+- **Admission** (:meth:`Guard.admit`, on pynetdicom's ``EVT_REQUESTED``, before the association is
+  negotiated): the calling AE title must be one of ``AllowedAETs`` (unless "*"); an AE title that
+  Orthanc's ``DicomModalities`` lists must call from that modality's ``Host``, as Orthanc's
+  ``DicomCheckModalityHost`` does for its own port; and at most ``MaxAssociations`` admitted
+  associations at once, ``MaxAssociationsPerHost`` of them from one address. A refusal is an
+  A-ASSOCIATE-RJ (permanent for who the peer is, transient for "busy") and one log line.
+- **Connections** (:meth:`Guard.connection_refused`, when a TCP connection is accepted): twice the
+  association limits, overall and per address, so that connections that never ask for an
+  association cannot pile up threads; beyond them the connection is closed at once.
+- **Bytes** (:func:`cap_pdus`, :func:`cap_messages`): pynetdicom reads a PDU of whatever length
+  its header claims, and gathers a message's fragments until the last one. The socket a PDU is
+  read from refuses a header that claims more than ``MaxPduSize`` (64 KiB for PDUs other than
+  P-DATA) before one byte of its body is read, and the DIMSE provider drops a message, and aborts
+  the association, as soon as its fragments pass ``MaxMessageSize``. Both hooks wrap methods of
+  pynetdicom's per-association objects (``AssociationSocket.recv``,
+  ``DIMSEServiceProvider.receive_primitive``), as pynetdicom 2 and 3 name them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import logging
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ..config import MppsSettings
+
+log = logging.getLogger("vetmwl.mpps")
+
+#: A-ASSOCIATE-RJ (result, source, diagnostic), PS3.8 9.3.4: who the peer is, and "busy".
+REJECT_CALLING_AET = (0x01, 0x01, 0x03)
+REJECT_BUSY = (0x02, 0x03, 0x02)
+#: The PDUs other than P-DATA-TF (an A-ASSOCIATE-RQ with every presentation context is far smaller).
+OTHER_PDU_LIMIT = 65536
+P_DATA_TF = 0x04
+#: An A-ABORT PDU from the service provider, reason "invalid PDU parameter value" (PS3.8 9.3.8).
+A_ABORT_INVALID_PARAMETER = bytes([0x07, 0x00]) + struct.pack(">I", 4) + bytes([0x00, 0x00, 0x02, 0x06])
+#: Refused connections are logged once a minute per address, with how many there were.
+LOG_EVERY = 60.0
+_ADMITTED = "_vetmwl_admitted"
+
+
+def normal_address(address: str) -> str:
+    """An IP address as Python writes it; an IPv4-mapped IPv6 address as the IPv4 one."""
+    try:
+        parsed = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return address
+    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is not None:
+        return str(parsed.ipv4_mapped)
+    return str(parsed)
+
+
+def _resolve(host: str) -> set[str]:
+    """The addresses of a Host (an IP address, or a name looked up now); empty when unknown."""
+    try:
+        return {str(ipaddress.ip_address(host))}
+    except ValueError:
+        pass
+    try:
+        return {normal_address(str(info[4][0])) for info in socket.getaddrinfo(host, None)}
+    except OSError:
+        return set()
+
+
+class Guard:
+    """The admission rules and counters of one SCP. ``associations`` lists the server's live
+    acceptor associations (pynetdicom's threads); ``resolve`` looks a Host up (tests replace it)."""
+
+    def __init__(
+        self,
+        settings: MppsSettings,
+        associations: Callable[[], Iterable[Any]],
+        connecting: Callable[[], Iterable[str]] = tuple,
+        resolve: Callable[[str], set[str]] = _resolve,
+    ) -> None:
+        self.settings = settings
+        self._associations = associations
+        #: The addresses of connections accepted that are not an association yet (a TLS handshake).
+        self._connecting = connecting
+        self._resolve = resolve
+        self._lock = threading.Lock()
+        self._refused: dict[str, tuple[float, int]] = {}
+
+    # -- TCP connections ---------------------------------------------------------------------------
+    def connection_refused(self, address: str) -> bool:
+        """Whether a new TCP connection from ``address`` is one too many (and is then logged)."""
+        address = normal_address(address)
+        total = self.settings.max_associations * 2
+        per_host = self.settings.max_associations_per_host * 2
+        with self._lock:
+            live = [normal_address(str(a.requestor.address or "")) for a in self._associations()]
+            live += [normal_address(a) for a in self._connecting()]
+            if len(live) < total and live.count(address) < per_host:
+                return False
+            last, count = self._refused.get(address, (0.0, 0))
+            now = time.monotonic()
+            if now - last < LOG_EVERY:
+                self._refused[address] = (last, count + 1)
+                return True
+            self._refused[address] = (now, 0)
+        log.warning(
+            "the MPPS SCP closed a TCP connection from %s at once: %d connections are open (%d from that address; "
+            'at most %d, %d per address: twice "MaxAssociations" and "MaxAssociationsPerHost")%s',
+            address,
+            len(live),
+            live.count(address),
+            total,
+            per_host,
+            f"; {count} more were closed since the last such line" if count else "",
+        )
+        return True
+
+    # -- associations ------------------------------------------------------------------------------
+    def admit(self, assoc: Any, calling_aet: str, address: str) -> tuple[int, int, int] | None:
+        """None when the association may go on (it then counts against the limits), else the
+        A-ASSOCIATE-RJ to send; each refusal is logged."""
+        settings = self.settings
+        address = normal_address(address)
+        who = f"an association from {calling_aet!r} at {address}"
+        if not settings.allows(calling_aet):
+            listed = ", ".join(settings.allowed_aets) or "none"
+            log.warning(
+                'the MPPS SCP rejected %s: its calling AE title is not one of "SqlWorklist.Mpps.AllowedAETs" (%s)',
+                who,
+                listed,
+            )
+            return REJECT_CALLING_AET
+        hosts = settings.hosts_of(calling_aet)
+        if hosts is not None and not any(address in self._resolve(host) for host in hosts):
+            log.warning(
+                'the MPPS SCP rejected %s: Orthanc\'s "DicomModalities" gives %s the Host %s, and it calls from '
+                "elsewhere (a device that takes another's AE title, or a modality whose address changed: "
+                "correct its Host)",
+                who,
+                calling_aet,
+                " or ".join(hosts),
+            )
+            return REJECT_CALLING_AET
+        with self._lock:
+            admitted = [a for a in self._associations() if a is not assoc and getattr(a, _ADMITTED, False)]
+            here = [a for a in admitted if normal_address(str(a.requestor.address or "")) == address]
+            if len(admitted) < settings.max_associations and len(here) < settings.max_associations_per_host:
+                setattr(assoc, _ADMITTED, True)
+                return None
+        if len(here) >= settings.max_associations_per_host:
+            reason = (
+                f"{len(here)} associations from {address} are open, as many as "
+                f'"SqlWorklist.Mpps.MaxAssociationsPerHost" ({settings.max_associations_per_host}) allows'
+            )
+        else:
+            reason = (
+                f'{len(admitted)} associations are open, as many as "SqlWorklist.Mpps.MaxAssociations" '
+                f"({settings.max_associations}) allows"
+            )
+        log.warning("the MPPS SCP is busy and rejected %s: %s; the modality may try again later", who, reason)
+        return REJECT_BUSY
+
+
+def cap_pdus(assoc_socket: Any, max_pdu_size: int, describe: Callable[[], str]) -> None:
+    """Make ``assoc_socket`` (a pynetdicom ``AssociationSocket``) refuse a PDU whose header claims
+    more than it may carry: the peer gets an A-ABORT and the DUL reads nothing of the body.
+
+    pynetdicom's DUL reads each PDU with ``recv(6)`` (type and length), then ``recv(length)``;
+    answering the second call with no bytes makes it drop the PDU and close the connection.
+    """
+    recv = assoc_socket.recv
+    state = {"header": True, "refused": False}
+
+    def capped(nr_bytes: int) -> bytearray:
+        if not state["header"]:
+            state["header"] = True
+            if state["refused"]:
+                return bytearray()
+            return recv(nr_bytes)
+        data = recv(nr_bytes)
+        if len(data) == 6:
+            state["header"] = False
+            pdu_type, _, length = struct.unpack(">BBL", bytes(data))
+            limit = max_pdu_size if pdu_type == P_DATA_TF else max(OTHER_PDU_LIMIT, max_pdu_size)
+            if length > limit:
+                state["refused"] = True
+                log.warning(
+                    "the MPPS SCP aborted %s: it sent a PDU (type %02Xh) of %d bytes, more than the %d this SCP "
+                    'accepts ("SqlWorklist.Mpps.MaxPduSize" for P-DATA, the Maximum Length it announced)',
+                    describe(),
+                    pdu_type,
+                    length,
+                    limit,
+                )
+                with contextlib.suppress(OSError, AttributeError):
+                    assoc_socket.socket.sendall(A_ABORT_INVALID_PARAMETER)
+        return data
+
+    assoc_socket.recv = capped
+
+
+def cap_messages(assoc: Any, max_message_size: int, describe: Callable[[], str]) -> None:
+    """Make ``assoc``'s DIMSE provider drop a message, and abort the association, as soon as the
+    fragments of one message (command and data set) pass ``max_message_size`` bytes: pynetdicom
+    would otherwise gather them all before decoding."""
+    dimse = assoc.dimse
+    receive = dimse.receive_primitive
+    state = {"bytes": 0, "refused": False}
+
+    def capped(primitive: Any) -> None:
+        if state["refused"]:
+            return
+        state["bytes"] += sum(len(data) for _, data in primitive.presentation_data_value_list or ())
+        if state["bytes"] > max_message_size:
+            state["refused"] = True
+            dimse.message = None  # the fragments gathered so far go now
+            log.warning(
+                'the MPPS SCP aborted %s: one message passed %d bytes, the most "SqlWorklist.Mpps.MaxMessageSize" '
+                "allows",
+                describe(),
+                max_message_size,
+            )
+            assoc.abort(block=False)
+            return
+        receive(primitive)
+        if dimse.message is None:  # that fragment completed the message
+            state["bytes"] = 0
+
+    dimse.receive_primitive = capped
