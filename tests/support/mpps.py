@@ -27,6 +27,18 @@ HOST = "127.0.0.1"
 DX_IMAGE = "1.2.840.10008.5.1.4.1.1.1.1"
 
 
+def scp(port: int, allowed: Sequence[str] | str = ("DX_ROOM1",), **more: object) -> dict[str, object]:
+    """The ``Mpps`` section for a test's Orthanc: the SCP on 127.0.0.1:``port`` only, for the AE
+    titles ``allowed`` ("*": any); ``more`` adds or overrides settings."""
+    return {
+        "Enable": True,
+        "Port": port,
+        "ListenAddress": HOST,
+        "AllowedAETs": allowed if isinstance(allowed, str) else list(allowed),
+        **more,
+    }
+
+
 class NoAnswer(RuntimeError):
     """The SCP rejected or aborted the association, or did not answer in time. ``rejection``: the
     A-ASSOCIATE-RJ's (result, source, diagnostic) when it was rejected."""
