@@ -166,6 +166,19 @@ class Guard:
         return REJECT_BUSY
 
 
+def abort_and_close(assoc_socket: Any) -> None:
+    """Send the peer an A-ABORT and close the connection both ways at once: pynetdicom's own abort
+    would wait for the peer to close, reading (and dropping) whatever it goes on sending. The DUL
+    then reads the end of the connection and ends the association."""
+    sock = getattr(assoc_socket, "socket", None)
+    if sock is None:
+        return
+    with contextlib.suppress(OSError):
+        sock.sendall(A_ABORT_INVALID_PARAMETER)
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
 def cap_pdus(assoc_socket: Any, max_pdu_size: int, describe: Callable[[], str]) -> None:
     """Make ``assoc_socket`` (a pynetdicom ``AssociationSocket``) refuse a PDU whose header claims
     more than it may carry: the peer gets an A-ABORT and the DUL reads nothing of the body.
@@ -197,8 +210,7 @@ def cap_pdus(assoc_socket: Any, max_pdu_size: int, describe: Callable[[], str]) 
                     length,
                     limit,
                 )
-                with contextlib.suppress(OSError, AttributeError):
-                    assoc_socket.socket.sendall(A_ABORT_INVALID_PARAMETER)
+                abort_and_close(assoc_socket)
         return data
 
     assoc_socket.recv = capped
@@ -207,7 +219,8 @@ def cap_pdus(assoc_socket: Any, max_pdu_size: int, describe: Callable[[], str]) 
 def cap_messages(assoc: Any, max_message_size: int, describe: Callable[[], str]) -> None:
     """Make ``assoc``'s DIMSE provider drop a message, and abort the association, as soon as the
     fragments of one message (command and data set) pass ``max_message_size`` bytes: pynetdicom
-    would otherwise gather them all before decoding."""
+    would otherwise gather them all before decoding. It runs on the DUL's thread, as each P-DATA
+    PDU is read."""
     dimse = assoc.dimse
     receive = dimse.receive_primitive
     state = {"bytes": 0, "refused": False}
@@ -225,7 +238,7 @@ def cap_messages(assoc: Any, max_message_size: int, describe: Callable[[], str])
                 describe(),
                 max_message_size,
             )
-            assoc.abort(block=False)
+            abort_and_close(assoc.dul.socket)
             return
         receive(primitive)
         if dimse.message is None:  # that fragment completed the message
