@@ -365,7 +365,7 @@ def test_associations_beyond_the_limits_are_refused_while_a_modality_gets_throug
             assert status == SUCCESS and store.get(uid) is not None
             assert refusal(port, "CT_ROOM", source="127.0.0.3") == LOCAL_LIMIT_EXCEEDED  # overall
             assert '"SqlWorklist.Mpps.MaxAssociations" (3)' in warnings_of(caplog)[-1]
-        assert refusal(port, "CT_ROOM", source="127.0.0.3") is None  # a place is free again
+        assert wait_until(lambda: refusal(port, "CT_ROOM", source="127.0.0.3") is None)  # a place is free again
         assert all(f.assoc.is_established for f in flood) and len(raw_sockets) == 1
 
 

@@ -147,7 +147,11 @@ class Guard:
             )
             return REJECT_CALLING_AET
         with self._lock:
-            admitted = [a for a in self._associations() if a is not assoc and getattr(a, _ADMITTED, False)]
+            admitted = [
+                a
+                for a in self._associations()
+                if a is not assoc and getattr(a, _ADMITTED, False) and not (a.is_released or a.is_aborted)
+            ]
             here = [a for a in admitted if normal_address(str(a.requestor.address or "")) == address]
             if len(admitted) < settings.max_associations and len(here) < settings.max_associations_per_host:
                 setattr(assoc, _ADMITTED, True)
