@@ -14,6 +14,7 @@ import json
 import random
 import socket
 import struct
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -400,6 +401,13 @@ def test_a_tls_mpps_session(orthanc_runtime: Runtime, sqlite_db: str, pki: Pki, 
             status, uid, _ = modality.n_create(started("TLS1"))
             assert status == 0 and modality.n_set(uid, mpps.completed())[0] == 0
         assert step(orthanc, uid)["status"] == "COMPLETED"  # type: ignore[index]
+        # DCMTK's TLS, as many modalities have it: a C-ECHO with the modality's certificate.
+        echo = [
+            "echoscu", "+tls", str(pki.client_key), str(pki.client_certificate), "+cf", str(pki.ca),
+            "-aet", "DX_ROOM1", "-aec", "VETMWL", "-to", "10", "127.0.0.1", str(port),
+        ]  # fmt: skip
+        done = subprocess.run(echo, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stdout + done.stderr
         for stranger in (client_context(pki, own=False), None):  # an untrusted certificate; plain DICOM
             with pytest.raises(NoAnswer), mpps.session(port, tls=stranger, timeout=3):
                 pass
