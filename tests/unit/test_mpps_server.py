@@ -37,6 +37,8 @@ from support.servers import free_port
 from support.tls import client_context, make_pki
 from vetmwl.config import MppsSettings, MppsTls
 from vetmwl.errors import INTERNAL, OK, REFUSED
+from vetmwl.mpps import guard as guard_module
+from vetmwl.mpps.guard import Guard
 from vetmwl.mpps.protocol import (
     DUPLICATE_SOP_INSTANCE,
     FINAL_COMMENT,
@@ -459,3 +461,35 @@ def test_dicom_tls_on_the_mpps_port(
     failed = [w for w in warnings_of(caplog) if "DICOM TLS handshake failed" in w]
     assert len(failed) >= 3 and any("certificate verify failed" in w for w in failed), failed  # + the silent one
     assert store.recent()[0].uid == uid  # nothing else recorded
+
+
+def test_admission_fails_closed(
+    start: Starter, store: ProgressStore, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """pynetdicom swallows an exception in an EVT_REQUESTED handler and negotiates: the SCP must
+    reject instead."""
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("resolver exploded")
+
+    _, port = start(("DX_ROOM1",))
+    monkeypatch.setattr(Guard, "admit", broken)
+    assert refusal(port) == LOCAL_LIMIT_EXCEEDED
+    assert any(r.exc_info and "admitting an MPPS association" in r.getMessage() for r in caplog.records)
+    assert store.recent() == []
+
+
+def test_refusals_from_a_device_in_a_loop_do_not_flood_the_log(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="vetmwl.mpps")
+    now = [1000.0]
+    monkeypatch.setattr(guard_module.time, "monotonic", lambda: now[0])
+    guard = Guard(MppsSettings(True, 4243, "VETMWL", ("DX_ROOM1",)), list)
+    for _ in range(5):
+        assert guard.admit(object(), "INTRUDER", "192.0.2.9") == CALLING_AET_NOT_RECOGNISED
+    assert guard.admit(object(), "INTRUDER", "192.0.2.10") == CALLING_AET_NOT_RECOGNISED  # another address
+    assert len(warnings_of(caplog)) == 2
+    now[0] += guard_module.LOG_EVERY
+    guard.admit(object(), "INTRUDER", "192.0.2.9")
+    assert "(4 more such refusals from that address were not logged)" in warnings_of(caplog)[-1]

@@ -44,8 +44,9 @@ OTHER_PDU_LIMIT = 65536
 P_DATA_TF = 0x04
 #: An A-ABORT PDU from the service provider, reason "invalid PDU parameter value" (PS3.8 9.3.8).
 A_ABORT_INVALID_PARAMETER = bytes([0x07, 0x00]) + struct.pack(">I", 4) + bytes([0x00, 0x00, 0x02, 0x06])
-#: Refused connections are logged once a minute per address, with how many there were.
-LOG_EVERY = 60.0
+#: A refusal is logged once per LOG_EVERY seconds for one address and reason, with how many more
+#: there were since: a device that retries in a loop must not flood Orthanc's log.
+LOG_EVERY = 10.0
 _ADMITTED = "_vetmwl_admitted"
 
 
@@ -89,7 +90,7 @@ class Guard:
         self._connecting = connecting
         self._resolve = resolve
         self._lock = threading.Lock()
-        self._refused: dict[str, tuple[float, int]] = {}
+        self._logged: dict[tuple[str, str], tuple[float, int]] = {}
 
     # -- TCP connections ---------------------------------------------------------------------------
     def connection_refused(self, address: str) -> bool:
@@ -102,23 +103,33 @@ class Guard:
             live += [normal_address(a) for a in self._connecting()]
             if len(live) < total and live.count(address) < per_host:
                 return False
-            last, count = self._refused.get(address, (0.0, 0))
-            now = time.monotonic()
-            if now - last < LOG_EVERY:
-                self._refused[address] = (last, count + 1)
-                return True
-            self._refused[address] = (now, 0)
-        log.warning(
+        self._warn(
+            address,
+            "connections",
             "the MPPS SCP closed a TCP connection from %s at once: %d connections are open (%d from that address; "
-            'at most %d, %d per address: twice "MaxAssociations" and "MaxAssociationsPerHost")%s',
+            'at most %d, %d per address: twice "MaxAssociations" and "MaxAssociationsPerHost")',
             address,
             len(live),
             live.count(address),
             total,
             per_host,
-            f"; {count} more were closed since the last such line" if count else "",
         )
         return True
+
+    def _warn(self, address: str, reason: str, message: str, *args: object) -> None:
+        """Log a refusal, unless one for the same address and reason was logged within LOG_EVERY s
+        (the next line then says how many were not)."""
+        now = time.monotonic()
+        with self._lock:
+            last, count = self._logged.get((address, reason), (-LOG_EVERY, 0))
+            if now - last < LOG_EVERY:
+                self._logged[(address, reason)] = (last, count + 1)
+                return
+            self._logged[(address, reason)] = (now, 0)
+            if len(self._logged) > 10_000:  # addresses seen long ago
+                self._logged = {k: v for k, v in self._logged.items() if now - v[0] < LOG_EVERY}
+        suffix = f" ({count} more such refusals from that address were not logged)" if count else ""
+        log.warning(message + "%s", *args, suffix)
 
     # -- associations ------------------------------------------------------------------------------
     def admit(self, assoc: Any, calling_aet: str, address: str) -> tuple[int, int, int] | None:
@@ -129,7 +140,9 @@ class Guard:
         who = f"an association from {calling_aet!r} at {address}"
         if not settings.allows(calling_aet):
             listed = ", ".join(settings.allowed_aets) or "none"
-            log.warning(
+            self._warn(
+                address,
+                "calling AE title",
                 'the MPPS SCP rejected %s: its calling AE title is not one of "SqlWorklist.Mpps.AllowedAETs" (%s)',
                 who,
                 listed,
@@ -137,7 +150,9 @@ class Guard:
             return REJECT_CALLING_AET
         hosts = settings.hosts_of(calling_aet)
         if hosts is not None and not any(address in self._resolve(host) for host in hosts):
-            log.warning(
+            self._warn(
+                address,
+                "host",
                 'the MPPS SCP rejected %s: Orthanc\'s "DicomModalities" gives %s the Host %s, and it calls from '
                 "elsewhere (a device that takes another's AE title, or a modality whose address changed: "
                 "correct its Host)",
@@ -166,7 +181,9 @@ class Guard:
                 f'{len(admitted)} associations are open, as many as "SqlWorklist.Mpps.MaxAssociations" '
                 f"({settings.max_associations}) allows"
             )
-        log.warning("the MPPS SCP is busy and rejected %s: %s; the modality may try again later", who, reason)
+        self._warn(
+            address, "busy", "the MPPS SCP is busy and rejected %s: %s; the modality may try again later", who, reason
+        )
         return REJECT_BUSY
 
 

@@ -32,7 +32,7 @@ from pynetdicom.transport import RequestHandler, ThreadedAssociationServer
 
 from ..config import MppsSettings
 from ..errors import INTERNAL, OK
-from .guard import Guard, cap_messages, cap_pdus, normal_address
+from .guard import REJECT_BUSY, Guard, cap_messages, cap_pdus, normal_address
 from .protocol import N_CREATE, N_SET, PROCESSING_FAILURE, SUCCESS, Outcome, unreadable
 
 log = logging.getLogger("vetmwl.mpps")
@@ -322,9 +322,13 @@ class MppsServer:
     def _on_requested(self, event: evt.Event) -> None:
         """Admit or reject an association before it is negotiated (guard.py says which)."""
         assoc = event.assoc
-        calling_aet = str(assoc.requestor.primitive.calling_ae_title or "").strip()
-        server: _Server = assoc._server
-        rejection = server.guard.admit(assoc, calling_aet, str(assoc.requestor.address or ""))
+        try:
+            calling_aet = str(assoc.requestor.primitive.calling_ae_title or "").strip()
+            server: _Server = assoc._server
+            rejection = server.guard.admit(assoc, calling_aet, str(assoc.requestor.address or ""))
+        except Exception:  # pynetdicom would swallow it and negotiate: refuse instead (fail closed)
+            log.exception("internal error while admitting an MPPS association; it is rejected")
+            rejection = REJECT_BUSY
         if rejection is not None:
             assoc.acse.send_reject(*rejection)
             assoc.kill()
