@@ -493,3 +493,15 @@ def test_refusals_from_a_device_in_a_loop_do_not_flood_the_log(
     now[0] += guard_module.LOG_EVERY
     guard.admit(object(), "INTRUDER", "192.0.2.9")
     assert "(4 more such refusals from that address were not logged)" in warnings_of(caplog)[-1]
+
+
+def test_tls_files_that_went_away_leave_the_worklist_working(
+    store: ProgressStore, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    pki = make_pki(tmp_path)
+    tls = MppsTls(str(pki.server_certificate), str(pki.server_key), str(pki.ca))
+    pki.server_key.unlink()  # after the settings were read
+    server = MppsServer(MppsSettings(True, free_port(), "VETMWL", ("DX_ROOM1",), tls=tls), MppsProtocol(store), print)
+    assert server.start() is False and not server.listening
+    assert any("cannot use Orthanc's DICOM TLS files" in r.getMessage() for r in caplog.records)
+    assert pynetdicom_threads() == []

@@ -215,12 +215,23 @@ class MppsServer:
             lambda: listening[0].connecting() if listening else [],
         )
         try:
+            tls = settings.tls.context() if settings.tls else None
+        except (OSError, ValueError) as error:  # the files changed since the settings were read
+            ae.shutdown()
+            log.error(
+                "the MPPS SCP cannot use Orthanc's DICOM TLS files (DicomTlsCertificate, DicomTlsPrivateKey, "
+                "DicomTlsTrustedCertificates): %s. Modalities cannot report performed steps until they are fixed "
+                "and Orthanc restarts; the worklist works on.",
+                error,
+            )
+            return False
+        try:
             server = ae.make_server(
                 (settings.listen_address, settings.port),
                 evt_handlers=handlers,
                 server_class=_Server,
                 guard=guard,
-                tls=settings.tls.context() if settings.tls else None,
+                tls=tls,
             )
         except OSError as error:
             ae.shutdown()
@@ -247,7 +258,9 @@ class MppsServer:
         thread.daemon = True
         thread.start()
         self._ae, self._server = ae, server
-        allowed = 'any calling AE title (AllowedAETs is "*")' if settings.any_aet else ", ".join(settings.allowed_aets)
+        allowed = ", ".join(settings.allowed_aets) or "no calling AE title"
+        if settings.any_aet:
+            allowed = 'any calling AE title (AllowedAETs is "*")'
         log.info(
             "the MPPS SCP listens on %s TCP port %d%s as AE title %s; accepts %s; at most %d associations (%d per "
             "address), PDUs of %d bytes and messages of %d bytes; timeouts %d s (ACSE), %d s (DIMSE), %d s (idle)",
