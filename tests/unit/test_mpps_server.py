@@ -33,6 +33,7 @@ from support.mpps import (
     raw,
     session,
 )
+from support.mpps_wire import N_CREATE_RQ, RawMpps
 from support.servers import free_port
 from support.tls import client_context, make_pki
 from vetmwl.config import MppsSettings, MppsTls
@@ -505,3 +506,16 @@ def test_tls_files_that_went_away_leave_the_worklist_working(
     assert server.start() is False and not server.listening
     assert any("cannot use Orthanc's DICOM TLS files" in r.getMessage() for r in caplog.records)
     assert pynetdicom_threads() == []
+
+
+def test_a_command_set_pynetdicom_cannot_read_is_aborted_with_a_log_line(
+    start: Starter, store: ProgressStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="vetmwl.mpps")
+    _, port = start(("DX_ROOM1",))
+    sender = RawMpps(port, "DX_ROOM1")
+    with pytest.raises(ConnectionError):
+        sender.send(N_CREATE_RQ, "9" * 70, b"")  # a UID longer than a UI holds
+    sender.close()
+    assert "'DX_ROOM1' at 127.0.0.1: pynetdicom cannot read its message's command set" in warnings_of(caplog)[-1]
+    assert store.recent() == [] and echo(port) == SUCCESS

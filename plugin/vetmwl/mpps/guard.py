@@ -48,6 +48,8 @@ A_ABORT_INVALID_PARAMETER = bytes([0x07, 0x00]) + struct.pack(">I", 4) + bytes([
 #: there were since: a device that retries in a loop must not flood Orthanc's log.
 LOG_EVERY = 10.0
 _ADMITTED = "_vetmwl_admitted"
+#: The DUL event pynetdicom queues when it cannot read a message it received (PS3.8 Evt19).
+_UNREADABLE = "Evt19"
 
 
 def normal_address(address: str) -> str:
@@ -264,5 +266,14 @@ def cap_messages(assoc: Any, max_message_size: int, describe: Callable[[], str])
         receive(primitive)
         if dimse.message is None:  # that fragment completed the message
             state["bytes"] = 0
+        elif _UNREADABLE in tuple(assoc.dul.event_queue.queue):
+            # pynetdicom could not make a request of the complete message and aborts the association
+            # ("Evt19"), silently: say why.
+            state["refused"] = True
+            log.warning(
+                "the MPPS SCP aborted %s: pynetdicom cannot read its message's command set (a SOP Instance UID "
+                "longer than 64 characters, a missing or wrong command field): no status can be sent",
+                describe(),
+            )
 
     dimse.receive_primitive = capped
