@@ -519,3 +519,20 @@ def test_a_command_set_pynetdicom_cannot_read_is_aborted_with_a_log_line(
     sender.close()
     assert "'DX_ROOM1' at 127.0.0.1: pynetdicom cannot read its message's command set" in warnings_of(caplog)[-1]
     assert store.recent() == [] and echo(port) == SUCCESS
+
+
+def test_a_pdu_after_one_pynetdicom_skipped_is_still_capped(start: Starter, caplog: pytest.LogCaptureFixture) -> None:
+    """pynetdicom reads no body after a header of unknown type; the PDU after it is capped all the same."""
+    caplog.set_level(logging.WARNING, logger="vetmwl.mpps")
+    _, port = start()
+    with socket.create_connection(("127.0.0.1", port)) as peer:
+        peer.sendall(b"\x09\x00" + struct.pack(">I", 6) + b"\x04\x00" + struct.pack(">I", 50_000_000))
+        peer.settimeout(5)
+        sent = 0
+        with contextlib.suppress(OSError):
+            while sent < 50_000_000:
+                peer.sendall(bytes(65536))
+                sent += 65536
+    assert sent < 8 << 20, f"the SCP read {sent} bytes"
+    assert wait_until(lambda: any("a PDU of 50000000 bytes, more than the 65536" in w for w in warnings_of(caplog)))
+    assert echo(port) == SUCCESS

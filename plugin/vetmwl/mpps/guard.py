@@ -206,34 +206,41 @@ def cap_pdus(assoc_socket: Any, max_pdu_size: int, describe: Callable[[], str]) 
     """Make ``assoc_socket`` (a pynetdicom ``AssociationSocket``) refuse a PDU whose header claims
     more than it may carry: the peer gets an A-ABORT and the DUL reads nothing of the body.
 
-    pynetdicom's DUL reads each PDU with ``recv(6)`` (type and length), then ``recv(length)``;
-    answering the second call with no bytes makes it drop the PDU and close the connection.
+    pynetdicom's DUL reads each PDU with ``recv(6)`` (type and length), then ``recv(length)``
+    unless it gave up on the header; answering that second call with no bytes makes it drop the
+    PDU and close the connection. Whatever the order of calls, no read may ask for more than the
+    largest PDU of any type, so a header pynetdicom skipped cannot smuggle in a larger one.
     """
     recv = assoc_socket.recv
-    state = {"header": True, "refused": False}
+    largest = max(OTHER_PDU_LIMIT, max_pdu_size)
+    state: dict[str, Any] = {"header": None, "refused": False}
+
+    def refuse(pdu_type: int | None, length: int, limit: int) -> bytearray:
+        state["refused"] = True
+        log.warning(
+            "the MPPS SCP aborted %s: it sent a PDU%s of %d bytes, more than the %d this SCP accepts "
+            '("SqlWorklist.Mpps.MaxPduSize" for P-DATA, the Maximum Length it announced)',
+            describe(),
+            f" (type {pdu_type:02X}h)" if pdu_type is not None else "",
+            length,
+            limit,
+        )
+        abort_and_close(assoc_socket)
+        return bytearray()
 
     def capped(nr_bytes: int) -> bytearray:
-        if not state["header"]:
-            state["header"] = True
-            if state["refused"]:
-                return bytearray()
-            return recv(nr_bytes)
+        if state["refused"]:
+            return bytearray()
+        header, state["header"] = state["header"], None
+        body = header is not None and nr_bytes == header[1]  # the body of the header just read
+        if body and nr_bytes > (limit := max_pdu_size if header[0] == P_DATA_TF else largest):
+            return refuse(header[0], nr_bytes, limit)
+        if not body and nr_bytes > largest:
+            return refuse(None, nr_bytes, largest)
         data = recv(nr_bytes)
-        if len(data) == 6:
-            state["header"] = False
+        if not body and nr_bytes == 6 and len(data) == 6:
             pdu_type, _, length = struct.unpack(">BBL", bytes(data))
-            limit = max_pdu_size if pdu_type == P_DATA_TF else max(OTHER_PDU_LIMIT, max_pdu_size)
-            if length > limit:
-                state["refused"] = True
-                log.warning(
-                    "the MPPS SCP aborted %s: it sent a PDU (type %02Xh) of %d bytes, more than the %d this SCP "
-                    'accepts ("SqlWorklist.Mpps.MaxPduSize" for P-DATA, the Maximum Length it announced)',
-                    describe(),
-                    pdu_type,
-                    length,
-                    limit,
-                )
-                abort_and_close(assoc_socket)
+            state["header"] = (pdu_type, length)
         return data
 
     assoc_socket.recv = capped
