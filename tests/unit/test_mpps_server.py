@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from pydicom.dataset import Dataset
 from pynetdicom.association import Association
+from pynetdicom.dsutils import encode
 from pynetdicom.dul import DULServiceProvider
 from pynetdicom.pdu_primitives import MaximumLengthNotification
 
@@ -33,7 +34,7 @@ from support.mpps import (
     raw,
     session,
 )
-from support.mpps_wire import N_CREATE_RQ, RawMpps
+from support.mpps_wire import N_CREATE_RQ, RawMpps, command
 from support.servers import free_port
 from support.tls import client_context, make_pki
 from vetmwl.config import MppsSettings, MppsTls
@@ -535,4 +536,35 @@ def test_a_pdu_after_one_pynetdicom_skipped_is_still_capped(start: Starter, capl
                 sent += 65536
     assert sent < 8 << 20, f"the SCP read {sent} bytes"
     assert wait_until(lambda: any("a PDU of 50000000 bytes, more than the 65536" in w for w in warnings_of(caplog)))
+    assert echo(port) == SUCCESS
+
+
+def test_requests_sent_without_waiting_for_answers_abort_the_association(
+    start: Starter, store: ProgressStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """pynetdicom would queue every message a peer sends ahead; one modality has one outstanding."""
+    caplog.set_level(logging.WARNING, logger="vetmwl.mpps")
+    release = threading.Event()
+
+    class Slow:
+        def n_create(self, *args: object) -> Outcome:
+            release.wait(10)
+            return Outcome(PROCESSING_FAILURE, REFUSED, "slow", "")
+
+        n_set = n_create
+
+    _, port = start(handler=Slow())
+    sender = RawMpps(port, "DX_ROOM1")
+    body = encode(scheduled(), True, True)
+    with contextlib.suppress(OSError):
+        for n in range(1, 6):
+            for pdu in sender._fragments(command(N_CREATE_RQ, n, None), 0x01):
+                sender.sock.sendall(pdu)
+            for pdu in sender._fragments(body, 0x00):
+                sender.sock.sendall(pdu)
+    assert wait_until(
+        lambda: any("without waiting for their answers (2 wait already" in w for w in warnings_of(caplog))
+    )
+    release.set()
+    sender.close()
     assert echo(port) == SUCCESS

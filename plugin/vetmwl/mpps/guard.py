@@ -48,6 +48,9 @@ A_ABORT_INVALID_PARAMETER = bytes([0x07, 0x00]) + struct.pack(">I", 4) + bytes([
 #: there were since: a device that retries in a loop must not flood Orthanc's log.
 LOG_EVERY = 10.0
 _ADMITTED = "_vetmwl_admitted"
+#: Complete requests waiting for the association's thread beyond which a new one aborts it: a
+#: modality that negotiated no asynchronous operations has one outstanding at a time.
+WAITING_MESSAGES = 2
 #: The DUL event pynetdicom queues when it cannot read a message it received (PS3.8 Evt19).
 _UNREADABLE = "Evt19"
 
@@ -249,27 +252,33 @@ def cap_pdus(assoc_socket: Any, max_pdu_size: int, describe: Callable[[], str]) 
 def cap_messages(assoc: Any, max_message_size: int, describe: Callable[[], str]) -> None:
     """Make ``assoc``'s DIMSE provider drop a message, and abort the association, as soon as the
     fragments of one message (command and data set) pass ``max_message_size`` bytes: pynetdicom
-    would otherwise gather them all before decoding. It runs on the DUL's thread, as each P-DATA
-    PDU is read."""
+    would otherwise gather them all before decoding. Nor may a peer queue messages without waiting
+    for the answers (pynetdicom would keep them all): with WAITING_MESSAGES complete ones waiting,
+    the next is refused the same way. It runs on the DUL's thread, as each P-DATA PDU is read."""
     dimse = assoc.dimse
     receive = dimse.receive_primitive
     state = {"bytes": 0, "refused": False}
 
+    def refuse(message: str, *args: object) -> None:
+        state["refused"] = True
+        dimse.message = None  # the fragments gathered so far go now
+        log.warning("the MPPS SCP aborted %s: " + message, describe(), *args)
+        abort_and_close(assoc.dul.socket)
+
     def capped(primitive: Any) -> None:
         if state["refused"]:
             return
+        if dimse.message is None and dimse.msg_queue.qsize() >= WAITING_MESSAGES:
+            return refuse(
+                "it sends requests without waiting for their answers (%d wait already; it may have one "
+                "outstanding, as it negotiated no asynchronous operations)",
+                dimse.msg_queue.qsize(),
+            )
         state["bytes"] += sum(len(data) for _, data in primitive.presentation_data_value_list or ())
         if state["bytes"] > max_message_size:
-            state["refused"] = True
-            dimse.message = None  # the fragments gathered so far go now
-            log.warning(
-                'the MPPS SCP aborted %s: one message passed %d bytes, the most "SqlWorklist.Mpps.MaxMessageSize" '
-                "allows",
-                describe(),
-                max_message_size,
+            return refuse(
+                'one message passed %d bytes, the most "SqlWorklist.Mpps.MaxMessageSize" allows', max_message_size
             )
-            abort_and_close(assoc.dul.socket)
-            return
         receive(primitive)
         if dimse.message is None:  # that fragment completed the message
             state["bytes"] = 0
