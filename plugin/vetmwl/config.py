@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -99,20 +100,85 @@ STATE_FILE = "vetmwl-progress.sqlite"
 
 
 @dataclass(frozen=True)
+class MppsTls:
+    """DICOM TLS on the MPPS port: Orthanc's own ``DicomTls*`` files, as PEM paths."""
+
+    certificate: str
+    private_key: str
+    #: The certificates a modality's must be one of or be signed by (when one is required).
+    trusted_certificates: str = ""
+    remote_certificate_required: bool = True
+    #: Only TLS 1.3 (Orthanc's ``DicomTlsMinimumProtocolVersion`` 5); else TLS 1.2 or later.
+    tls13_only: bool = False
+
+    def context(self) -> ssl.SSLContext:
+        """The server side's SSL context; OSError or ssl.SSLError when a file is unusable."""
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_3 if self.tls13_only else ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(self.certificate, self.private_key)
+        if self.remote_certificate_required:  # as DCMTK's --require-peer-cert; else --ignore-peer-cert
+            context.load_verify_locations(cafile=self.trusted_certificates)
+            context.verify_mode = ssl.CERT_REQUIRED
+        return context
+
+
+@dataclass(frozen=True)
 class MppsSettings:
-    """The MPPS SCP: off unless enabled; its AE title is Orthanc's DicomAet unless ``aet`` is set."""
+    """The MPPS SCP: off unless enabled; its AE title is Orthanc's DicomAet unless ``aet`` is set.
+
+    Enabled, it accepts only the calling AE titles of ``allowed_aets`` (``any_aet`` when the site
+    said "*"), each from its Host when Orthanc's DicomModalities lists it (``modality_hosts``), and
+    bounds what one peer may cost: associations, time, PDU and message sizes (docs/operations.md).
+    """
 
     enable: bool = False
     port: int = 4243
     aet: str = ""
-    #: Calling AE titles allowed to send MPPS; empty: any.
+    #: Calling AE titles allowed to send MPPS; empty with ``any_aet`` False: none (MPPS cannot be enabled so).
     allowed_aets: tuple[str, ...] = ()
+    #: "AllowedAETs": "*" was said on purpose: any calling AE title.
+    any_aet: bool = False
+    #: The IP address the SCP listens on: all IPv4 interfaces by default.
+    listen_address: str = "0.0.0.0"
+    #: (AE title, its Hosts) from Orthanc's DicomModalities: such an AE must call from one of them.
+    modality_hosts: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    #: Orthanc's StrictAetComparison: AE titles of DicomModalities compared case-sensitively.
+    strict_aet_comparison: bool = False
+    #: An N-SET from an AE title or address other than the N-CREATE's is accepted (two-AE modalities).
+    n_set_from_other_aets: bool = False
+    max_associations: int = 32
+    max_associations_per_host: int = 8
+    acse_timeout: int = 30
+    dimse_timeout: int = 30
+    network_timeout: int = 30
+    #: The largest P-DATA PDU a peer may send (its variable field, as A-ASSOCIATE's Maximum Length).
+    max_pdu_size: int = 16384
+    #: The most bytes one DIMSE message (command and data set) may carry.
+    max_message_size: int = 4 * 1024 * 1024
+    tls: MppsTls | None = None
+
+    def hosts_of(self, aet: str) -> tuple[str, ...] | None:
+        """The Hosts DicomModalities gives ``aet``; None when it does not list it."""
+        found: tuple[str, ...] | None = None
+        for name, hosts in self.modality_hosts:
+            if name == aet or (not self.strict_aet_comparison and name.upper() == aet.upper()):
+                found = (*(found or ()), *hosts)
+        return found
+
+    def allows(self, aet: str) -> bool:
+        return self.any_aet or aet in self.allowed_aets
 
     def summary(self) -> str:
         if not self.enable:
             return "mpps=off"
-        allowed = "+".join(self.allowed_aets) or "any"
-        return f"mpps=on port={self.port} aet={self.aet!r} allowed={allowed}"
+        allowed = "any (*)" if self.any_aet else "+".join(self.allowed_aets)
+        return (
+            f"mpps=on listen={self.listen_address}:{self.port} aet={self.aet!r} allowed={allowed} "
+            f"n_set_from_other_aets={self.n_set_from_other_aets} max_associations={self.max_associations} "
+            f"per_host={self.max_associations_per_host} timeouts(acse/dimse/network)="
+            f"{self.acse_timeout}/{self.dimse_timeout}/{self.network_timeout}s max_pdu={self.max_pdu_size} "
+            f"max_message={self.max_message_size} tls={'on' if self.tls else 'off'}"
+        )
 
 
 @dataclass(frozen=True)
@@ -222,7 +288,21 @@ _KEYS = {
     "StudyArrival": "progress",
     "StateStore": "progress",
 }
-_MPPS_KEYS = ("Enable", "Port", "AET", "AllowedAETs")
+_MPPS_KEYS = (
+    "Enable",
+    "Port",
+    "AET",
+    "AllowedAETs",
+    "ListenAddress",
+    "NSetFromOtherAETs",
+    "MaxAssociations",
+    "MaxAssociationsPerHost",
+    "AcseTimeout",
+    "DimseTimeout",
+    "NetworkTimeout",
+    "MaxPduSize",
+    "MaxMessageSize",
+)
 _ARRIVAL_KEYS = ("Event", "MatchOn", "KnownSendersOnly")
 _STORE_KEYS = ("ConnectionString", "PasswordFile", "Dialect", "RetentionDays")
 #: The keys of one entry of "Modalities" (and the defaults they override).
@@ -362,12 +442,83 @@ def _subsection(section: dict[str, Any], name: str, keys: tuple[str, ...]) -> di
     return entry
 
 
+def _mpps_number(entry: dict[str, Any], key: str, default: int, low: int, high: int) -> int:
+    value = entry.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigError(f'"{SECTION}.Mpps.{key}" must be a whole number from {low} to {high}, not {value!r}')
+    return value
+
+
+def _mpps_flag(entry: dict[str, Any], key: str, default: bool) -> bool:
+    value = entry.get(key, default)
+    if not isinstance(value, bool):
+        raise ConfigError(f'"{SECTION}.Mpps.{key}" must be true or false, not {value!r}')
+    return value
+
+
+def _modality_hosts(configuration: dict[str, Any]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(AE title, Hosts) of Orthanc's DicomModalities, whose entries are [AET, Host, Port, ...]
+    arrays or {"AET", "Host", "Port", ...} objects; Orthanc itself refuses malformed ones."""
+    table = configuration.get("DicomModalities", {})
+    hosts: dict[str, list[str]] = {}
+    for entry in table.values() if isinstance(table, dict) else ():
+        if isinstance(entry, list) and len(entry) >= 2:
+            aet, host = entry[0], entry[1]
+        elif isinstance(entry, dict):
+            aet, host = entry.get("AET"), entry.get("Host")
+        else:
+            continue
+        if isinstance(aet, str) and isinstance(host, str) and aet.strip() and host.strip():
+            hosts.setdefault(aet.strip(), []).append(host.strip())
+    return tuple((aet, tuple(dict.fromkeys(h))) for aet, h in hosts.items())
+
+
+def _mpps_tls(configuration: dict[str, Any]) -> MppsTls | None:
+    """DICOM TLS for the MPPS port from Orthanc's own settings, when ``DicomTlsEnabled`` is true;
+    each file is tried at once, so a wrong one is named at startup."""
+    enabled = configuration.get("DicomTlsEnabled", False)
+    if enabled is not True:
+        return None
+    paths = {}
+    required = configuration.get("DicomTlsRemoteCertificateRequired", True)
+    if not isinstance(required, bool):
+        raise ConfigError(f'"DicomTlsRemoteCertificateRequired" must be true or false, not {required!r}')
+    keys = ["DicomTlsCertificate", "DicomTlsPrivateKey"] + (["DicomTlsTrustedCertificates"] if required else [])
+    for key in keys:
+        path = configuration.get(key)
+        if not isinstance(path, str) or not path.strip():
+            raise ConfigError(
+                f'"DicomTlsEnabled" is true, so the MPPS port uses DICOM TLS too, but "{key}" is not set: '
+                "give the PEM file's path"
+            )
+        paths[key] = path
+    version = configuration.get("DicomTlsMinimumProtocolVersion", 0)
+    if version not in (0, 4, 5):
+        raise ConfigError(
+            f'"DicomTlsMinimumProtocolVersion" is {version!r}: the MPPS port takes 0 or 4 (TLS 1.2 or later) '
+            "or 5 (TLS 1.3 only), never an older protocol"
+        )
+    tls = MppsTls(
+        paths["DicomTlsCertificate"],
+        paths["DicomTlsPrivateKey"],
+        paths.get("DicomTlsTrustedCertificates", ""),
+        required,
+        version == 5,
+    )
+    try:
+        tls.context()
+    except (OSError, ssl.SSLError, ValueError) as error:
+        raise ConfigError(
+            f'"DicomTlsEnabled" is true, but the MPPS port cannot use "DicomTlsCertificate", "DicomTlsPrivateKey" '
+            f'or "DicomTlsTrustedCertificates" ({", ".join(repr(p) for p in paths.values())}): {error}'
+        ) from None
+    return tls
+
+
 def _mpps(section: dict[str, Any], configuration: dict[str, Any]) -> MppsSettings:
     entry = _subsection(section, "Mpps", _MPPS_KEYS)
     where = f"{SECTION}.Mpps."
-    enable = entry.get("Enable", False)
-    if not isinstance(enable, bool):
-        raise ConfigError(f'"{where}Enable" must be true or false, not {enable!r}')
+    enable = _mpps_flag(entry, "Enable", False)
     port = entry.get("Port", MppsSettings.port)
     if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
         raise ConfigError(f'"{where}Port" must be a TCP port from 1 to 65535, not {port!r}')
@@ -382,11 +533,51 @@ def _mpps(section: dict[str, Any], configuration: dict[str, Any]) -> MppsSetting
         raise ConfigError(f'"{where}AET" must be an AE title (1 to 16 characters, no backslash), not {aet!r}')
     aet = aet.strip() or str(configuration.get("DicomAet", "ORTHANC")).strip()
     allowed = entry.get("AllowedAETs", [])
-    if allowed == "*":
+    any_aet = allowed == "*"
+    if any_aet:
         allowed = []
     if not isinstance(allowed, list) or not all(isinstance(a, str) and _AE.fullmatch(a) and a.strip() for a in allowed):
         raise ConfigError(f'"{where}AllowedAETs" must be "*" (any) or a list of AE titles, not {allowed!r}')
-    return MppsSettings(enable, port, aet, tuple(dict.fromkeys(a.strip() for a in allowed)))
+    if enable and not allowed and not any_aet:
+        raise ConfigError(
+            f'"{where}AllowedAETs" must be set when "{where}Enable" is true: list the calling AE titles of the '
+            'modalities that send MPPS (e.g. ["DX_ROOM1"]), or "*" to let any device on the network change the '
+            "worklist"
+        )
+    address = entry.get("ListenAddress", MppsSettings.listen_address)
+    try:
+        address = str(ipaddress.ip_address(address if isinstance(address, str) else ""))
+    except ValueError:
+        raise ConfigError(
+            f'"{where}ListenAddress" must be an IP address of this machine, such as "0.0.0.0" (every IPv4 '
+            f'interface), "127.0.0.1" or "192.0.2.5", not {address!r}'
+        ) from None
+    max_associations = _mpps_number(entry, "MaxAssociations", MppsSettings.max_associations, 1, 1000)
+    return MppsSettings(
+        enable,
+        port,
+        aet,
+        tuple(dict.fromkeys(a.strip() for a in allowed)),
+        any_aet=any_aet,
+        listen_address=address,
+        modality_hosts=_modality_hosts(configuration),
+        strict_aet_comparison=configuration.get("StrictAetComparison", False) is True,
+        n_set_from_other_aets=_mpps_flag(entry, "NSetFromOtherAETs", False),
+        max_associations=max_associations,
+        max_associations_per_host=_mpps_number(
+            entry,
+            "MaxAssociationsPerHost",
+            min(MppsSettings.max_associations_per_host, max_associations),
+            1,
+            max_associations,
+        ),
+        acse_timeout=_mpps_number(entry, "AcseTimeout", MppsSettings.acse_timeout, 1, 3600),
+        dimse_timeout=_mpps_number(entry, "DimseTimeout", MppsSettings.dimse_timeout, 1, 3600),
+        network_timeout=_mpps_number(entry, "NetworkTimeout", MppsSettings.network_timeout, 1, 3600),
+        max_pdu_size=_mpps_number(entry, "MaxPduSize", MppsSettings.max_pdu_size, 4096, 131072),
+        max_message_size=_mpps_number(entry, "MaxMessageSize", MppsSettings.max_message_size, 65536, 64 * 1024 * 1024),
+        tls=_mpps_tls(configuration) if enable else None,
+    )
 
 
 def _progress(

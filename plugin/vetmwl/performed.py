@@ -290,7 +290,8 @@ def start_mpps(settings: Settings, store: ProgressStore, metrics: Metrics) -> An
             outcome.message,
         )
 
-    server = MppsServer(settings.mpps, MppsProtocol(store), report)
+    protocol = MppsProtocol(store, n_set_from_other_aets=settings.mpps.n_set_from_other_aets)
+    server = MppsServer(settings.mpps, protocol, report)
     return server if server.start() else None
 
 

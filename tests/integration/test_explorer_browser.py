@@ -310,7 +310,7 @@ def test_failures_are_shown_plainly(database_down: OrthancServer, chromium: Chro
 def test_a_real_mpps_session_shows_on_the_page(sqlite_db: str, chromium: Chromium, tmp_path: Path) -> None:
     """End to end: a modality's N-CREATE and N-SET through Orthanc's plugin, seen on the page."""
     port = free_port()
-    settings = plugin_settings(sqlite_db, "sqlite", Mpps={"Enable": True, "Port": port})
+    settings = plugin_settings(sqlite_db, "sqlite", Mpps=mpps.scp(port))
     with OrthancServer(tmp_path / "orthanc", settings) as orthanc:
         attributes = mpps.in_progress("SPS-BROWSER", "ACC-BROWSER", "1.2.826.0.1.3680043.2.1143.77", station="DX_ROOM1")
         status, uid, _ = mpps.n_create(port, attributes)

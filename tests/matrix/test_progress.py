@@ -70,7 +70,7 @@ def test_a_session_and_an_arriving_study_leave_the_worklist_and_stay_gone_after_
     settings = plugin_settings(
         sqlite_db,
         "sqlite",
-        Mpps={"Enable": True, "Port": port},
+        Mpps=mpps.scp(port),
         StudyArrival={"Event": "NewStudy"},
         Modalities={"DESK": {"Statuses": EVERY_STATUS}},
     )

@@ -9,6 +9,7 @@ wrong for it (``raw``) exactly as a faulty device would.
 from __future__ import annotations
 
 import contextlib
+import ssl
 import warnings
 from collections.abc import Iterator, Sequence
 from datetime import datetime
@@ -26,8 +27,30 @@ HOST = "127.0.0.1"
 DX_IMAGE = "1.2.840.10008.5.1.4.1.1.1.1"
 
 
+def scp(port: int, allowed: Sequence[str] | str = ("DX_ROOM1",), **more: object) -> dict[str, object]:
+    """The ``Mpps`` section for a test's Orthanc: the SCP on 127.0.0.1:``port`` only, for the AE
+    titles ``allowed`` ("*": any); ``more`` adds or overrides settings."""
+    return {
+        "Enable": True,
+        "Port": port,
+        "ListenAddress": HOST,
+        "AllowedAETs": allowed if isinstance(allowed, str) else list(allowed),
+        **more,
+    }
+
+
 class NoAnswer(RuntimeError):
-    """The SCP rejected or aborted the association, or did not answer in time."""
+    """The SCP rejected or aborted the association, or did not answer in time. ``rejection``: the
+    A-ASSOCIATE-RJ's (result, source, diagnostic) when it was rejected."""
+
+    def __init__(self, message: str, rejection: tuple[int, int, int] | None = None) -> None:
+        super().__init__(message)
+        self.rejection = rejection
+
+
+#: A-ASSOCIATE-RJ (result, source, diagnostic): "calling AE title not recognised", and "busy".
+CALLING_AET_NOT_RECOGNISED = (0x01, 0x01, 0x03)
+LOCAL_LIMIT_EXCEEDED = (0x02, 0x03, 0x02)
 
 
 class Session:
@@ -70,19 +93,40 @@ class Session:
 
 
 @contextlib.contextmanager
-def session(port: int, aet: str = "DX_ROOM1", called: str = "VETMWL", timeout: float = 10) -> Iterator[Session]:
+def session(
+    port: int,
+    aet: str = "DX_ROOM1",
+    called: str = "VETMWL",
+    timeout: float = 10,
+    *,
+    source: str = "",
+    tls: ssl.SSLContext | None = None,
+) -> Iterator[Session]:
     """An association from ``aet`` to the SCP on 127.0.0.1:``port``, released (and its threads
-    ended) at the end; :class:`NoAnswer` when the SCP does not accept it."""
+    ended) at the end; :class:`NoAnswer` when the SCP does not accept it. ``source``: the local
+    address to call from (another loopback address, such as 127.0.0.2, is another host to the SCP);
+    ``tls``: DICOM TLS with this client context."""
     ae = AE(ae_title=aet)
     ae.add_requested_context(ModalityPerformedProcedureStep, ImplicitVRLittleEndian)
     ae.add_requested_context(Verification, ImplicitVRLittleEndian)
     ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = timeout
     received: list[Any] = []
-    assoc = ae.associate(HOST, port, ae_title=called, evt_handlers=[(evt.EVT_DIMSE_RECV, _keep(received))])
+    assoc = ae.associate(
+        HOST,
+        port,
+        ae_title=called,
+        bind_address=(source, 0) if source else None,
+        tls_args=(tls, HOST) if tls is not None else None,
+        evt_handlers=[(evt.EVT_DIMSE_RECV, _keep(received))],
+    )
     try:
         if not assoc.is_established:
             why = "rejected" if assoc.is_rejected else "aborted" if assoc.is_aborted else "not established"
-            raise NoAnswer(f"the association from {aet} to {called} on port {port} was {why}")
+            rejection = None
+            if assoc.is_rejected:
+                answer = assoc.acceptor.primitive
+                rejection = (answer.result, answer.result_source, answer.diagnostic)
+            raise NoAnswer(f"the association from {aet} to {called} on port {port} was {why}", rejection)
         yield Session(assoc, received)
     finally:
         if assoc.is_established:

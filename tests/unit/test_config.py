@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 import shutil
+import ssl
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from support.tls import make_pki
 from vetmwl.config import _KEYS, ConfigError, load_settings, mask_secrets, orthanc_warnings, sql_dir
 
 CONNECTION = "Driver=SQLite3;Database=/tmp/w.sqlite"
@@ -362,15 +364,119 @@ def test_mpps_and_study_arrival_are_off_by_default() -> None:
 def test_mpps_takes_orthancs_aet_and_the_store_lies_in_orthancs_storage() -> None:
     settings = load_settings(
         {
-            **configuration(Mpps={"Enable": True}),
+            **configuration(Mpps={"Enable": True, "AllowedAETs": "*"}),
             "DicomAet": "CLINIC",
             "StorageDirectory": "/var/lib/orthanc/db",
         }
     )
     assert (settings.mpps.port, settings.mpps.aet, settings.mpps.allowed_aets) == (4243, "CLINIC", ())
+    assert settings.mpps.any_aet and settings.mpps.allows("ANYONE")
     assert settings.progress.sqlite_path == Path("/var/lib/orthanc/db/vetmwl-progress.sqlite")
     assert settings.progress.connection_string == "" and settings.tracks_steps
-    assert "mpps=on port=4243 aet='CLINIC' allowed=any" in settings.summary()
+    assert "mpps=on listen=0.0.0.0:4243 aet='CLINIC' allowed=any (*)" in settings.summary()
+    assert "max_associations=32 per_host=8 timeouts(acse/dimse/network)=30/30/30s" in settings.summary()
+    assert "max_pdu=16384 max_message=4194304 tls=off" in settings.summary()
+
+
+@pytest.mark.parametrize("allowed", [None, []], ids=["absent", "empty"])
+def test_mpps_on_needs_allowed_aets_said_on_purpose(allowed: list[str] | None) -> None:
+    mpps: dict[str, Any] = {"Enable": True}
+    if allowed is not None:
+        mpps["AllowedAETs"] = allowed
+    with pytest.raises(ConfigError, match=r'"SqlWorklist.Mpps.AllowedAETs" must be set when .*"\*"'):
+        load_settings(configuration(Mpps=mpps))
+    assert not load_settings(configuration(Mpps={"AllowedAETs": allowed or []})).mpps.enable  # off: no need
+
+
+def test_every_mpps_limit_is_read_and_the_modalities_hosts_are_orthancs() -> None:
+    mpps = {
+        "Enable": True,
+        "AllowedAETs": ["DX_ROOM1", "US_ROOM1"],
+        "ListenAddress": "127.0.0.1",
+        "NSetFromOtherAETs": True,
+        "MaxAssociations": 4,
+        "MaxAssociationsPerHost": 2,
+        "AcseTimeout": 5,
+        "DimseTimeout": 6,
+        "NetworkTimeout": 7,
+        "MaxPduSize": 32768,
+        "MaxMessageSize": 1048576,
+    }
+    settings = load_settings(
+        {
+            **configuration(Mpps=mpps),
+            "DicomModalities": {
+                "xray": ["DX_ROOM1", "192.0.2.10", 104],
+                "xray-backup": {"AET": "DX_ROOM1", "Host": "xray.clinic.example", "Port": 104},
+                "us": {"AET": "us_room1", "Host": "192.0.2.11", "Port": 104, "AllowFindWorklist": True},
+                "broken": {"AET": "X"},
+            },
+        }
+    ).mpps
+    assert (settings.listen_address, settings.n_set_from_other_aets) == ("127.0.0.1", True)
+    assert (settings.max_associations, settings.max_associations_per_host) == (4, 2)
+    assert (settings.acse_timeout, settings.dimse_timeout, settings.network_timeout) == (5, 6, 7)
+    assert (settings.max_pdu_size, settings.max_message_size, settings.tls) == (32768, 1048576, None)
+    assert settings.hosts_of("DX_ROOM1") == ("192.0.2.10", "xray.clinic.example")
+    assert settings.hosts_of("US_ROOM1") == ("192.0.2.11",)  # Orthanc compares AE titles case-blind by default
+    assert settings.hosts_of("CT_ROOM") is None and settings.hosts_of("X") is None
+    assert not settings.allows("CT_ROOM") and settings.allows("US_ROOM1")
+    strict = load_settings({**configuration(Mpps=mpps), "StrictAetComparison": True, "DicomModalities": {
+        "us": ["us_room1", "192.0.2.11", 104]}}).mpps  # fmt: skip
+    assert strict.hosts_of("US_ROOM1") is None and strict.hosts_of("us_room1") == ("192.0.2.11",)
+
+
+@pytest.mark.parametrize(
+    ("mpps", "message"),
+    [
+        ({"ListenAddress": "localhost"}, '"SqlWorklist.Mpps.ListenAddress" must be an IP address'),
+        ({"ListenAddress": 127}, '"SqlWorklist.Mpps.ListenAddress" must be an IP address'),
+        ({"NSetFromOtherAETs": "yes"}, '"SqlWorklist.Mpps.NSetFromOtherAETs" must be true or false'),
+        ({"MaxAssociations": 0}, '"SqlWorklist.Mpps.MaxAssociations" must be a whole number from 1 to 1000'),
+        ({"MaxAssociations": 4, "MaxAssociationsPerHost": 5}, '"SqlWorklist.Mpps.MaxAssociationsPerHost" must be'),
+        ({"AcseTimeout": 0}, '"SqlWorklist.Mpps.AcseTimeout" must be a whole number from 1 to 3600'),
+        ({"DimseTimeout": True}, '"SqlWorklist.Mpps.DimseTimeout" must be'),
+        ({"NetworkTimeout": "30"}, '"SqlWorklist.Mpps.NetworkTimeout" must be'),
+        ({"MaxPduSize": 0}, '"SqlWorklist.Mpps.MaxPduSize" must be a whole number from 4096 to 131072'),
+        ({"MaxMessageSize": 2**40}, '"SqlWorklist.Mpps.MaxMessageSize" must be a whole number from 65536'),
+    ],
+)
+def test_bad_mpps_limits_are_refused(mpps: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_settings(configuration(Mpps={"Enable": True, "AllowedAETs": ["DX_ROOM1"], **mpps}))
+    assert message in str(error.value)
+
+
+def test_dicom_tls_of_orthanc_covers_the_mpps_port(tmp_path: Path) -> None:
+    pki = make_pki(tmp_path)
+    mpps = {"Enable": True, "AllowedAETs": ["DX_ROOM1"]}
+    tls = load_settings({**configuration(Mpps=mpps), **pki.orthanc()}).mpps.tls
+    assert tls is not None and (tls.certificate, tls.trusted_certificates) == (str(pki.server_certificate), str(pki.ca))
+    assert tls.context().verify_mode == ssl.CERT_REQUIRED
+    assert tls.context().minimum_version == ssl.TLSVersion.TLSv1_2
+    loose = {**pki.orthanc(required=False), "DicomTlsMinimumProtocolVersion": 5}
+    del loose["DicomTlsTrustedCertificates"]
+    tls = load_settings({**configuration(Mpps=mpps), **loose}).mpps.tls
+    assert tls is not None and tls.context().verify_mode == ssl.CERT_NONE
+    assert tls.context().minimum_version == ssl.TLSVersion.TLSv1_3
+    assert load_settings({**configuration(Mpps={**mpps, "Enable": False}), **pki.orthanc()}).mpps.tls is None
+
+
+def test_dicom_tls_mistakes_name_orthancs_keys(tmp_path: Path) -> None:
+    pki = make_pki(tmp_path)
+    mpps = configuration(Mpps={"Enable": True, "AllowedAETs": ["DX_ROOM1"]})
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"DicomTlsTrustedCertificates": ""}, '"DicomTlsTrustedCertificates" is not set'),
+        ({"DicomTlsCertificate": None}, '"DicomTlsCertificate" is not set'),
+        ({"DicomTlsPrivateKey": str(tmp_path / "missing.key")}, "missing.key"),
+        ({"DicomTlsPrivateKey": str(pki.stranger_key)}, '"DicomTlsPrivateKey"'),  # not the certificate's key
+        ({"DicomTlsRemoteCertificateRequired": "yes"}, '"DicomTlsRemoteCertificateRequired" must be true or false'),
+        ({"DicomTlsMinimumProtocolVersion": 2}, '"DicomTlsMinimumProtocolVersion" is 2'),
+    ]
+    for change, message in cases:
+        with pytest.raises(ConfigError) as error:
+            load_settings({**mpps, **pki.orthanc(), **change})
+        assert message in str(error.value), change
 
 
 def test_every_progress_setting_is_read() -> None:

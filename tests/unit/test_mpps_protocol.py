@@ -27,6 +27,7 @@ from vetmwl.mpps.protocol import (
     MISSING_ATTRIBUTE_VALUE,
     NO_SUCH_ATTRIBUTE,
     NO_SUCH_SOP_INSTANCE,
+    NOT_AUTHORIZED,
     PROCESSING_FAILURE,
     RESOURCE_LIMITATION,
     SUCCESS,
@@ -253,6 +254,38 @@ def test_a_scheduled_steps_keys_must_suit_their_vr(
     assert store.recent() == []
 
 
+@pytest.mark.parametrize(
+    ("keyword", "value"),
+    [
+        ("PerformedProcedureStepStartDate", "20260101-20261231"),
+        ("PerformedProcedureStepStartDate", "-20261231"),
+        ("PerformedProcedureStepStartTime", "000000.000000-235959.999999"),
+        ("PerformedProcedureStepStartTime", "0800-"),
+        ("PerformedProcedureStepEndDate", "20260101-"),
+        ("PerformedProcedureStepEndTime", "120000-130000"),
+    ],
+)
+def test_a_range_where_one_date_or_time_is_meant_is_refused(
+    mpps: MppsProtocol, store: ProgressStore, keyword: str, value: str
+) -> None:
+    """pydicom takes a query's range as a valid DA or TM; the store's 32-character start and end
+    columns (date and time joined) do not, and a performed step has one start."""
+    validate_value("DA" if keyword.endswith("Date") else "TM", value, True)  # pydicom alone would let it in
+    outcome = create(mpps, raw(scheduled(), keyword, value))
+    refused(outcome, INVALID_ATTRIBUTE_VALUE, keyword)
+    assert "not a single" in outcome.message
+    assert store.recent() == []
+
+
+def test_a_range_in_an_n_set_leaves_the_step_as_it_was(mpps: MppsProtocol, store: ProgressStore) -> None:
+    create(mpps)
+    before = store.get(UID)
+    finished = completed()
+    finished.PerformedProcedureStepEndDate = "20260101-20261231"
+    refused(update(mpps, finished), INVALID_ATTRIBUTE_VALUE, "PerformedProcedureStepEndDate")
+    assert store.get(UID) == before
+
+
 def test_a_value_nobody_reads_is_left_out_not_refused(mpps: MppsProtocol, store: ProgressStore) -> None:
     ds = raw(raw(scheduled(), "PatientWeight", "abc"), "PatientSize", "tall")
     outcome = create(mpps, ds)
@@ -328,6 +361,29 @@ def test_an_n_set_for_an_unknown_instance_is_refused(mpps: MppsProtocol, store: 
     refused(huge, NO_SUCH_SOP_INSTANCE)
     assert len(huge.uid) < 70 and len(huge.message) < 200  # the log stays readable
     assert store.recent() == []
+
+
+@pytest.mark.parametrize(
+    ("aet", "address"), [("DX_ROOM2", ADDRESS), (AET, "192.0.2.99")], ids=["other AE", "other address"]
+)
+def test_only_the_creator_may_change_a_step(mpps: MppsProtocol, store: ProgressStore, aet: str, address: str) -> None:
+    create(mpps)
+    before = store.get(UID)
+    outcome = mpps.n_set(UID, wire(completed()), aet, address)
+    refused(outcome, NOT_AUTHORIZED, "Not authorized")
+    assert f"from {aet!r} at {address}" in outcome.message and "NSetFromOtherAETs" in outcome.message
+    assert store.get(UID) == before
+    assert update(mpps, completed()).status == SUCCESS  # the creator still may
+
+
+def test_a_site_may_let_another_ae_title_change_a_step(store: ProgressStore) -> None:
+    mpps = MppsProtocol(store, n_set_from_other_aets=True)
+    create(mpps)
+    outcome = mpps.n_set(UID, wire(completed()), "DX_ROOM1_B", "192.0.2.12")
+    assert (outcome.status, outcome.step_status) == (SUCCESS, COMPLETED)
+    step = store.get(UID)
+    assert step is not None and [e.calling_aet for e in step.events] == [AET, "DX_ROOM1_B"]
+    assert step.calling_aet == AET  # still who created it
 
 
 def test_an_n_set_cannot_touch_an_arrived_study(mpps: MppsProtocol, store: ProgressStore) -> None:

@@ -4,21 +4,43 @@ stop that leaves no thread of pynetdicom behind."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
+import ssl
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from pydicom.dataset import Dataset
 from pynetdicom.association import Association
+from pynetdicom.dsutils import encode
 from pynetdicom.dul import DULServiceProvider
+from pynetdicom.pdu_primitives import MaximumLengthNotification
 
-from support.mpps import NoAnswer, completed, echo, in_progress, n_create, n_set, raw, session
+from support.mpps import (
+    CALLING_AET_NOT_RECOGNISED,
+    LOCAL_LIMIT_EXCEEDED,
+    NoAnswer,
+    completed,
+    echo,
+    in_progress,
+    n_create,
+    n_set,
+    raw,
+    session,
+)
+from support.mpps_wire import N_CREATE_RQ, RawMpps, command
 from support.servers import free_port
-from vetmwl.config import MppsSettings
+from support.tls import client_context, make_pki
+from vetmwl.config import MppsSettings, MppsTls
 from vetmwl.errors import INTERNAL, OK, REFUSED
+from vetmwl.mpps import guard as guard_module
+from vetmwl.mpps.guard import Guard
 from vetmwl.mpps.protocol import (
     DUPLICATE_SOP_INSTANCE,
     FINAL_COMMENT,
@@ -69,10 +91,13 @@ def start(store: ProgressStore, reports: Reports) -> Iterator[Callable[..., tupl
     which must leave no pynetdicom thread."""
     started: list[MppsServer] = []
 
-    def starter(allowed: tuple[str, ...] = (), handler: object = None) -> tuple[MppsServer, int]:
+    def starter(allowed: tuple[str, ...] = (), handler: object = None, **more: Any) -> tuple[MppsServer, int]:
+        """``allowed`` empty: any AE title ("*"); ``more``: other MppsSettings fields."""
         port = free_port()
         server = MppsServer(
-            MppsSettings(True, port, "VETMWL", allowed),
+            MppsSettings(
+                True, port, "VETMWL", allowed, **{"any_aet": not allowed, "listen_address": "127.0.0.1", **more}
+            ),
             handler or MppsProtocol(store),  # type: ignore[arg-type]
             lambda *report: reports.append(report),  # type: ignore[arg-type]
         )
@@ -221,7 +246,9 @@ def test_a_report_that_raises_does_not_stop_the_answer(store: ProgressStore, cap
     def report(*args: object) -> None:
         raise RuntimeError("the metrics are broken")
 
-    server = MppsServer(MppsSettings(True, free_port(), "VETMWL"), MppsProtocol(store), report)
+    server = MppsServer(
+        MppsSettings(True, free_port(), "VETMWL", any_aet=True, listen_address="127.0.0.1"), MppsProtocol(store), report
+    )
     assert server.start()
     try:
         assert echo(server.settings.port) == SUCCESS
@@ -234,7 +261,11 @@ def test_a_report_that_raises_does_not_stop_the_answer(store: ProgressStore, cap
 
 # -- starting and stopping ---------------------------------------------------------------------------
 def test_stop_ends_every_thread_even_with_an_open_association(store: ProgressStore) -> None:
-    server = MppsServer(MppsSettings(True, free_port(), "VETMWL"), MppsProtocol(store), lambda *a: None)
+    server = MppsServer(
+        MppsSettings(True, free_port(), "VETMWL", any_aet=True, listen_address="127.0.0.1"),
+        MppsProtocol(store),
+        lambda *a: None,
+    )
     assert server.start()
     with session(server.settings.port) as modality:
         assert modality.echo() == SUCCESS
@@ -251,7 +282,11 @@ def test_a_port_in_use_makes_start_return_false(
     port: int, store: ProgressStore, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.ERROR, logger="vetmwl.mpps")
-    second = MppsServer(MppsSettings(True, port, "OTHER"), MppsProtocol(store), lambda *a: None)
+    second = MppsServer(
+        MppsSettings(True, port, "OTHER", any_aet=True, listen_address="127.0.0.1"),
+        MppsProtocol(store),
+        lambda *a: None,
+    )
     assert second.start() is False and not second.listening
     (error,) = [r for r in caplog.records if r.name == "vetmwl.mpps" and r.levelno == logging.ERROR]
     assert f"port {port}" in error.getMessage() and "worklist works on" in error.getMessage()
@@ -264,7 +299,272 @@ def test_a_port_taken_by_another_program(store: ProgressStore) -> None:
         other.bind(("", 0))
         other.listen()
         taken = other.getsockname()[1]
-        server = MppsServer(MppsSettings(True, taken, "VETMWL"), MppsProtocol(store), lambda *a: None)
+        server = MppsServer(MppsSettings(True, taken, "VETMWL", any_aet=True), MppsProtocol(store), lambda *a: None)
         assert server.start() is False
     server.stop()
     assert pynetdicom_threads() == []
+
+
+# -- who may associate, and what one peer may cost (guard.py) ----------------------------------------
+Starter = Callable[..., tuple[MppsServer, int]]
+
+
+def warnings_of(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "vetmwl.mpps" and r.levelno == logging.WARNING]
+
+
+def refusal(port: int, aet: str = "DX_ROOM1", **options: Any) -> tuple[int, int, int] | None:
+    """The A-ASSOCIATE-RJ an association gets (None: it was accepted, and answered a C-ECHO)."""
+    try:
+        with session(port, aet, **options) as modality:
+            assert modality.echo() == SUCCESS
+    except NoAnswer as refused:
+        assert refused.rejection is not None, refused
+        return refused.rejection
+    return None
+
+
+def test_no_calling_ae_title_is_allowed_unless_listed_or_star(start: Starter, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="vetmwl.mpps")
+    _, port = start(any_aet=False)  # what config.py never lets through: the server denies all the same
+    assert refusal(port, "DX_ROOM1") == CALLING_AET_NOT_RECOGNISED
+    assert "'DX_ROOM1' at 127.0.0.1" in warnings_of(caplog)[0] and "(none)" in warnings_of(caplog)[0]
+
+
+def test_a_modality_of_orthanc_must_call_from_its_host(
+    start: Starter, store: ProgressStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="vetmwl.mpps")
+    hosts = (("DX_ROOM1", ("127.0.0.1",)), ("us_room", ("localhost",)))
+    _, port = start(("DX_ROOM1", "US_ROOM", "DX_ROOM9"), modality_hosts=hosts)
+    assert refusal(port, "DX_ROOM1", source="127.0.0.2") == CALLING_AET_NOT_RECOGNISED
+    (warning,) = warnings_of(caplog)
+    assert "'DX_ROOM1' at 127.0.0.2" in warning and "the Host 127.0.0.1" in warning
+    assert refusal(port, "DX_ROOM1") is None
+    assert refusal(port, "US_ROOM") is None  # a Host name, looked up; AE titles compared as Orthanc does
+    assert refusal(port, "US_ROOM", source="127.0.0.2") == CALLING_AET_NOT_RECOGNISED
+    assert refusal(port, "DX_ROOM9", source="127.0.0.2") is None  # not one of Orthanc's modalities
+    assert store.recent() == []
+
+
+def test_the_scp_listens_on_its_listen_address_only(start: Starter) -> None:
+    _, port = start()
+    with socket.socket() as elsewhere, pytest.raises(ConnectionRefusedError):
+        elsewhere.connect(("127.0.0.2", port))
+    assert echo(port) == SUCCESS
+
+
+def test_associations_beyond_the_limits_are_refused_while_a_modality_gets_through(
+    start: Starter, store: ProgressStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="vetmwl.mpps")
+    _, port = start(max_associations=3, max_associations_per_host=2)
+    with contextlib.ExitStack() as held:
+        flood = [held.enter_context(session(port, "DX_ROOM9", source="127.0.0.2")) for _ in range(2)]
+        assert refusal(port, "DX_ROOM9", source="127.0.0.2") == LOCAL_LIMIT_EXCEEDED  # per address
+        assert "MaxAssociationsPerHost" in warnings_of(caplog)[-1] and "127.0.0.2" in warnings_of(caplog)[-1]
+        raw_sockets = [held.enter_context(socket.create_connection(("127.0.0.1", port)))]  # never associates
+        with session(port, "DX_ROOM1") as modality:  # the third association: a real modality's
+            status, uid, _ = modality.n_create(scheduled())
+            assert status == SUCCESS and store.get(uid) is not None
+            assert refusal(port, "CT_ROOM", source="127.0.0.3") == LOCAL_LIMIT_EXCEEDED  # overall
+            assert '"SqlWorklist.Mpps.MaxAssociations" (3)' in warnings_of(caplog)[-1]
+        assert wait_until(lambda: refusal(port, "CT_ROOM", source="127.0.0.3") is None)  # a place is free again
+        assert all(f.assoc.is_established for f in flood) and len(raw_sockets) == 1
+
+
+def test_connections_that_never_associate_are_capped(start: Starter, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="vetmwl.mpps")
+    server, port = start(max_associations=4, max_associations_per_host=2)
+    with contextlib.ExitStack() as held:
+        address = ("127.0.0.1", port)
+        idle = [held.enter_context(socket.create_connection(address, source_address=("127.0.0.2", 0))) for _ in "1234"]
+        assert wait_until(lambda: server.connections == 4)
+        extra = held.enter_context(socket.create_connection(address, source_address=("127.0.0.2", 0)))
+        extra.settimeout(5)
+        assert extra.recv(1) == b""  # closed at once: 2 x MaxAssociationsPerHost are open from there
+        assert any("from 127.0.0.2 at once" in w and "4 from that address" in w for w in warnings_of(caplog))
+        assert refusal(port) is None  # another address still gets through
+        assert len(idle) == 4
+
+
+def test_an_idle_association_and_a_stalled_pdu_end_after_the_network_timeout(start: Starter) -> None:
+    _, port = start(network_timeout=1)
+    with session(port) as modality:
+        assert wait_until(lambda: not modality.assoc.is_established, seconds=5)  # aborted by the SCP
+    with socket.create_connection(("127.0.0.1", port)) as stalled:
+        stalled.sendall(b"\x01\x00" + struct.pack(">I", 1000) + b"\x00" * 10)  # an A-ASSOCIATE-RQ cut short
+        stalled.settimeout(5)
+        started = time.monotonic()
+        assert stalled.recv(100) == b"" and time.monotonic() - started < 4
+    assert echo(port) == SUCCESS
+
+
+def test_a_pdu_longer_than_the_scp_takes_aborts_before_its_body_is_read(
+    start: Starter, store: ProgressStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="vetmwl.mpps")
+    _, port = start(max_pdu_size=16384)
+    with session(port) as modality:
+        for item in modality.assoc.acceptor.user_information:  # a modality that ignores the Maximum Length
+            if isinstance(item, MaximumLengthNotification):
+                item.maximum_length_received = 1_000_000
+        with pytest.raises(NoAnswer):
+            big = scheduled()
+            big.CommentsOnThePerformedProcedureStep = "x" * 100_000
+            modality.n_create(big)
+        assert wait_until(lambda: modality.assoc.is_aborted)
+    assert "more than the 16384 this SCP accepts" in warnings_of(caplog)[-1]
+    assert "'DX_ROOM1' at 127.0.0.1" in warnings_of(caplog)[-1]
+    with socket.create_connection(("127.0.0.1", port)) as liar:  # a header that claims 4 GB
+        liar.sendall(b"\x01\x00\xff\xff\xff\xff")
+        liar.settimeout(5)
+        assert liar.recv(10) == bytes([7, 0, 0, 0, 0, 4, 0, 0, 2, 6])  # A-ABORT, invalid PDU parameter value
+    assert "(type 01h) of 4294967295 bytes, more than the 65536" in warnings_of(caplog)[-1]
+    assert store.recent() == [] and echo(port) == SUCCESS
+
+
+def test_a_message_larger_than_the_cap_is_dropped_and_the_association_aborted(
+    start: Starter, store: ProgressStore, reports: Reports, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="vetmwl.mpps")
+    server, port = start(max_message_size=65536)
+    big = scheduled()
+    big.CommentsOnThePerformedProcedureStep = "x" * 70_000
+    with pytest.raises(NoAnswer), session(port, timeout=5) as modality:
+        modality.n_create(big)
+    assert (
+        'one message passed 65536 bytes, the most "SqlWorklist.Mpps.MaxMessageSize" allows' in warnings_of(caplog)[-1]
+    )
+    assert store.recent() == [] and reports == []
+    big.CommentsOnThePerformedProcedureStep = "x" * 60_000  # within the cap: served
+    assert n_create(port, big)[0] == SUCCESS
+    assert server.settings.max_message_size == 65536
+
+
+def test_dicom_tls_on_the_mpps_port(
+    start: Starter, store: ProgressStore, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="vetmwl.mpps")
+    pki = make_pki(tmp_path)
+    tls = MppsTls(str(pki.server_certificate), str(pki.server_key), str(pki.ca))
+    _, port = start(("DX_ROOM1",), tls=tls)
+    # A peer that never starts its handshake does not hold up the others.
+    with socket.create_connection(("127.0.0.1", port)), session(port, tls=client_context(pki)) as modality:
+        status, uid, _ = modality.n_create(scheduled())
+        assert status == SUCCESS
+        assert modality.n_set(uid, completed()) == (SUCCESS, "")
+        assert isinstance(modality.assoc.dul.socket.socket, ssl.SSLSocket)
+    step = store.get(uid)
+    assert step is not None and step.status == COMPLETED
+    for stranger in (client_context(pki, own=False), client_context(pki, own=None), None):  # None: plain DICOM
+        with pytest.raises(NoAnswer), session(port, tls=stranger, timeout=3):
+            pass
+    failed = [w for w in warnings_of(caplog) if "DICOM TLS handshake failed" in w]
+    assert len(failed) >= 3 and any("certificate verify failed" in w for w in failed), failed  # + the silent one
+    assert store.recent()[0].uid == uid  # nothing else recorded
+
+
+def test_admission_fails_closed(
+    start: Starter, store: ProgressStore, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """pynetdicom swallows an exception in an EVT_REQUESTED handler and negotiates: the SCP must
+    reject instead."""
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("resolver exploded")
+
+    _, port = start(("DX_ROOM1",))
+    monkeypatch.setattr(Guard, "admit", broken)
+    assert refusal(port) == LOCAL_LIMIT_EXCEEDED
+    assert any(r.exc_info and "admitting an MPPS association" in r.getMessage() for r in caplog.records)
+    assert store.recent() == []
+
+
+def test_refusals_from_a_device_in_a_loop_do_not_flood_the_log(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="vetmwl.mpps")
+    now = [1000.0]
+    monkeypatch.setattr(guard_module.time, "monotonic", lambda: now[0])
+    guard = Guard(MppsSettings(True, 4243, "VETMWL", ("DX_ROOM1",)), list)
+    for _ in range(5):
+        assert guard.admit(object(), "INTRUDER", "192.0.2.9") == CALLING_AET_NOT_RECOGNISED
+    assert guard.admit(object(), "INTRUDER", "192.0.2.10") == CALLING_AET_NOT_RECOGNISED  # another address
+    assert len(warnings_of(caplog)) == 2
+    now[0] += guard_module.LOG_EVERY
+    guard.admit(object(), "INTRUDER", "192.0.2.9")
+    assert "(4 more such refusals from that address were not logged)" in warnings_of(caplog)[-1]
+
+
+def test_tls_files_that_went_away_leave_the_worklist_working(
+    store: ProgressStore, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    pki = make_pki(tmp_path)
+    tls = MppsTls(str(pki.server_certificate), str(pki.server_key), str(pki.ca))
+    pki.server_key.unlink()  # after the settings were read
+    server = MppsServer(MppsSettings(True, free_port(), "VETMWL", ("DX_ROOM1",), tls=tls), MppsProtocol(store), print)
+    assert server.start() is False and not server.listening
+    assert any("cannot use Orthanc's DICOM TLS files" in r.getMessage() for r in caplog.records)
+    assert pynetdicom_threads() == []
+
+
+def test_a_command_set_pynetdicom_cannot_read_is_aborted_with_a_log_line(
+    start: Starter, store: ProgressStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="vetmwl.mpps")
+    _, port = start(("DX_ROOM1",))
+    sender = RawMpps(port, "DX_ROOM1")
+    with pytest.raises(ConnectionError):
+        sender.send(N_CREATE_RQ, "9" * 70, b"")  # a UID longer than a UI holds
+    sender.close()
+    assert "'DX_ROOM1' at 127.0.0.1: pynetdicom cannot read its message's command set" in warnings_of(caplog)[-1]
+    assert store.recent() == [] and echo(port) == SUCCESS
+
+
+def test_a_pdu_after_one_pynetdicom_skipped_is_still_capped(start: Starter, caplog: pytest.LogCaptureFixture) -> None:
+    """pynetdicom reads no body after a header of unknown type; the PDU after it is capped all the same."""
+    caplog.set_level(logging.WARNING, logger="vetmwl.mpps")
+    _, port = start()
+    with socket.create_connection(("127.0.0.1", port)) as peer:
+        peer.sendall(b"\x09\x00" + struct.pack(">I", 6) + b"\x04\x00" + struct.pack(">I", 50_000_000))
+        peer.settimeout(5)
+        sent = 0
+        with contextlib.suppress(OSError):
+            while sent < 50_000_000:
+                peer.sendall(bytes(65536))
+                sent += 65536
+    assert sent < 8 << 20, f"the SCP read {sent} bytes"
+    assert wait_until(lambda: any("a PDU of 50000000 bytes, more than the 65536" in w for w in warnings_of(caplog)))
+    assert echo(port) == SUCCESS
+
+
+def test_requests_sent_without_waiting_for_answers_abort_the_association(
+    start: Starter, store: ProgressStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """pynetdicom would queue every message a peer sends ahead; one modality has one outstanding."""
+    caplog.set_level(logging.WARNING, logger="vetmwl.mpps")
+    release = threading.Event()
+
+    class Slow:
+        def n_create(self, *args: object) -> Outcome:
+            release.wait(10)
+            return Outcome(PROCESSING_FAILURE, REFUSED, "slow", "")
+
+        n_set = n_create
+
+    _, port = start(handler=Slow())
+    sender = RawMpps(port, "DX_ROOM1")
+    body = encode(scheduled(), True, True)
+    with contextlib.suppress(OSError):
+        for n in range(1, 6):
+            for pdu in sender._fragments(command(N_CREATE_RQ, n, None), 0x01):
+                sender.sock.sendall(pdu)
+            for pdu in sender._fragments(body, 0x00):
+                sender.sock.sendall(pdu)
+    assert wait_until(
+        lambda: any("without waiting for their answers (2 wait already" in w for w in warnings_of(caplog))
+    )
+    release.set()
+    sender.close()
+    assert echo(port) == SUCCESS

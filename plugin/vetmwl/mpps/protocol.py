@@ -15,9 +15,12 @@ N-CREATE, N-SET and Final State Attributes"):
   without an Affected SOP Instance UID gets one made here (PS3.7 10.1.5.1.4).
 - The values stored in the store's columns or decided on (status, station AE title, modality,
   start and end, each scheduled step's keys) must be valid for their VR, by pydicom's validation
-  (else 0106H): the columns are sized for them and matching relies on them. Every other attribute
+  (else 0106H), and single values, not a query's ranges: the columns are sized for them and
+  matching relies on them. Every other attribute
   is kept as sent, as DICOM JSON; one that cannot be written as DICOM JSON (say "abc" as a DS) is
   left out and named in the outcome's notes, rather than refusing a step for a value nobody reads.
+- N-SET: only from the AE title and address whose N-CREATE made the step (else 0124H Not
+  Authorized), unless ``NSetFromOtherAETs`` says a modality uses two AE titles.
 - N-SET: only a step IN PROGRESS may change (F.7.2.2.3: else 0110H with Error ID A710, Table
   F.7.2-2). What the table marks "Not allowed" for N-SET may not change: 0105H No Such Attribute,
   as dcm4che's MPPS SCP answers (the standard names no status). Resending such an attribute with
@@ -34,6 +37,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -75,6 +79,7 @@ NO_SUCH_SOP_INSTANCE = 0x0112
 INVALID_SOP_INSTANCE = 0x0117
 MISSING_ATTRIBUTE = 0x0120
 MISSING_ATTRIBUTE_VALUE = 0x0121
+NOT_AUTHORIZED = 0x0124
 RESOURCE_LIMITATION = 0x0213
 #: The Error ID and Error Comment of an N-SET to a finished step (PS3.4 Table F.7.2-2).
 MAY_NO_LONGER_BE_UPDATED = 0xA710
@@ -173,6 +178,13 @@ CREATE_ONLY = frozenset(
         "StudyID",
     )
 )
+#: A single date, time or date-time (PS3.5 Table 6.2-1), as the state store's columns hold them:
+#: pydicom's validation lets a query's range ("20260101-20261231") through.
+_SINGLE = {
+    "DA": re.compile(r"\d{8}"),
+    "TM": re.compile(r"\d{2}(\d{2}(\d{2}(\.\d{1,6})?)?)?"),
+    "DT": re.compile(r"\d{4}(\d{2}(\d{2}(\d{2}(\d{2}(\d{2}(\.\d{1,6})?)?)?)?)?)?([+-]\d{4})?"),
+}
 #: The Final State column of Table F.7.2-1: what a COMPLETED or DISCONTINUED step should hold.
 FINAL_STATE = ("PerformedProcedureStepEndDate", "PerformedProcedureStepEndTime", "PerformedSeriesSequence")
 _CHARACTER_SET = Tag(0x0008, 0x0005)
@@ -287,6 +299,13 @@ def _value(ds: Dataset, keyword: str, where: str = "") -> str:
             f"Invalid value: {keyword}",
             f"{path} is not a valid {vr}: {_shown(text)} ({reason})",
         ) from None
+    single = _SINGLE.get(vr)
+    if single is not None and not single.fullmatch(text):
+        raise _Refused(
+            INVALID_ATTRIBUTE_VALUE,
+            f"Invalid value: {keyword}",
+            f"{path} is {_shown(text)}, not a single {vr}: a range belongs in a query, not in a performed step",
+        )
     return text
 
 
@@ -357,9 +376,13 @@ class MppsProtocol:
     """The SCP's rules on a :class:`~vetmwl.progress.ProgressStore`, for any number of association
     threads: the N-SETs of this process take turns, so that none loses another's merge."""
 
-    def __init__(self, store: ProgressStore, max_attributes: int = MAX_ATTRIBUTES) -> None:
+    def __init__(
+        self, store: ProgressStore, max_attributes: int = MAX_ATTRIBUTES, n_set_from_other_aets: bool = False
+    ) -> None:
         self.store = store
         self.max_attributes = max_attributes
+        #: Whether an N-SET may come from another AE title or address than the step's N-CREATE.
+        self.n_set_from_other_aets = n_set_from_other_aets
         self._lock = threading.Lock()
 
     # -- the two operations ------------------------------------------------------------------------
@@ -470,6 +493,7 @@ class MppsProtocol:
                     "No such SOP Instance",
                     f"an N-SET for performed step {_shown(uid)}, which no N-CREATE made",
                 )
+            self._same_caller(step, calling_aet, calling_address)
             if step.status in FINAL:
                 raise _final(uid, step.status)
             status = self._new_status(ds, step.status)
@@ -521,6 +545,21 @@ class MppsProtocol:
                 )
             )
         return tuple(dict.fromkeys(references))
+
+    def _same_caller(self, step: PerformedStep, calling_aet: str, calling_address: str) -> None:
+        """Refuse an N-SET from another AE title or address than the step's N-CREATE (0124H), unless
+        the site allows it: another device must not finish or change a step it did not start."""
+        if self.n_set_from_other_aets:
+            return
+        caller = (calling_aet.strip()[:16], calling_address[:64])
+        if caller != (step.calling_aet, step.calling_address):
+            raise _Refused(
+                NOT_AUTHORIZED,
+                "Not authorized: another AE created this step",
+                f"an N-SET for performed step {step.uid} from {caller[0]!r} at {caller[1]}, which {step.calling_aet!r} "
+                f"at {step.calling_address} created: only that AE title and address may change it (a modality that "
+                'uses two AE titles needs "SqlWorklist.Mpps.NSetFromOtherAETs": true)',
+            )
 
     @staticmethod
     def _new_status(ds: Dataset, current: str) -> str:

@@ -1,0 +1,173 @@
+"""A lean MPPS SCU that sends bytes exactly as given, for hostile tests: pynetdicom's SCU encodes a
+pydicom Dataset, which cannot carry a wrong length, an unreadable sequence or 64 MB it never held.
+
+:class:`RawMpps` proposes the MPPS SOP Class in Implicit VR Little Endian, sends each N-CREATE or
+N-SET as a command set and the data set's bytes in P-DATA fragments of the SCP's Maximum Length,
+and reads the response's Status. A rejected association raises :class:`~support.mpps.NoAnswer`
+with the A-ASSOCIATE-RJ's reason; an abort or a closed connection raises ConnectionError.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+from collections.abc import Iterable
+
+from bench.cfind import APPLICATION_CONTEXT, IMPLEMENTATION_UID, IMPLICIT_LITTLE, _element, _item, _item_pdv, _pdu
+
+from .mpps import NoAnswer
+
+MPPS_SOP_CLASS = b"1.2.840.10008.3.1.2.3.3"
+N_CREATE_RQ, N_SET_RQ = 0x0140, 0x0120
+#: What this SCU announces it receives (the SCP's responses are small).
+OWN_MAX_PDU = 16384
+
+
+def command(field: int, message_id: int, uid: str | None, with_data: bool = True) -> bytes:
+    """An N-CREATE-RQ (``uid`` None: the SCP makes one) or N-SET-RQ command set (PS3.7 10.3)."""
+    class_tag = 0x0002 if field == N_CREATE_RQ else 0x0003
+    elements = [
+        (class_tag, _element(0x0000, class_tag, MPPS_SOP_CLASS)),
+        (0x0100, _element(0x0000, 0x0100, struct.pack("<H", field))),
+        (0x0110, _element(0x0000, 0x0110, struct.pack("<H", message_id & 0xFFFF))),
+        (0x0800, _element(0x0000, 0x0800, struct.pack("<H", 0x0000 if with_data else 0x0101))),
+    ]
+    if uid is not None:
+        uid_tag = 0x1000 if field == N_CREATE_RQ else 0x1001
+        elements.append((uid_tag, _element(0x0000, uid_tag, uid.encode("ascii", "replace"))))
+    body = b"".join(e for _, e in sorted(elements))
+    return _element(0x0000, 0x0000, struct.pack("<I", len(body))) + body
+
+
+def status_of(command_set: bytes) -> int:
+    offset = 0
+    while offset + 8 <= len(command_set):
+        group, element, length = struct.unpack_from("<HHI", command_set, offset)
+        if (group, element) == (0x0000, 0x0900):
+            return struct.unpack_from("<H", command_set, offset + 8)[0]
+        offset += 8 + length
+    raise ValueError("a response without a status")
+
+
+class RawMpps:
+    """One association with an MPPS SCP, for any number of messages in a row."""
+
+    def __init__(
+        self, port: int, calling: str = "DX_ROOM1", called: str = "VETMWL", timeout: float = 10, source: str = ""
+    ) -> None:
+        self.sock = socket.create_connection(
+            ("127.0.0.1", port), timeout=timeout, source_address=(source, 0) if source else None
+        )
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._buffer = b""
+        self._message_id = 0
+        context = _item(0x30, MPPS_SOP_CLASS) + _item(0x40, IMPLICIT_LITTLE)
+        user = _item(0x51, struct.pack(">I", OWN_MAX_PDU)) + _item(0x52, IMPLEMENTATION_UID)
+        request = (
+            struct.pack(">HH", 1, 0)
+            + called.encode().ljust(16)
+            + calling.encode().ljust(16)
+            + bytes(32)
+            + _item(0x10, APPLICATION_CONTEXT)
+            + _item(0x20, struct.pack(">BBBB", 1, 0, 0, 0) + context)
+            + _item(0x50, user)
+        )
+        self.sock.sendall(_pdu(0x01, request))
+        kind, payload = self._read_pdu()
+        if kind == 0x03:
+            self.sock.close()
+            raise NoAnswer(f"the association from {calling} was rejected", tuple(payload[1:4]))  # type: ignore[arg-type]
+        if kind != 0x02:
+            self.sock.close()
+            raise ConnectionError(f"no association (PDU type {kind:#04x})")
+        self.max_pdu = self._their_max_pdu(payload[68:])
+
+    @staticmethod
+    def _their_max_pdu(items: bytes) -> int:
+        offset = 0
+        while offset + 4 <= len(items):
+            kind, _, length = struct.unpack_from(">BBH", items, offset)
+            if kind == 0x50:
+                inner = items[offset + 4 : offset + 4 + length]
+                position = 0
+                while position + 4 <= len(inner):
+                    sub, _, sub_length = struct.unpack_from(">BBH", inner, position)
+                    if sub == 0x51:
+                        return struct.unpack_from(">I", inner, position + 4)[0] or 1 << 20
+                    position += 4 + sub_length
+            offset += 4 + length
+        return 16384
+
+    def _read(self, size: int) -> bytes:
+        while len(self._buffer) < size:
+            chunk = self.sock.recv(max(65536, size - len(self._buffer)))
+            if not chunk:
+                raise ConnectionError("the SCP closed the connection")
+            self._buffer += chunk
+        data, self._buffer = self._buffer[:size], self._buffer[size:]
+        return data
+
+    def _read_pdu(self) -> tuple[int, bytes]:
+        kind, _, length = struct.unpack(">BBI", self._read(6))
+        return kind, self._read(length)
+
+    def _fragments(self, data: bytes, header: int) -> Iterable[bytes]:
+        """``data`` as P-DATA-TF PDUs of one PDV each, within the SCP's Maximum Length."""
+        size = self.max_pdu - 6
+        for start in range(0, max(len(data), 1), size):
+            last = start + size >= len(data)
+            yield _pdu(0x04, _item_pdv(1, header | (0x02 if last else 0), data[start : start + size]))
+
+    def send(self, field: int, uid: str | None, dataset: bytes | None) -> int:
+        """One N-CREATE (``field`` N_CREATE_RQ) or N-SET with these data set bytes; its status."""
+        self._message_id += 1
+        for pdu in self._fragments(command(field, self._message_id, uid, dataset is not None), 0x01):
+            self.sock.sendall(pdu)
+        if dataset is not None:
+            for pdu in self._fragments(dataset, 0x00):
+                self.sock.sendall(pdu)
+        return self.response()
+
+    def response(self) -> int:
+        parts: list[bytes] = []
+        while True:
+            kind, payload = self._read_pdu()
+            if kind != 0x04:
+                raise ConnectionError(f"the SCP answered with PDU type {kind:#04x}")
+            offset = 0
+            while offset < len(payload):
+                (length,) = struct.unpack_from(">I", payload, offset)
+                header, data = payload[offset + 5], payload[offset + 6 : offset + 4 + length]
+                offset += 4 + length
+                if header & 0x01:
+                    parts.append(data)
+                    if header & 0x02:
+                        return status_of(b"".join(parts))
+
+    def stream(self, uid: str | None, total: int, chunk: bytes) -> int:
+        """An N-CREATE whose data set is ``total`` bytes of ``chunk`` repeated, made as it is sent
+        (never held whole); the bytes sent before the SCP ended the connection."""
+        self._message_id += 1
+        for pdu in self._fragments(command(N_CREATE_RQ, self._message_id, uid), 0x01):
+            self.sock.sendall(pdu)
+        size = self.max_pdu - 6
+        piece = (chunk * (size // len(chunk) + 1))[:size]
+        sent = 0
+        try:
+            while sent < total:
+                last = sent + size >= total
+                self.sock.sendall(_pdu(0x04, _item_pdv(1, 0x02 if last else 0x00, piece)))
+                sent += size
+        except OSError:
+            return sent
+        return sent
+
+    def release(self) -> None:
+        try:
+            self.sock.sendall(_pdu(0x05, bytes(4)))
+            self._read_pdu()
+        finally:
+            self.sock.close()
+
+    def close(self) -> None:
+        self.sock.close()
