@@ -343,9 +343,11 @@ class Database:
         return connection, result, None
 
     # -- runs on the caller's thread (Orthanc's) ------------------------------------------------
-    def _run(self, work: Callable[[Any], Any]) -> Any:
+    def _run(self, work: Callable[[Any], Any], seconds: float | None = None) -> Any:
         connection, self._connection = self._connection, None
         deadline = self._query_timeout + (0 if connection else self._connect_timeout) + 1
+        if seconds is not None:
+            deadline = round(min(deadline, seconds), 2)  # what is left of a C-FIND's QueryTimeout
         if self._worker is None:
             self._worker = _Worker()
         future = self._worker.submit(self._job, connection, work)
@@ -366,13 +368,16 @@ class Database:
             raise error
         return result
 
-    def fetch(self, sql: str, params: Sequence[object] = (), max_rows: int | None = None) -> FetchResult:
-        """Run ``sql``; return column names and up to ``max_rows`` rows.
+    def fetch(
+        self, sql: str, params: Sequence[object] = (), max_rows: int | None = None, seconds: float | None = None
+    ) -> FetchResult:
+        """Run ``sql``; return column names and up to ``max_rows`` rows; ``seconds``: wait at most
+        that long (what a C-FIND has left of its QueryTimeout), where less than the usual deadline.
 
         Raises DatabaseError (the database's fault) or InternalError (the SQL was refused). Only a
         lost connection that had worked before is reopened and the query tried once more.
         """
-        return self._retried(lambda connection: _query(connection, sql, params, max_rows))
+        return self._retried(lambda connection: _query(connection, sql, params, max_rows), seconds)
 
     def transaction(
         self, statements: Sequence[tuple[str, Sequence[object]]], only_if_first_changes: bool = False
@@ -385,19 +390,19 @@ class Database:
         """
         return self._retried(lambda connection: _transact(connection, statements, only_if_first_changes))
 
-    def _retried(self, work: Callable[[Any], Any]) -> Any:
+    def _retried(self, work: Callable[[Any], Any], seconds: float | None = None) -> Any:
         with self._lock:
             if self._closed:
                 # A thread still busy when Orthanc stopped must not open a connection again.
                 raise DatabaseError(f"{self.name} is closed: Orthanc is stopping", "08003")
             reused = self._connection is not None
             try:
-                return self._run(work)
+                return self._run(work, seconds)
             except DatabaseError as error:
                 if not (reused and error.connection and not error.timeout):
                     raise
                 log.warning("the database connection was lost (%s); reconnecting and retrying once", error)
-            return self._run(work)
+            return self._run(work, seconds)
 
     def close(self, timeout: float = 2.0) -> None:
         """Close the connection and end the worker thread (when Orthanc stops); later calls fail."""

@@ -276,16 +276,22 @@ class WorklistService:
         rows: list = []
         sql_seconds = 0.0
         fetch, sql = p.fetch, p.sql
+        deadline = started + self.settings.query_timeout
+        left: float | None = None
         while True:
-            found, seconds = self._fetch(p, sql) if not p.nothing else ([], 0.0)
+            found, seconds = self._fetch(p, sql, left) if not p.nothing else ([], 0.0)
             sql_seconds += seconds
             more = len(found) >= fetch
             rows = self._with_states(p, found)
             if p.checks:
-                rows = _checked(rows, p.checks, started + self.settings.query_timeout, self.settings.query_timeout)
+                rows = _checked(rows, p.checks, deadline, self.settings.query_timeout)
             if not (more and len(rows) <= limit and p.sql_for is not None and fetch < SCAN_ROWS + 1):
                 break
-            # The states turned rows down: read further, so that the limit and the order stay exact.
+            # The states turned rows down: read further, so that the limit and the order stay exact;
+            # only within QueryTimeout (past it, the rows found so far are answered as incomplete).
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                break
             fetch = min(fetch * GROWTH, SCAN_ROWS + 1)
             sql = p.sql_for(fetch)
         fetched = time.perf_counter()
@@ -307,9 +313,13 @@ class WorklistService:
             build_seconds=finished - fetched,
         )
 
-    def _fetch(self, p: Plan, sql: str) -> tuple[list, float]:
+    def _fetch(self, p: Plan, sql: str, seconds: float | None = None) -> tuple[list, float]:
+        """Run the plan's SQL; ``seconds``: at most that long (a read further, within QueryTimeout)."""
         try:
-            result = self.database.fetch(sql, p.params)
+            if seconds is None:
+                result = self.database.fetch(sql, p.params)
+            else:
+                result = self.database.fetch(sql, p.params, seconds=seconds)
         except DatabaseError as error:
             if error.sqlstate in _MISSING_COLUMN_STATES:
                 self._view = None  # the view changed under us: discover its columns again.
@@ -414,9 +424,9 @@ def _checked(rows: list, checks: tuple[Check, ...], deadline: float, timeout: fl
         if clock() > deadline:
             keys = tuple(dict.fromkeys(c.keyword for c in checks))
             raise CheckTimeout(
-                f"checking the key(s) {', '.join(keys)} on {len(rows)} row(s) took longer than "
-                f"SqlWorklist.QueryTimeout ({timeout:g} s; stopped after {n + 1} row(s)): make the query "
-                "narrower, or give those attributes their own column in the view so that SQL matches them",
+                f"the C-FIND reached SqlWorklist.QueryTimeout ({timeout:g} s) while checking the key(s) "
+                f"{', '.join(keys)} on {len(rows)} row(s) (stopped after {n + 1}): make the query narrower, "
+                "or give those attributes their own column in the view so that SQL matches them",
                 keys,
             )
     return out

@@ -4,6 +4,7 @@ limit and order stay exact. Over the demo SQLite file (ODBC) and a real SQLite s
 
 from __future__ import annotations
 
+import time
 from io import BytesIO
 from typing import Any
 
@@ -176,3 +177,40 @@ def test_a_failed_store_is_asked_again_only_after_a_pause(
     now[0] += 2
     find(service)
     assert service.progress_error == ""  # asked again after the pause, and it answers
+
+
+def test_reading_further_waits_only_for_what_is_left_of_the_query_timeout(
+    sqlite_db: str, store: ProgressStore, services: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The states turn the first rows down and the service reads further: each read after the first
+    may take only what is left of the C-FIND's QueryTimeout, so the reads together stay within it."""
+    everything, _ = find(make(services, sqlite_db, None))
+    service = make(services, sqlite_db, store, LimitAnswers=4)
+    for n, answer in enumerate(everything[:10]):
+        store.create(performed(f"4.{n}", answer), "N-CREATE")
+    service.view()  # the view's columns are read first, with the usual deadline
+    waits: list[float | None] = []
+    fetch = service.database.fetch
+
+    def spy(sql: str, params: Any = (), max_rows: Any = None, seconds: float | None = None) -> Any:
+        waits.append(seconds)
+        return fetch(sql, params, max_rows, seconds)
+
+    monkeypatch.setattr(service.database, "fetch", spy)
+    found, _ = find(service)
+    assert spsids(found) == spsids(everything[10:14])
+    first, *further = waits
+    assert first is None and further  # the first read has the usual deadline; then what is left
+    assert all(0 < w <= 5 for w in further) and further == sorted(further, reverse=True)
+
+
+def test_a_read_stops_when_its_time_is_up(sqlite_db: str) -> None:
+    slow = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 300000000) SELECT count(*) FROM c"
+    database = Database(sqlite_db, 5, 5)
+    try:
+        started = time.perf_counter()
+        with pytest.raises(DatabaseError) as error:
+            database.fetch(slow, seconds=0.5)
+        assert error.value.timeout and time.perf_counter() - started < 2
+    finally:
+        database.close()
