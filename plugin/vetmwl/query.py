@@ -24,6 +24,7 @@ from .kinds import Filter, ranges, sequence, single, uid_list, wildcard
 from .kinds.universal import is_universal
 from .model import (
     KEEP_LEADING_SPACES,
+    MAX_LENGTH,
     NEVER_MATCHED,
     NUMBER_VRS,
     SPS_TAG,
@@ -122,7 +123,20 @@ def _text(dataset: Dataset, tag: int, keyword: str) -> str:
     if controls:
         codes = ", ".join(f"U+{ord(c):04X}" for c in controls)
         raise QueryError(f"{keyword} ({vr}) holds the control character(s) {codes}, which that VR does not allow")
+    _check_length(keyword, vr, text)
     return text
+
+
+def _check_length(keyword: str, vr: str, text: str) -> None:
+    """Refuse a value longer than its VR allows (PS3.5 Table 6.2-1; PN per component group, a UID
+    list per UID): no stored value can be that long, and the matcher need not read it."""
+    limit = MAX_LENGTH.get(vr)
+    if limit is None:
+        return
+    parts = text.split("=") if vr == "PN" else text.split("\\") if vr == "UI" else [text]
+    longest = max(len(p) for p in parts)
+    if longest > limit:
+        raise QueryError(f"{keyword} ({vr}) is {longest} characters long; its VR allows {limit} (PS3.5 Table 6.2-1)")
 
 
 def _text_filter(keyword: str, value: str, vr: str, level: Level, or_unknown: bool = False) -> Filter | None:

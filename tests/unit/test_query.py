@@ -457,3 +457,23 @@ def test_implicit_vr_keys_are_read_with_the_dictionarys_vr() -> None:
     assert padded.padded_step_keys == ("ScheduledProcedureStepID",)
     private = read_identifier(implicit_step((0x00080060, b"DX"), (0x00091010, b"x")))
     assert _private_tags(private) == ["(0009,1010)"]  # found inside the sequence before it is converted
+
+
+@pytest.mark.parametrize(
+    ("root", "refused"),
+    [
+        ({"PatientID": "*" * 64}, False),  # LO: 64 characters, universal
+        ({"PatientID": "*" * 64 + "Z"}, True),
+        ({"AccessionNumber": "A" * 17}, True),  # SH: 16
+        ({"PatientName": "A" * 64 + "=" + "B" * 64}, False),  # PN: 64 per component group
+        ({"PatientName": "A" * 65}, True),
+        ({"StudyInstanceUID": "1." + "2" * 62 + "\\1.3"}, False),  # UI: 64 per UID of a list
+        ({"StudyInstanceUID": "1." + "2" * 63}, True),
+    ],
+)
+def test_a_key_longer_than_its_vr_allows_is_refused(root: dict[str, Any], refused: bool) -> None:
+    if refused:
+        with pytest.raises(QueryError, match="PS3.5 Table 6.2-1"):
+            parse(**root)
+    else:
+        parse(**root)
