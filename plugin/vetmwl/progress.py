@@ -324,15 +324,22 @@ class ProgressStore:
                 events[e[0]].append(Event(int(e[1]), e[2], e[3], e[4], e[5]))
         return [replace(s, references=tuple(references[s.uid]), events=tuple(events[s.uid])) for s in steps]
 
-    def states(self, steps: Sequence[StepKeys]) -> list[State]:
-        """Every reference that shares a MatchOn key with one of ``steps``, with its step's status."""
+    def states(self, steps: Sequence[StepKeys], until: float | None = None) -> list[State]:
+        """Every reference that shares a MatchOn key with one of ``steps``, with its step's status.
+        ``until``: a ``time.perf_counter`` time (a C-FIND's QueryTimeout) no read may go past."""
         self.ensure_schema()
         wanted = {k: sorted({_key(s, k) for s in steps} - {""}) for k in self.match_on}
         found: list[State] = []
         for keyword, values in wanted.items():
             for batch in _batches(values):
                 sql = self._statement("states_of", [(MATCH_COLUMNS[keyword], len(batch))])
-                for r in self.database.fetch(sql, (VOIDED, *batch)).rows:
+                left = None if until is None else until - time.perf_counter()
+                if left is not None and left <= 0:
+                    raise DatabaseError(
+                        "reading the state store took longer than SqlWorklist.QueryTimeout", timeout=True
+                    )
+                within = {} if left is None else {"seconds": left}
+                for r in self.database.fetch(sql, (VOIDED, *batch), **within).rows:
                     found.append(State(Reference(str(r[0]), str(r[1]), str(r[2])), r[3], int(r[4]), r[5]))
         return found
 

@@ -56,6 +56,8 @@ STORE_PAUSE = 10.0
 #: Rows read first when only the performed steps' states may turn rows down (few are, usually): the
 #: query is read again with this many times more rows while too few remain, up to SCAN_ROWS.
 GROWTH = 4
+#: Seconds a read further needs left of QueryTimeout to be tried (else the rows found are answered).
+FURTHER_AT_LEAST = 0.5
 #: Distinct identifiers (with calling AE) whose plans are kept; modalities poll with a few, over and over.
 PLAN_CACHE_SIZE = 1024
 #: Multi-valued keys that are nevertheless matched in SQL as one value (a station has one AE title).
@@ -279,10 +281,17 @@ class WorklistService:
         deadline = started + self.settings.query_timeout
         left: float | None = None
         while True:
-            found, seconds = self._fetch(p, sql, left) if not p.nothing else ([], 0.0)
+            try:
+                found, seconds = self._fetch(p, sql, left) if not p.nothing else ([], 0.0)
+            except DatabaseError as error:
+                if left is None or not error.timeout:
+                    raise
+                # A read further ran out of time: the rows found so far are answered, incomplete.
+                log.warning("reading further took the rest of QueryTimeout: %d answer(s), marked incomplete", len(rows))
+                break
             sql_seconds += seconds
             more = len(found) >= fetch
-            rows = self._with_states(p, found)
+            rows = self._with_states(p, found, deadline)
             if p.checks:
                 rows = _checked(rows, p.checks, deadline, self.settings.query_timeout)
             if not (more and len(rows) <= limit and p.sql_for is not None and fetch < SCAN_ROWS + 1):
@@ -290,7 +299,7 @@ class WorklistService:
             # The states turned rows down: read further, so that the limit and the order stay exact;
             # only within QueryTimeout (past it, the rows found so far are answered as incomplete).
             left = deadline - time.perf_counter()
-            if left <= 0:
+            if left < FURTHER_AT_LEAST:
                 break
             fetch = min(fetch * GROWTH, SCAN_ROWS + 1)
             sql = p.sql_for(fetch)
@@ -330,17 +339,18 @@ class WorklistService:
             raise
         return result.rows, result.seconds
 
-    def _with_states(self, p: Plan, rows: list) -> list:
+    def _with_states(self, p: Plan, rows: list, deadline: float) -> list:
         """The rows, those whose step has a state in our store carrying that status (see
-        :mod:`vetmwl.progress`). A store that cannot be read does not stop the worklist: the rows
-        then keep the view's statuses, and the log says so once per outage."""
+        :mod:`vetmwl.progress`). A store that cannot be read (by ``deadline``, the C-FIND's
+        QueryTimeout) does not stop the worklist: the rows then keep the view's statuses, and the log
+        says so once per outage."""
         if self.progress is None or p.step_keys is None or not rows:
             return rows
         if self.progress_error and self.clock() < self._store_pause_until:
             return rows
         keys = [p.step_keys(row) for row in rows]
         try:
-            states = self.progress.states(keys)
+            states = self.progress.states(keys, until=deadline)
         except Exception as error:  # a failure, an internal error or a bad row alike: answer from the view
             if not self.progress_error:
                 log.warning(

@@ -141,7 +141,7 @@ def test_a_store_that_fails_in_any_way_leaves_the_worklist_working(
 ) -> None:
     """Not only a database error: an internal error, or a row the store cannot read, answers from the view."""
 
-    def states(keys: object) -> None:
+    def states(keys: object, **_: object) -> None:
         raise failure
 
     monkeypatch.setattr(store, "states", states)
@@ -162,7 +162,7 @@ def test_a_failed_store_is_asked_again_only_after_a_pause(
     real = store.states
     now = [1000.0]
 
-    def failing(keys: Any) -> Any:
+    def failing(keys: Any, **_: Any) -> Any:
         asked.append(now[0])
         raise DatabaseError("the state store did not answer within 6 seconds", "HYT00", timeout=True)
 
@@ -214,3 +214,24 @@ def test_a_read_stops_when_its_time_is_up(sqlite_db: str) -> None:
         assert error.value.timeout and time.perf_counter() - started < 2
     finally:
         database.close()
+
+
+def test_a_read_further_that_runs_out_of_time_answers_what_was_found(
+    sqlite_db: str, store: ProgressStore, services: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first read found rows; a read further past QueryTimeout does not fail the C-FIND."""
+    everything, _ = find(make(services, sqlite_db, None))
+    service = make(services, sqlite_db, store, LimitAnswers=4)
+    for n, answer in enumerate(everything[:3]):  # three of the first five leave: two remain, fewer than 4
+        store.create(performed(f"5.{n}", answer), "N-CREATE")
+    service.view()
+    fetch = service.database.fetch
+
+    def timing_out(sql: str, params: Any = (), max_rows: Any = None, seconds: float | None = None) -> Any:
+        if seconds is not None:
+            raise DatabaseError("the database did not answer within 1.2 seconds", "HYT00", timeout=True)
+        return fetch(sql, params, max_rows)
+
+    monkeypatch.setattr(service.database, "fetch", timing_out)
+    found, incomplete = find(service)
+    assert spsids(found) == spsids(everything[3:5]) and incomplete
