@@ -65,7 +65,8 @@ def test_the_configuration_is_read_as_orthanc_reads_it(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("not JSON")
     configuration = check.read_configuration(tmp_path)
     assert configuration["DicomAet"] == "A//B" and "Name" not in configuration
-    assert check.read_configuration(tmp_path / "orthanc.json") == {"DicomAet": "A//B", "DicomPort": 4242}
+    one = check.read_configuration(tmp_path / "orthanc.json")
+    assert one == {"DicomAet": "A//B", "DicomPort": 4242, "StorageDirectory": str(tmp_path / "OrthancStorage")}
     (tmp_path / "bad.json").write_text('{"DicomPort": 104')
     with pytest.raises(ConfigError, match=r"bad\.json: cannot be read as Orthanc's JSON"):
         check.read_configuration(tmp_path)
@@ -104,3 +105,17 @@ def test_code_columns_take_the_vr_of_their_code_item() -> None:
     assert check.column_vr("PatientBreedCodeMeaning") == "LO"
     assert check.column_vr("BreedRegistryCodingSchemeDesignator") == "SH"
     assert check.too_long("PatientSpeciesCodeValue", "4" * 17) == 17
+
+
+def test_a_weight_that_is_not_a_number_is_one_problem_not_a_crash() -> None:
+    from vetmwl.model import Source
+    from vetmwl.values import ViewColumn
+
+    view = {
+        "PatientWeight": ViewColumn("PatientWeight", "PatientWeight", Source.VALUE, str),
+        "PatientID": ViewColumn("PatientID", "PatientID", Source.VALUE, str),
+    }
+    rows = [("12 lb", "P1"), ("4.5", "P2"), ("NaN", "P3"), ("", "P4")]
+    report = check.Report()
+    check.check_weights(check.Rows(view, ("PatientWeight", "PatientID"), rows), report)
+    assert len(report.problems) == 1 and "not a number for 1 animal(s) (e.g. P1: '12 lb')" in report.problems[0]

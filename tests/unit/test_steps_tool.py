@@ -52,7 +52,7 @@ def test_a_step_is_voided_and_listed_from_a_configuration_folder(
     ("write", "arguments", "status", "words"),
     [
         (None, ["void", "9.9.9"], 1, "no performed step '9.9.9'"),
-        ({"orthanc.json": "{ not json"}, ["list"], 2, "is not valid JSON"),
+        ({"orthanc.json": "{ not json"}, ["list"], 2, "cannot be read as Orthanc's JSON"),
         ({"orthanc.json": b"\xff\xfe"}, ["list"], 2, "cannot be read"),
         ({"orthanc.json": "[]"}, ["list"], 2, "not an Orthanc configuration"),
         ({"orthanc.json": json.dumps({"SqlWorklist": {"Dialect": "sqlite"}})}, ["list"], 2, "ConnectionString"),
@@ -87,7 +87,7 @@ def test_what_keeps_it_from_running_is_one_line(
 
 def test_a_missing_configuration_and_bad_arguments(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert steps.main(["--config", str(tmp_path / "nothing.json"), "list"]) == 2
-    assert "does not exist" in capsys.readouterr().err
+    assert "no Orthanc configuration at" in capsys.readouterr().err
     assert steps.main(["--config", str(tmp_path), "list"]) == 2
     assert "holds no *.json file" in capsys.readouterr().err
     with pytest.raises(SystemExit) as usage:

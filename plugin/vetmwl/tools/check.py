@@ -17,7 +17,7 @@ to change), 2 the database cannot be reached (or the configuration read).
 from __future__ import annotations
 
 import argparse
-import json
+import math
 import os
 import re
 import statistics
@@ -26,7 +26,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from io import BytesIO
 from pathlib import Path
 from typing import Any, TextIO
@@ -52,6 +52,7 @@ from ..service import WorklistService
 from ..values import ViewColumn
 from ..viewcolumns import discover
 from ..web.identifiers import file_bytes
+from .configuration import read_configuration
 
 READY, PROBLEMS, UNREACHABLE = 0, 1, 2
 #: Rows of the view read at most (the date window keeps a clinic's far below).
@@ -67,7 +68,7 @@ STRICT_KEYS = {
 _STEP_KEYS = ("ScheduledStationAETitle", "ScheduledProcedureStepStartDate", "ScheduledProcedureStepStartTime",
               "Modality", "ScheduledProcedureStepID", "ScheduledProcedureStepDescription")  # fmt: skip
 _ROOT_KEYS = (*PATIENT_KEYS, "PatientSexNeutered", "StudyInstanceUID", "AccessionNumber")
-_PLAIN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 #: Heaviest plausible adult weight in kg, and the highest plausible median of a practice's animals,
 #: by words of the species' description. A weight above reads as pounds sent as kilograms.
 _SPECIES_KG = (
@@ -106,32 +107,6 @@ def one_line(text: str) -> str:
 
 
 # -- the configuration, as Orthanc reads it -------------------------------------------------------
-
-
-def _strip_comments(text: str) -> str:
-    """Orthanc's configuration is JSON with // and /* */ comments: drop them, not what strings hold."""
-    pattern = re.compile(r'"(?:\\.|[^"\\])*"|//[^\n]*|/\*.*?\*/', re.DOTALL)
-    return pattern.sub(lambda m: m.group(0) if m.group(0).startswith('"') else " ", text)
-
-
-def read_configuration(path: Path) -> dict[str, Any]:
-    """Orthanc's configuration from a file, or from every ``*.json`` of a folder (a section in two
-    files is an error, as it is for Orthanc). Raises ConfigError saying what is wrong."""
-    files = sorted(path.glob("*.json")) if path.is_dir() else [path]
-    if not files or not all(f.is_file() for f in files):
-        raise ConfigError(f"no Orthanc configuration at {path}: give the file or folder Orthanc is started with")
-    merged: dict[str, Any] = {}
-    for file in files:
-        try:
-            content = json.loads(_strip_comments(file.read_text(encoding="utf-8")))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ConfigError(f"{file}: cannot be read as Orthanc's JSON ({exc})") from None
-        if not isinstance(content, dict):
-            raise ConfigError(f"{file}: is not a JSON object of settings")
-        for key in content.keys() & merged.keys():
-            raise ConfigError(f'{file}: "{key}" is also defined in another file of {path}, which Orthanc refuses')
-        merged.update(content)
-    return merged
 
 
 def default_sql_dir(environ: dict[str, str]) -> Path:
@@ -304,13 +279,26 @@ def check_weights(found: Rows, report: Report) -> None:
     if weight is None:
         return
     by_species: dict[str, dict[str, float]] = defaultdict(dict)
+    not_numbers: dict[str, str] = {}
     for row in found.rows:
         value = weight(row)
         if value is None or value == "":
             continue
         name = str(species(row) or "").strip() if species else ""
         animal = str(patient(row)) if patient else found.sps_id(row)
-        by_species[name or "(no species)"][animal] = float(Decimal(str(value)))
+        try:
+            kilograms = float(Decimal(str(value).strip()))
+        except (InvalidOperation, ValueError):
+            not_numbers.setdefault(animal, str(value))
+            continue
+        if math.isfinite(kilograms):
+            by_species[name or "(no species)"][animal] = kilograms
+    if not_numbers:
+        animal, value = next(iter(not_numbers.items()))
+        report.problem(
+            f"PatientWeight is not a number for {len(not_numbers)} animal(s) (e.g. {animal}: {value!r}): the view "
+            "must give kilograms as a number (DS), without a unit"
+        )
     for name, weights in sorted(by_species.items()):
         values = sorted(weights.values())
         median = statistics.median(values)
@@ -475,7 +463,7 @@ def _run(service: WorklistService, settings: Settings, args: argparse.Namespace,
     first = datetime.combine(args.date, time())
     last = first + timedelta(days=args.days + 1)
     names = {k: view[k].name for k in (START_DATETIME, "ScheduledProcedureStepID")}
-    if not (_PLAIN_NAME.match(settings.view.replace(".", "_")) and all(map(_PLAIN_NAME.match, names.values()))):
+    if not (_PLAIN_NAME.fullmatch(settings.view.replace(".", "_")) and all(map(_PLAIN_NAME.fullmatch, names.values()))):
         report.problem(f"the view's column names {sorted(names.values())} cannot be used in a query: rename them")
         return _finish(report, out)
     start, sps_id = names[START_DATETIME], names["ScheduledProcedureStepID"]

@@ -16,18 +16,16 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import json
-import re
 import sys
 from pathlib import Path
 from typing import Any
 
 from ..config import ConfigError, load_settings
 from ..errors import DatabaseError, InternalError
+from .configuration import read_configuration
 
 DONE, NO_SUCH_STEP, CANNOT_RUN = 0, 1, 2
 #: Orthanc's configuration files are JSON with // and /* */ comments.
-_COMMENTS = re.compile(r'"(?:\\.|[^"\\])*"|//[^\n]*|/\*.*?\*/', re.DOTALL)
 REASON_MAX = 200
 
 
@@ -35,40 +33,13 @@ class CannotRun(Exception):
     """What keeps the tool from running, in one sentence."""
 
 
-def read_configuration(path: Path) -> dict[str, Any]:
-    """Orthanc's configuration from a file, or from every ``*.json`` of a folder (as Orthanc reads
-    it), with StorageDirectory made absolute from that folder as Orthanc does."""
-    files = sorted(path.glob("*.json")) if path.is_dir() else [path]
-    if not files:
-        raise CannotRun(f"{path} holds no *.json file: give Orthanc's configuration file or folder")
-    configuration: dict[str, Any] = {}
-    for file in files:
-        try:
-            text = file.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise CannotRun(f"{file} does not exist: give Orthanc's configuration file or folder") from None
-        except PermissionError:
-            raise CannotRun(f"{file} cannot be read by this user: run the tool as Orthanc's user") from None
-        except (OSError, UnicodeDecodeError) as error:
-            raise CannotRun(f"{file} cannot be read: {error}") from None
-        try:
-            data = json.loads(_COMMENTS.sub(lambda m: m[0] if m[0].startswith('"') else " ", text))
-        except (ValueError, RecursionError) as error:
-            raise CannotRun(f"{file} is not valid JSON: {error}") from None
-        if not isinstance(data, dict):
-            raise CannotRun(f"{file} is not an Orthanc configuration (a JSON object)")
-        configuration.update(data)
-    storage = configuration.get("StorageDirectory", "OrthancStorage")
-    if isinstance(storage, str) and not Path(storage).is_absolute():
-        base = path if path.is_dir() else path.parent
-        configuration["StorageDirectory"] = str(base.resolve() / storage)
-    return configuration
-
-
 def _store(config: Path) -> Any:
     from ..performed import make_store
 
-    configuration = read_configuration(config)
+    try:
+        configuration = read_configuration(config)
+    except ConfigError as error:
+        raise CannotRun(str(error)) from None
     try:
         settings = load_settings(configuration)
     except ConfigError as error:
