@@ -161,8 +161,10 @@ SELECT
     END                                                                     AS PatientSex,
     CASE WHEN sx.NEUTERED = 1 THEN N'ALTERED' WHEN sx.NEUTERED = 0 THEN N'UNALTERED' END
                                                                             AS PatientSexNeutered,
-    -- Kilograms from the species' unit; 0 is "not weighed"; an unknown unit gives no weight.
-    CAST(NULLIF(p.Weight, 0) * u.KgPerUnit AS DECIMAL(8, 3))                AS PatientWeight,
+    -- Kilograms from the species' unit; 0 is "not weighed"; an unknown unit gives no weight, and so
+    -- does a typo beyond DECIMAL(8, 3) (100 t), which would otherwise fail every C-FIND (Msg 8115).
+    CASE WHEN p.Weight > 0 AND p.Weight * u.KgPerUnit < 100000
+         THEN CAST(p.Weight * u.KgPerUnit AS DECIMAL(8, 3)) END             AS PatientWeight,
     CAST(LTRIM(RTRIM(s.SpeciesName)) AS NVARCHAR(64))                       AS PatientSpeciesDescription,
     CAST(LTRIM(RTRIM(b.BreedName)) AS NVARCHAR(64))                         AS PatientBreedDescription,
     CONCAT(LTRIM(RTRIM(c.LastName)), N'^', LTRIM(RTRIM(c.FirstName)))       AS ResponsiblePerson,
