@@ -466,7 +466,10 @@ def register(orthanc: ModuleType, sql_folder: Path | None = None) -> WorklistSer
         service = WorklistService(settings, progress=store)
     except jinja2.TemplateError as error:  # a site's own template that does not compile
         where = getattr(error, "filename", None) or getattr(error, "name", None) or settings.template
-        reason = f'"SqlWorklist.Template": the template {where} cannot be read: {error}'
+        reason = (
+            f"the SQL template {where} cannot be compiled: {error} (a site's own copy: check the folder of "
+            '"SqlWorklist.TemplateDirectory", or "SqlWorklist.Template")'
+        )
         _register_broken(orthanc, reason, querylog, metrics, version, warnings)
         return None
     log.warning("version %s serving the worklist from SQL: %s", __version__, settings.summary())

@@ -66,6 +66,9 @@ class SqlRenderer:
         self.facts = DIALECTS[dialect]
         self.view = view
         self._render_shape = lru_cache(maxsize=512)(self._render_uncached)
+        # Compiled now, not at the first C-FIND: Jinja2 compiles an imported template (macros.sql.j2)
+        # only when the importing one renders, and a site's broken copy must fail at start-up.
+        self._render_shape(ORDER, (), 1, ORDER)
 
     def _render_uncached(
         self, columns: tuple[str, ...], shape: tuple[Filter, ...], limit: int, order: tuple[str, ...]

@@ -273,7 +273,22 @@ def test_a_site_template_that_does_not_compile_is_a_configuration_error(
     orthanc = FakeOrthanc(orthanc_config(sqlite_db, TemplateDirectory=str(tmp_path / "queries")))
     start(orthanc, services)
     (error,) = orthanc.lines("ERROR")
-    assert '"SqlWorklist.Template": the template ' in error and "worklist.sql.j2 cannot be read: Expected an" in error
+    assert "worklist.sql.j2 cannot be compiled: Expected an" in error and "SqlWorklist.TemplateDirectory" in error
+    with pytest.raises(RuntimeError, match="not configured"):
+        find(orthanc, {"Modality": "DX"})
+    assert orthanc.get("/sql-worklist/health").status == 503
+
+
+def test_a_broken_copy_of_the_macros_is_refused_at_start_up(
+    sqlite_db: str, tmp_path: Path, services: list[WorklistService]
+) -> None:
+    """Jinja2 compiles an imported template only when it is used: the renderer renders once at start."""
+    shutil.copytree(sql_dir() / "queries", tmp_path / "queries")
+    (tmp_path / "queries" / "macros.sql.j2").write_text("{% macro condition(f) %}{% if %}{% endmacro %}")
+    orthanc = FakeOrthanc(orthanc_config(sqlite_db, TemplateDirectory=str(tmp_path / "queries")))
+    start(orthanc, services)
+    (error,) = orthanc.lines("ERROR")
+    assert "macros.sql.j2 cannot be compiled" in error
     with pytest.raises(RuntimeError, match="not configured"):
         find(orthanc, {"Modality": "DX"})
     assert orthanc.get("/sql-worklist/health").status == 503
