@@ -16,9 +16,14 @@ from typing import ClassVar
 from pydicom.dataset import Dataset
 
 from ..dialects import Dialect
+from ..errors import QueryError
 from ..model import STUDY_UID, TEXT_VRS, Level, vr_of
 from ..studyuid import UID_ROOT
 from .base import Kind, stored_values
+
+#: UIDs one key may list: far above what a modality asks (one study, or a handful), far below what
+#: a dialect binds (SQL Server: 2100 parameters in all), and a bound on the work one query makes.
+MAX_UIDS = 100
 
 
 @dataclass(frozen=True)
@@ -57,5 +62,7 @@ def parse(keyword: str, value: str, level: Level) -> InList | None:
     uids = tuple(dict.fromkeys(u.strip("\0 ") for u in value.split("\\") if u.strip("\0 ")))
     if not uids or uids == ("*",):
         return None
+    if len(uids) > MAX_UIDS:
+        raise QueryError(f"{keyword} lists {len(uids)} UIDs; at most {MAX_UIDS} are matched in one query")
     derived = keyword == STUDY_UID and any(u.startswith(UID_ROOT) for u in uids)
     return InList(keyword, uids, or_unknown=derived, level=level)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from vetmwl.dialects import DIALECTS
+from vetmwl.errors import QueryError
 from vetmwl.kinds import InList
-from vetmwl.kinds.uid_list import parse
+from vetmwl.kinds.uid_list import MAX_UIDS, parse
 from vetmwl.model import Level
 
 
@@ -25,3 +28,10 @@ def test_a_uid_the_plugin_may_have_derived_selects_rows_without_one() -> None:
     assert f.confirm_in_python(DIALECTS["postgresql"])  # SQL selects candidates; Python decides
     plain = parse("StudyInstanceUID", "1.2.3", Level.ROOT)
     assert plain is not None and not plain.or_unknown and not plain.confirm_in_python(DIALECTS["postgresql"])
+
+
+def test_a_list_of_uids_is_bounded() -> None:
+    many = "\\".join(f"1.2.{n}" for n in range(MAX_UIDS))
+    assert len(parse("StudyInstanceUID", many, Level.ROOT).values) == MAX_UIDS  # type: ignore[union-attr]
+    with pytest.raises(QueryError, match="lists 101 UIDs"):
+        parse("StudyInstanceUID", many + "\\1.3", Level.ROOT)
