@@ -168,6 +168,18 @@ class MppsSettings:
     def allows(self, aet: str) -> bool:
         return self.any_aet or aet in self.allowed_aets
 
+    def from_anywhere(self) -> list[str]:
+        """What the SCP admits from any address: a warning each, since an AE title is only a name
+        any device may give itself (DicomModalities with a Host pins one to its device)."""
+        if self.any_aet:
+            return ['"Mpps.AllowedAETs" is "*": any AE title, from any address, may send MPPS']
+        return [
+            f'MPPS from {aet} is accepted from any address: list {aet} in Orthanc\'s "DicomModalities" with '
+            "its Host, so that only that device may use the title"
+            for aet in self.allowed_aets
+            if self.hosts_of(aet) is None
+        ]
+
     def summary(self) -> str:
         if not self.enable:
             return "mpps=off"

@@ -273,6 +273,9 @@ def start_mpps(settings: Settings, store: ProgressStore, metrics: Metrics) -> An
     from .mpps.protocol import MppsProtocol
     from .mpps.server import MppsServer
 
+    for warning in settings.mpps.from_anywhere():
+        log.warning("%s", warning)
+
     def report(operation: str, outcome: Outcome, calling_aet: str, address: str) -> None:
         metrics.mpps_message(operation, outcome.outcome)
         level = logging.INFO if outcome.outcome == OK else logging.WARNING

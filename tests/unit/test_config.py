@@ -655,3 +655,14 @@ def test_retention_and_known_senders_are_read() -> None:
     assert "known_senders_only" in settings.summary() and "retention=30d" in settings.summary()
     default = load_settings(configuration()).progress
     assert (default.known_senders_only, default.strict_aet, default.retention_days) == (False, False, 365)
+
+
+def test_mpps_titles_usable_from_any_address_are_warned_about() -> None:
+    section = {"ConnectionString": "Driver=SQLite3;Database=x", "Dialect": "sqlite"}
+    pinned = {"DicomModalities": {"xray": {"AET": "DX_ROOM1", "Host": "192.0.2.10", "Port": 104}}}
+    mpps = {"Enable": True, "AllowedAETs": ["DX_ROOM1", "CR_ROOM2"]}
+    settings = load_settings({**pinned, "SqlWorklist": {**section, "Mpps": mpps}})
+    (warning,) = settings.mpps.from_anywhere()
+    assert "CR_ROOM2" in warning and "DicomModalities" in warning
+    anyone = load_settings({"SqlWorklist": {**section, "Mpps": {"Enable": True, "AllowedAETs": "*"}}})
+    assert "any AE title, from any address" in anyone.mpps.from_anywhere()[0]
