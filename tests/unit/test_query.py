@@ -473,7 +473,7 @@ def test_implicit_vr_keys_are_read_with_the_dictionarys_vr() -> None:
 )
 def test_a_key_longer_than_its_vr_allows_is_refused(root: dict[str, Any], refused: bool) -> None:
     if refused:
-        with pytest.raises(QueryError, match="PS3.5 Table 6.2-1"):
+        with pytest.raises(QueryError, match=r"PS3\.5 Table 6\.2-1"):
             parse(**root)
     else:
         parse(**root)
