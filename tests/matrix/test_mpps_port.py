@@ -28,7 +28,7 @@ from pydicom.dataset import Dataset
 
 from support import mpps
 from support.mpps import CALLING_AET_NOT_RECOGNISED, LOCAL_LIMIT_EXCEEDED, NoAnswer
-from support.mpps_wire import N_CREATE_RQ, N_SET_RQ, RawMpps
+from support.mpps_wire import N_CREATE_RQ, N_SET_RQ, RawMpps, Trickle
 from support.runtimes import Runtime
 from support.servers import OrthancServer, free_port, plugin_settings
 from support.tls import Pki, client_context, make_pki
@@ -185,6 +185,38 @@ def test_an_oversized_message_is_refused_without_orthanc_growing(guarded: tuple[
     assert f'one message passed {MAX_MESSAGE} bytes, the most "SqlWorklist.Mpps.MaxMessageSize" allows' in log
     assert "of 4294967280 bytes, more than the 16384 this SCP accepts" in log
     assert mpps.echo(port) == 0 and orthanc.alive()
+
+
+def test_peers_that_send_a_byte_now_and_then_are_cut_and_free_their_places(
+    orthanc_runtime: Runtime, sqlite_db: str, tmp_path: Path
+) -> None:
+    """Each byte within the timeout of one read, no PDU ever whole: before the association (the
+    whole setup has AcseTimeout), and inside one (each PDU has NetworkTimeout)."""
+    port = free_port()
+    scp = mpps.scp(port, ALLOWED, AcseTimeout=1, NetworkTimeout=1, MaxAssociations=4, MaxAssociationsPerHost=1)
+    with OrthancServer(
+        tmp_path / "orthanc", plugin_settings(sqlite_db, "sqlite", Mpps=scp), runtime=orthanc_runtime
+    ) as orthanc:
+        address = ("127.0.0.1", port)
+        request = b"\x01\x00" + struct.pack(">I", 60_000)  # an A-ASSOCIATE-RQ of 60,000 bytes, a byte at a time
+        slow = [Trickle(socket.create_connection(address, source_address=("127.0.0.2", 0)), request) for _ in "12"]
+        slow.append(Trickle(RawMpps(port, "DX_ROOM1").sock, b"\x04\x00" + struct.pack(">I", 1000)))  # a P-DATA-TF
+        try:
+            with socket.create_connection(address, source_address=("127.0.0.2", 0)) as third:
+                third.settimeout(5)
+                assert third.recv(1) == b""  # 127.0.0.2 has its two places (twice MaxAssociationsPerHost)
+            cuts = [peer.closed_after(5) for peer in slow]
+            assert all(cut is not None and cut < 3 for cut in cuts), cuts
+        finally:
+            for peer in slow:
+                peer.stop()
+        until(lambda: refusal(port, "DX_ROOM9", source="127.0.0.2") is None, seconds=5)  # its places are free
+        log = orthanc.log()
+        assert "closed a connection from 127.0.0.2: it did not become an association within" in log
+        assert '"SqlWorklist.Mpps.AcseTimeout" (1 s)' in log
+        assert "aborted the association from 'DX_ROOM1' at 127.0.0.1: it sends too slowly" in log
+        assert '"SqlWorklist.Mpps.NetworkTimeout" (1 s)' in log
+    assert orthanc.exit_status == 0, orthanc.log()[-3000:]
 
 
 # -- a random hostile fuzz -----------------------------------------------------------------------------

@@ -5,12 +5,17 @@ pydicom Dataset, which cannot carry a wrong length, an unreadable sequence or 64
 N-SET as a command set and the data set's bytes in P-DATA fragments of the SCP's Maximum Length,
 and reads the response's Status. A rejected association raises :class:`~support.mpps.NoAnswer`
 with the A-ASSOCIATE-RJ's reason; an abort or a closed connection raises ConnectionError.
+:class:`Trickle` is a peer that sends a PDU a byte at a time.
 """
 
 from __future__ import annotations
 
+import select
 import socket
+import ssl
 import struct
+import threading
+import time
 from collections.abc import Iterable
 
 from bench.cfind import APPLICATION_CONTEXT, IMPLEMENTATION_UID, IMPLICIT_LITTLE, _element, _item, _item_pdv, _pdu
@@ -170,4 +175,55 @@ class RawMpps:
             self.sock.close()
 
     def close(self) -> None:
+        self.sock.close()
+
+
+class Trickle:
+    """A peer that sends ``head`` (a PDU header, say, that claims more bytes than follow) and then
+    one byte every ``every`` seconds, from a thread of its own, until the SCP closes the connection
+    or :meth:`stop`: each byte arrives well within any per-read timeout, the PDU never. ``sock``
+    may be a TLS socket: only the trickling thread uses it (the SCP sends nothing unasked, so
+    anything to read, other than a TLS session ticket, means it is closing)."""
+
+    def __init__(self, sock: socket.socket, head: bytes, every: float = 0.25) -> None:
+        self.sock = sock
+        self._every = every
+        self._stop = threading.Event()
+        self._closed: float | None = None
+        sock.sendall(head)
+        self.started = time.monotonic()
+        sock.settimeout(0.05)
+        self._thread = threading.Thread(target=self._run, name="test-trickle", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        next_byte = self.started + self._every
+        while not self._stop.is_set():
+            readable, _, _ = select.select([self.sock], [], [], max(0.0, next_byte - time.monotonic()))
+            if readable:
+                try:
+                    self.sock.recv(4096)  # an A-ABORT, the end of the connection, or a reset
+                except (TimeoutError, ssl.SSLWantReadError):
+                    continue  # a TLS record with no data for the application (a session ticket)
+                except OSError:
+                    pass
+                self._closed = time.monotonic()
+                return
+            if time.monotonic() >= next_byte:
+                next_byte += self._every
+                try:
+                    self.sock.send(b"\x00")
+                except OSError:
+                    self._closed = time.monotonic()
+                    return
+
+    def closed_after(self, seconds: float) -> float | None:
+        """The seconds from the head to the SCP's closing the connection; None when it is still
+        open ``seconds`` after the head."""
+        self._thread.join(max(0.0, self.started + seconds - time.monotonic()))
+        return None if self._closed is None else self._closed - self.started
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
         self.sock.close()

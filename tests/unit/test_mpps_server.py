@@ -34,7 +34,7 @@ from support.mpps import (
     raw,
     session,
 )
-from support.mpps_wire import N_CREATE_RQ, RawMpps, command
+from support.mpps_wire import N_CREATE_RQ, RawMpps, Trickle, command
 from support.servers import free_port
 from support.tls import client_context, make_pki
 from vetmwl.config import MppsSettings, MppsTls
@@ -61,12 +61,13 @@ Reports = list[tuple[str, Outcome, str, str]]
 
 
 def pynetdicom_threads() -> list[threading.Thread]:
-    """The threads pynetdicom runs: associations, their DUL reactors, servers and request handlers."""
+    """The threads pynetdicom runs: associations, their DUL reactors, servers and request handlers;
+    and the SCP's deadlines on connections that are not associations yet."""
     return [
         t
         for t in threading.enumerate()
         if isinstance(t, Association | DULServiceProvider)
-        or t.name.startswith(("AcceptorServer", "AcceptorThread", "RequestorThread"))
+        or t.name.startswith(("AcceptorServer", "AcceptorThread", "RequestorThread", "vetmwl-mpps-setup-deadline"))
         or "process_request_thread" in t.name
     ]
 
@@ -389,15 +390,116 @@ def test_connections_that_never_associate_are_capped(start: Starter, caplog: pyt
 
 
 def test_an_idle_association_and_a_stalled_pdu_end_after_the_network_timeout(start: Starter) -> None:
-    _, port = start(network_timeout=1)
+    server, port = start(network_timeout=1)
     with session(port) as modality:
         assert wait_until(lambda: not modality.assoc.is_established, seconds=5)  # aborted by the SCP
     with socket.create_connection(("127.0.0.1", port)) as stalled:
         stalled.sendall(b"\x01\x00" + struct.pack(">I", 1000) + b"\x00" * 10)  # an A-ASSOCIATE-RQ cut short
         stalled.settimeout(5)
         started = time.monotonic()
-        assert stalled.recv(100) == b"" and time.monotonic() - started < 4
+        answer = stalled.recv(100)  # an A-ABORT (the PDU ran out of time), and the end of the connection
+        assert answer in (b"", bytes([7, 0, 0, 0, 0, 4, 0, 0, 2, 6])) and time.monotonic() - started < 4
+        assert stalled.recv(100) == b""
+        assert wait_until(lambda: server.connections == 0, seconds=1)  # not AcseTimeout (30 s) later
     assert echo(port) == SUCCESS
+
+
+#: An A-ASSOCIATE-RQ header that claims 60,000 bytes (within the 64 KiB an A-ASSOCIATE-RQ may have).
+SLOW_REQUEST = b"\x01\x00" + struct.pack(">I", 60_000)
+
+
+def test_peers_that_trickle_their_association_request_are_cut_at_the_acse_timeout(
+    start: Starter, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Each byte comes well within the NetworkTimeout of one read; the whole request never does.
+    caplog.set_level(logging.WARNING, logger="vetmwl.mpps")
+    server, port = start(acse_timeout=1, network_timeout=30, max_associations=4, max_associations_per_host=1)
+    address = ("127.0.0.1", port)
+    slow = [Trickle(socket.create_connection(address, source_address=("127.0.0.2", 0)), SLOW_REQUEST) for _ in range(2)]
+    try:
+        assert wait_until(lambda: server.connections == 2)
+        with socket.create_connection(address, source_address=("127.0.0.2", 0)) as third:
+            third.settimeout(5)
+            assert third.recv(1) == b""  # the address has its 2 x MaxAssociationsPerHost places
+        for peer in slow:
+            cut = peer.closed_after(4)
+            assert cut is not None and cut < 2.5, cut  # AcseTimeout (1 s) and the lag of a thread
+        assert wait_until(lambda: server.connections == 0), server.connections
+    finally:
+        for peer in slow:
+            peer.stop()
+    assert any(
+        "closed a connection from 127.0.0.2" in w and "did not become an association" in w and "(1 s)" in w
+        for w in warnings_of(caplog)
+    ), warnings_of(caplog)
+    assert refusal(port, source="127.0.0.2") is None  # a modality at that address gets its places back
+
+
+def test_over_dicom_tls_the_handshake_and_the_request_together_are_cut_at_the_acse_timeout(
+    start: Starter, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="vetmwl.mpps")
+    pki = make_pki(tmp_path)
+    tls = MppsTls(str(pki.server_certificate), str(pki.server_key), str(pki.ca))
+    server, port = start(tls=tls, acse_timeout=1, network_timeout=30)
+    # A TLS record header (handshake, 512 bytes), then its body a byte at a time; and a quick
+    # handshake followed by an A-ASSOCIATE-RQ a byte at a time.
+    handshake = Trickle(socket.create_connection(("127.0.0.1", port)), b"\x16\x03\x01\x02\x00")
+    wrapped = client_context(pki).wrap_socket(
+        socket.create_connection(("127.0.0.1", port)), server_hostname="127.0.0.1"
+    )
+    request = Trickle(wrapped, SLOW_REQUEST)
+    try:
+        for peer in (handshake, request):
+            cut = peer.closed_after(4)
+            assert cut is not None and cut < 2.5, cut
+        assert wait_until(lambda: server.connections == 0), server.connections
+    finally:
+        handshake.stop()
+        request.stop()
+    warnings = warnings_of(caplog)
+    assert any("DICOM TLS handshake" in w and '"SqlWorklist.Mpps.AcseTimeout" (1 s)' in w for w in warnings), warnings
+    assert any("did not become an association" in w for w in warnings), warnings
+    with session(port, tls=client_context(pki)) as modality:
+        assert modality.echo() == SUCCESS
+
+
+def test_an_association_that_trickles_a_pdu_is_aborted_at_the_network_timeout(
+    start: Starter, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The idle timer restarts with each whole PDU only: a PDU sent byte by byte must not hold it.
+    caplog.set_level(logging.WARNING, logger="vetmwl.mpps")
+    server, port = start(acse_timeout=30, network_timeout=1)
+    modality = RawMpps(port, "DX_ROOM1")
+    peer = Trickle(modality.sock, b"\x04\x00" + struct.pack(">I", 1000))  # a P-DATA-TF of 1000 bytes, slowly
+    try:
+        cut = peer.closed_after(4)
+        assert cut is not None and cut < 2.5, cut
+        assert wait_until(lambda: server.connections == 0), server.connections
+    finally:
+        peer.stop()
+    (warning,) = [w for w in warnings_of(caplog) if "NetworkTimeout" in w]
+    assert "'DX_ROOM1' at 127.0.0.1" in warning and "(1 s)" in warning
+    assert echo(port) == SUCCESS
+
+
+def test_stop_ends_associations_in_the_middle_of_a_slow_pdu(start: Starter) -> None:
+    server, port = start(acse_timeout=30, network_timeout=30)
+    before = Trickle(socket.create_connection(("127.0.0.1", port)), SLOW_REQUEST)
+    during = Trickle(RawMpps(port, "DX_ROOM1").sock, b"\x04\x00" + struct.pack(">I", 1000))
+    try:
+        assert wait_until(lambda: server.connections == 2)
+        time.sleep(0.5)  # both are inside a PDU
+        stopping = threading.Thread(target=server.stop, kwargs={"timeout": 5}, daemon=True)
+        started = time.monotonic()
+        stopping.start()
+        stopping.join(10)
+        assert not stopping.is_alive() and time.monotonic() - started < 3
+        assert wait_until(lambda: pynetdicom_threads() == [], seconds=2), pynetdicom_threads()
+        assert before.closed_after(1) is not None and during.closed_after(1) is not None
+    finally:
+        before.stop()
+        during.stop()
 
 
 def test_a_pdu_longer_than_the_scp_takes_aborts_before_its_body_is_read(

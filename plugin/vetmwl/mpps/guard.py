@@ -18,6 +18,10 @@ The SCP serves any device that reaches its port, so it decides, before any messa
   the association, as soon as its fragments pass ``MaxMessageSize``. Both hooks wrap methods of
   pynetdicom's per-association objects (``AssociationSocket.recv``,
   ``DIMSEServiceProvider.receive_primitive``), as pynetdicom 2 and 3 name them.
+- **Time** (:func:`cap_pdus`, and the server's deadline on each connection until it is an
+  association): pynetdicom's timeouts bound each read of the socket, never a whole PDU, so a peer
+  could send a byte now and then and hold its connection (two threads, and a place) for good. Each
+  PDU must come whole within ``NetworkTimeout`` of its first byte, or the association is aborted.
 """
 
 from __future__ import annotations
@@ -108,7 +112,7 @@ class Guard:
             live += [normal_address(a) for a in self._connecting()]
             if len(live) < total and live.count(address) < per_host:
                 return False
-        self._warn(
+        self.warn(
             address,
             "connections",
             "the MPPS SCP closed a TCP connection from %s at once: %d connections are open (%d from that address; "
@@ -121,7 +125,7 @@ class Guard:
         )
         return True
 
-    def _warn(self, address: str, reason: str, message: str, *args: object) -> None:
+    def warn(self, address: str, reason: str, message: str, *args: object) -> None:
         """Log a refusal, unless one for the same address and reason was logged within LOG_EVERY s
         (the next line then says how many were not)."""
         now = time.monotonic()
@@ -145,7 +149,7 @@ class Guard:
         who = f"an association from {calling_aet!r} at {address}"
         if not settings.allows(calling_aet):
             listed = ", ".join(settings.allowed_aets) or "none"
-            self._warn(
+            self.warn(
                 address,
                 "calling AE title",
                 'the MPPS SCP rejected %s: its calling AE title is not one of "SqlWorklist.Mpps.AllowedAETs" (%s)',
@@ -155,7 +159,7 @@ class Guard:
             return REJECT_CALLING_AET
         hosts = settings.hosts_of(calling_aet)
         if hosts is not None and not any(address in self._resolve(host) for host in hosts):
-            self._warn(
+            self.warn(
                 address,
                 "host",
                 'the MPPS SCP rejected %s: Orthanc\'s "DicomModalities" gives %s the Host %s, and it calls from '
@@ -186,7 +190,7 @@ class Guard:
                 f'{len(admitted)} associations are open, as many as "SqlWorklist.Mpps.MaxAssociations" '
                 f"({settings.max_associations}) allows"
             )
-        self._warn(
+        self.warn(
             address, "busy", "the MPPS SCP is busy and rejected %s: %s; the modality may try again later", who, reason
         )
         return REJECT_BUSY
@@ -205,21 +209,55 @@ def abort_and_close(assoc_socket: Any) -> None:
         sock.shutdown(socket.SHUT_RDWR)
 
 
-def cap_pdus(assoc_socket: Any, max_pdu_size: int, describe: Callable[[], str]) -> None:
+class PduReader:
+    """What :func:`cap_pdus` put on a socket: whether it is reading now, and a way to end that."""
+
+    def __init__(self, assoc_socket: Any) -> None:
+        self._assoc_socket = assoc_socket
+        #: Inside a read (between pynetdicom's asking for bytes and their arrival).
+        self.reading = False
+        #: The PDU was refused or cut: every later read gets no bytes.
+        self.refused = False
+
+    def cut(self) -> None:
+        """End a read under way (stopping the SCP): the connection is closed, the reader gets no bytes."""
+        self.refused = True
+        sock = getattr(self._assoc_socket, "socket", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+def cap_pdus(
+    assoc_socket: Any,
+    max_pdu_size: int,
+    describe: Callable[[], str],
+    network_timeout: float,
+    warn: Callable[..., None] | None = None,
+    ended: Callable[[], None] | None = None,
+) -> PduReader:
     """Make ``assoc_socket`` (a pynetdicom ``AssociationSocket``) refuse a PDU whose header claims
-    more than it may carry: the peer gets an A-ABORT and the DUL reads nothing of the body.
+    more than it may carry, or that does not arrive whole within ``network_timeout`` seconds of its
+    first byte: the peer gets an A-ABORT and the DUL reads nothing more.
 
     pynetdicom's DUL reads each PDU with ``recv(6)`` (type and length), then ``recv(length)``
     unless it gave up on the header; answering that second call with no bytes makes it drop the
     PDU and close the connection. Whatever the order of calls, no read may ask for more than the
     largest PDU of any type, so a header pynetdicom skipped cannot smuggle in a larger one.
+
+    pynetdicom's own timeouts bound each read of the socket, and its timers are not checked while
+    it reads: a peer that sends a byte every few seconds would hold the connection (and its two
+    threads) for good. So this reads the socket itself, each read given only the time left to the
+    PDU, which starts when its header is asked for (the DUL asks only once bytes have come).
+    ``warn`` logs the cut (rate-limited by the caller); without it, it is logged at once. ``ended``
+    is called once the connection is closed (the server wakes the association's thread with it).
     """
-    recv = assoc_socket.recv
+    reader = PduReader(assoc_socket)
     largest = max(OTHER_PDU_LIMIT, max_pdu_size)
-    state: dict[str, Any] = {"header": None, "refused": False}
+    state: dict[str, Any] = {"header": None, "deadline": 0.0}
 
     def refuse(pdu_type: int | None, length: int, limit: int) -> bytearray:
-        state["refused"] = True
+        reader.refused = True
         log.warning(
             "the MPPS SCP aborted %s: it sent a PDU%s of %d bytes, more than the %d this SCP accepts "
             '("SqlWorklist.Mpps.MaxPduSize" for P-DATA, the Maximum Length it announced)',
@@ -228,11 +266,56 @@ def cap_pdus(assoc_socket: Any, max_pdu_size: int, describe: Callable[[], str]) 
             length,
             limit,
         )
-        abort_and_close(assoc_socket)
+        close()
         return bytearray()
 
+    def close() -> None:
+        abort_and_close(assoc_socket)
+        if ended is not None:
+            ended()
+
+    def too_slow(header: tuple[int, int] | None, arrived: int, wanted: int) -> bytearray:
+        reader.refused = True
+        if header is None:
+            what = f"only {arrived} of the {wanted} bytes of a PDU's header came"
+        else:
+            what = f"only {6 + arrived} of the {6 + header[1]} bytes of a PDU (type {header[0]:02X}h) came"
+        message = (
+            "the MPPS SCP aborted %s: it sends too slowly: %s within "
+            '"SqlWorklist.Mpps.NetworkTimeout" (%d s) of its first byte. The connection was closed so that a device '
+            "that sends a byte now and then cannot hold one of the port's places; a very slow or failing network "
+            "link, or a device that is not a modality, does this"
+        )
+        (warn or log.warning)(message, describe(), what, network_timeout)
+        close()
+        return bytearray()
+
+    def read(nr_bytes: int, header: tuple[int, int] | None) -> bytearray:
+        """``nr_bytes`` from the socket, or fewer when it closes; none when the PDU's time runs out."""
+        sock = assoc_socket.socket
+        data = bytearray()
+        reader.reading = True
+        try:
+            while len(data) < nr_bytes and not reader.refused:
+                left = state["deadline"] - time.monotonic()
+                if left <= 0:
+                    return too_slow(header, len(data), nr_bytes)
+                sock.settimeout(left)
+                try:
+                    chunk = sock.recv(min(4096, nr_bytes - len(data)))  # pynetdicom's reads are 4096 at most too
+                except TimeoutError:
+                    return too_slow(header, len(data), nr_bytes)
+                if not chunk:  # closed: what came, which pynetdicom finds short
+                    break
+                data.extend(chunk)
+            return bytearray() if reader.refused else data
+        finally:
+            reader.reading = False
+            with contextlib.suppress(OSError):
+                sock.settimeout(network_timeout)  # sends (on the association's thread) wait this long again
+
     def capped(nr_bytes: int) -> bytearray:
-        if state["refused"]:
+        if reader.refused:
             return bytearray()
         header, state["header"] = state["header"], None
         body = header is not None and nr_bytes == header[1]  # the body of the header just read
@@ -240,13 +323,16 @@ def cap_pdus(assoc_socket: Any, max_pdu_size: int, describe: Callable[[], str]) 
             return refuse(header[0], nr_bytes, limit)
         if not body and nr_bytes > largest:
             return refuse(None, nr_bytes, largest)
-        data = recv(nr_bytes)
+        if not body:  # a new PDU, whose first bytes have come
+            state["deadline"] = time.monotonic() + network_timeout
+        data = read(nr_bytes, header if body else None)
         if not body and nr_bytes == 6 and len(data) == 6:
             pdu_type, _, length = struct.unpack(">BBL", bytes(data))
             state["header"] = (pdu_type, length)
         return data
 
     assoc_socket.recv = capped
+    return reader
 
 
 def cap_messages(assoc: Any, max_message_size: int, describe: Callable[[], str]) -> None:

@@ -73,35 +73,133 @@ def _peer(event: evt.Event) -> tuple[str, str]:
     return str(requestor.ae_title or "").strip(), str(requestor.address or "")
 
 
+#: The attributes the server puts on an association: its setup deadline, and its PDU reader.
+_SETUP = "_vetmwl_setup"
+_READER = "_vetmwl_reader"
+
+
 class _RequestHandler(RequestHandler):
-    """pynetdicom's handler of an accepted connection, with the byte limits on its association."""
+    """pynetdicom's handler of an accepted connection, with the byte and time limits on its association."""
 
     server: _Server
 
     def _create_association(self) -> Association:
         assoc = super()._create_association()
-        settings = self.server.guard.settings
+        guard = self.server.guard
+        settings = guard.settings
         address = normal_address(str(self.client_address[0]))
 
         def describe() -> str:
             aet = str(assoc.requestor.ae_title or "").strip()
             return f"the association from {aet!r} at {address}" if aet else f"a connection from {address}"
 
-        cap_pdus(assoc.dul.socket, settings.max_pdu_size, describe)
+        def warn(message: str, *args: object) -> None:
+            guard.warn(address, "slow PDU", message, *args)
+
+        def ended() -> None:  # a PDU refused or cut: an association thread waiting for its request need not
+            if assoc.requestor.primitive is None and not assoc.is_established:
+                assoc.dul.to_user_queue.put(None)  # type: ignore[arg-type]
+
+        reader = cap_pdus(assoc.dul.socket, settings.max_pdu_size, describe, settings.network_timeout, warn, ended)
+        setattr(assoc, _READER, reader)
         cap_messages(assoc, settings.max_message_size, describe)
+        setup = self.server.setup_of(self.request)
+        if setup is not None:
+            setattr(assoc, _SETUP, setup)
+            setup.associate(assoc)
         return assoc
 
 
+class _Setup:
+    """The deadline of one accepted connection: it must be an established association within
+    ``AcseTimeout`` of its acceptance, DICOM TLS handshake included. pynetdicom's timeouts bound
+    each read only, and its ARTIM timer is not checked while it reads a PDU, so a peer that sends a
+    byte now and then would hold the connection, and its threads, for good. A timer of its own
+    closes the connection when the time is up (and wakes the association's thread, which waits for
+    the A-ASSOCIATE-RQ); it is cancelled as the association is established or the connection closes."""
+
+    def __init__(self, server: _Server, sock: socket.socket, address: str) -> None:
+        self._server = server
+        self.sock = sock  # the socket the association reads: the TLS one once the handshake is done
+        self.address = normal_address(address)
+        self.assoc: Association | None = None
+        self.handshaking = server.tls is not None
+        self.expired = False
+        self.ends = time.monotonic() + server.guard.settings.acse_timeout
+        self._lock = threading.Lock()
+        self.timer = threading.Timer(server.guard.settings.acse_timeout, self.expire)
+        self.timer.name = f"vetmwl-mpps-setup-deadline@{self.address}"
+        self.timer.daemon = True
+
+    def left(self) -> float:
+        return max(0.0, self.ends - time.monotonic())
+
+    def handshaken(self, wrapped: socket.socket) -> bool:
+        """The TLS handshake is done: the association reads ``wrapped``. False when too late."""
+        with self._lock:
+            self.sock, self.handshaking = wrapped, False
+            return not self.expired
+
+    def associate(self, assoc: Association) -> None:
+        """``assoc`` (not started yet) is the connection's association; ended at once when too late."""
+        with self._lock:
+            self.assoc = assoc
+            expired = self.expired
+        if expired:
+            _end_unassociated(assoc)
+
+    def cancel(self) -> None:
+        self.timer.cancel()
+        self._server.forget(self)
+
+    def expire(self) -> None:
+        """The time is up: log it (once), close the connection, wake the association's thread."""
+        with self._lock:
+            assoc = self.assoc
+            if self.expired:
+                return
+            if assoc is not None and (assoc.is_established or (not assoc.is_alive() and assoc.ident is not None)):
+                return  # established just now, or already ended
+            self.expired = True
+            sock, handshaking = self.sock, self.handshaking
+        self._server.forget(self)
+        settings = self._server.guard.settings
+        if handshaking:
+            what = "its DICOM TLS handshake was not done"
+        elif assoc is not None and assoc.requestor.primitive is not None:
+            what = "its association was still being negotiated"
+        else:
+            what = "its A-ASSOCIATE-RQ (the association request) had not all come"
+        self._server.guard.warn(
+            self.address,
+            "slow association",
+            "the MPPS SCP closed a connection from %s: it did not become an association within "
+            '"SqlWorklist.Mpps.AcseTimeout" (%d s): %s. A modality asks for its association at once; a device that '
+            "opens connections and then sends nothing, or a byte now and then, would hold the port's places",
+            self.address,
+            settings.acse_timeout,
+            what,
+        )
+        with contextlib.suppress(OSError):
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)  # the TCP connection itself, TLS or not
+        if assoc is not None and assoc.requestor.primitive is None:
+            assoc.dul.to_user_queue.put(None)  # type: ignore[arg-type]  # its thread waits for the request
+
+
 class _Server(ThreadedAssociationServer):
-    """pynetdicom's threaded server, with a cap on open connections, a timeout on every socket
-    (a peer that stops halfway through a PDU would hold its thread for good), and the TLS
-    handshake on the connection's own thread: pynetdicom would do it on the thread that accepts,
-    where one peer that never finishes it would stop the SCP accepting anyone."""
+    """pynetdicom's threaded server, with a cap on open connections, a deadline on each until it
+    is an association (:class:`_Setup`), a timeout on every socket, and the TLS handshake on the
+    connection's own thread: pynetdicom would do it on the thread that accepts, where one peer that
+    never finishes it would stop the SCP accepting anyone."""
 
     def __init__(self, *args: Any, guard: Guard, tls: ssl.SSLContext | None, **kwargs: Any) -> None:
         self.guard = guard
         self.tls = tls
-        self._handshaking: dict[socket.socket, str] = {}
+        self._setups_lock = threading.Lock()
+        #: The connections whose deadline runs, by the socket their association reads.
+        self._setups: dict[socket.socket, _Setup] = {}
+        #: The deadlines' timers that may still run (stopping waits for them).
+        self.timers: list[threading.Timer] = []
         super().__init__(*args, request_handler=_RequestHandler, **kwargs)
 
     def get_request(self) -> tuple[socket.socket, tuple[str, int]]:
@@ -114,54 +212,89 @@ class _Server(ThreadedAssociationServer):
         return not self.guard.connection_refused(str(client_address[0]))
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        if self.tls is not None:
-            self._handshaking[request] = str(client_address[0])  # counted until it is an association
+        setup = _Setup(self, request, str(client_address[0]))
+        with self._setups_lock:
+            self._setups[request] = setup  # counted (connecting) until it is an association
+        self.timers = [timer for timer in self.timers if timer.is_alive()]
+        self.timers.append(setup.timer)
+        setup.timer.start()
         super().process_request(request, client_address)
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
-        if self.tls is not None:
-            request = self._handshake(request, str(client_address[0]))
-            if request is None:
-                return
-        super().process_request_thread(request, client_address)
+        with self._setups_lock:
+            setup = self._setups.get(request)
+        try:
+            if self.tls is not None:
+                request = self._handshake(request, str(client_address[0]), setup)
+                if request is None:
+                    return
+            super().process_request_thread(request, client_address)
+        finally:
+            if setup is not None and setup.assoc is None:  # no association came of it
+                setup.cancel()
+
+    def setup_of(self, sock: socket.socket) -> _Setup | None:
+        with self._setups_lock:
+            return self._setups.get(sock)
+
+    def forget(self, setup: _Setup) -> None:
+        with self._setups_lock:
+            if self._setups.get(setup.sock) is setup:
+                del self._setups[setup.sock]
 
     def connecting(self) -> list[str]:
-        """The addresses of the connections in their TLS handshake."""
-        return list(self._handshaking.values())
+        """The addresses of the connections accepted that are not an association yet."""
+        with self._setups_lock:
+            return [setup.address for setup in self._setups.values() if setup.assoc is None]
 
-    def _handshake(self, raw: socket.socket, address: str) -> ssl.SSLSocket | None:
-        """The TLS side of a connection, within ``AcseTimeout``; None (logged, closed) when it fails."""
+    def _handshake(self, raw: socket.socket, address: str, setup: _Setup | None) -> ssl.SSLSocket | None:
+        """The TLS side of a connection, within what is left of ``AcseTimeout``; None (logged,
+        closed) when it fails."""
         assert self.tls is not None
         try:
-            raw.settimeout(self.guard.settings.acse_timeout)
+            raw.settimeout(setup.left() if setup is not None else self.guard.settings.acse_timeout)
             wrapped = self.tls.wrap_socket(raw, server_side=True)
             wrapped.settimeout(self.guard.settings.network_timeout)
-            return wrapped
         except (OSError, ssl.SSLError, ValueError) as error:
-            log.warning(
-                "the MPPS SCP closed a connection from %s: its DICOM TLS handshake failed (%s). DicomTlsEnabled is "
-                "true, so the MPPS port takes TLS connections only, with a certificate that "
-                "DicomTlsTrustedCertificates trusts when DicomTlsRemoteCertificateRequired is true",
-                normal_address(address),
-                error,
-            )
+            if setup is not None and (setup.expired or isinstance(error, TimeoutError)):
+                setup.expire()  # its time ran out: the deadline says so (once)
+            else:
+                log.warning(
+                    "the MPPS SCP closed a connection from %s: its DICOM TLS handshake failed (%s). DicomTlsEnabled is "
+                    "true, so the MPPS port takes TLS connections only, with a certificate that "
+                    "DicomTlsTrustedCertificates trusts when DicomTlsRemoteCertificateRequired is true",
+                    normal_address(address),
+                    error,
+                )
             self.shutdown_request(raw)
             return None
-        finally:
-            self._handshaking.pop(raw, None)
+        if setup is not None:
+            with self._setups_lock:  # the association reads the TLS socket: its deadline goes by it
+                self._setups.pop(raw, None)
+                self._setups[wrapped] = setup
+            if not setup.handshaken(wrapped):  # its time ran out as the handshake ended
+                self.forget(setup)
+                self.shutdown_request(wrapped)
+                return None
+        return wrapped
 
-    def close_handshakes(self) -> None:
-        """End the TLS handshakes under way, so that stopping need not wait for them."""
-        for raw in list(self._handshaking):
-            with contextlib.suppress(OSError):
-                raw.shutdown(socket.SHUT_RDWR)
+    def close_setups(self) -> None:
+        """End the connections that are not an association yet (TLS handshakes included) and
+        cancel every deadline, so that stopping need not wait for them."""
+        with self._setups_lock:
+            setups = list(self._setups.values())
+        for setup in setups:
+            setup.timer.cancel()
+            if setup.assoc is None:
+                with contextlib.suppress(OSError):
+                    socket.socket.shutdown(setup.sock, socket.SHUT_RDWR)
 
 
 def _end_unassociated(association: Association) -> None:
     """End a connection that has not (yet) become an association: pynetdicom's thread waits up to
     AcseTimeout for its A-ASSOCIATE-RQ, and an abort does not wake it."""
-    with contextlib.suppress(OSError, AttributeError):
-        association.dul.socket.socket.shutdown(socket.SHUT_RDWR)  # type: ignore[union-attr]
+    with contextlib.suppress(OSError, AttributeError, TypeError):
+        socket.socket.shutdown(association.dul.socket.socket, socket.SHUT_RDWR)  # type: ignore[union-attr,arg-type]
     association.dul.to_user_queue.put(None)  # type: ignore[arg-type]
 
 
@@ -207,6 +340,8 @@ class MppsServer:
             (evt.EVT_N_SET, self._on_n_set),
             (evt.EVT_C_ECHO, self._on_c_echo),
             (evt.EVT_REJECTED, self._on_rejected),
+            (evt.EVT_ESTABLISHED, self._on_setup_over),
+            (evt.EVT_CONN_CLOSE, self._on_setup_over),
         ]
         listening: list[_Server] = []
         guard = Guard(
@@ -285,16 +420,23 @@ class MppsServer:
         ae, server, self._ae, self._server = self._ae, self._server, None, None
         if ae is None:
             return
+        timers: list[threading.Timer] = []
         if server is not None:
-            server.close_handshakes()
+            server.close_setups()
+            timers = server.timers
             for association in server.active_associations:
                 if not association.is_established:
                     _end_unassociated(association)
+                elif (reader := getattr(association, _READER, None)) is not None and reader.reading:
+                    reader.cut()  # a PDU coming slowly: pynetdicom's abort would wait for it
         ae.shutdown()  # closes the socket and aborts the live associations
         associations = ae.active_associations
         for association in associations:
             association.abort()  # one that was being accepted while the socket closed
         deadline = time.monotonic() + timeout
+        for timer in timers:
+            timer.cancel()  # one started as the socket closed
+            timer.join(max(0.0, deadline - time.monotonic()))
         for association in associations:
             for thread in (association, association.dul):
                 thread.join(max(0.0, deadline - time.monotonic()))
@@ -345,6 +487,12 @@ class MppsServer:
         if rejection is not None:
             assoc.acse.send_reject(*rejection)
             assoc.kill()
+
+    def _on_setup_over(self, event: evt.Event) -> None:
+        """The association is established, or its connection closed: its setup deadline is over."""
+        setup: _Setup | None = getattr(event.assoc, _SETUP, None)
+        if setup is not None:
+            setup.cancel()
 
     def _on_rejected(self, event: evt.Event) -> None:
         """pynetdicom's own refusals (admission is done before, in _on_requested)."""
