@@ -350,7 +350,10 @@ class WorklistService:
             return rows
         keys = [p.step_keys(row) for row in rows]
         try:
-            states = self.progress.states(keys, until=deadline)
+            # The store stops a little before the deadline, so that a store that takes all the time
+            # leaves the view's answers to be checked and sent, rather than fail the C-FIND.
+            reserve = min(1.0, 0.2 * self.settings.query_timeout)
+            states = self.progress.states(keys, until=deadline - reserve)
         except Exception as error:  # a failure, an internal error or a bad row alike: answer from the view
             if not self.progress_error:
                 log.warning(

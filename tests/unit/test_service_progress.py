@@ -235,3 +235,20 @@ def test_a_read_further_that_runs_out_of_time_answers_what_was_found(
     monkeypatch.setattr(service.database, "fetch", timing_out)
     found, incomplete = find(service)
     assert spsids(found) == spsids(everything[3:5]) and incomplete
+
+
+def test_a_store_that_takes_all_the_time_answers_from_the_view(
+    sqlite_db: str, store: ProgressStore, services: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The state store's reads stop short of QueryTimeout, leaving time to check and send the view's rows."""
+    everything, _ = find(make(services, sqlite_db, None))
+    service = make(services, sqlite_db, store, QueryTimeout=2)
+    states = store.states
+
+    def slow(keys: Any, **options: Any) -> Any:
+        time.sleep(1.7)  # past the store's share (1.6 s of 2 s), not past the C-FIND's
+        return states(keys, **options)
+
+    monkeypatch.setattr(store, "states", slow)
+    found, _ = find(service)
+    assert spsids(found) == spsids(everything) and "QueryTimeout" in service.progress_error
