@@ -11,6 +11,7 @@ import contextlib
 import glob
 import json
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -57,11 +58,36 @@ def import_items(dialect: str, connection: str, items_file: Path, *options: str)
         raise RuntimeError(f"the importer refused {items_file} for {dialect} (status {status})")
 
 
+#: Ports handed out in this process: never twice, though a server that stopped has freed its own.
+_GIVEN: set[int] = set()
+
+
+def _ephemeral_low() -> int:
+    """Where the kernel's ephemeral ports (those of outgoing connections) begin."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nobody listens on right now."""
-    with contextlib.closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A TCP port on 127.0.0.1 that nobody listens on right now, below the ephemeral range: a port
+    the kernel handed out for bind(0) may be given to a client's outgoing connection (thousands in
+    the fuzz tests) before the server the test starts binds it; one under 32768 never is."""
+    rng = random.SystemRandom()
+    high = min(_ephemeral_low(), 65536) - 1
+    for _ in range(500):
+        port = rng.randint(20000, high)
+        if port in _GIVEN:
+            continue
+        with contextlib.closing(socket.socket()) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _GIVEN.add(port)
+        return port
+    raise RuntimeError("no free TCP port between 20000 and the ephemeral range")
 
 
 class OrthancServer:
