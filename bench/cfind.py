@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 import struct
+from collections.abc import Iterator
 from io import BytesIO
 
 from pydicom.dataset import Dataset
@@ -52,26 +53,32 @@ def _find_command(message_id: int) -> bytes:
     return _element(0x0000, 0x0000, struct.pack("<I", len(body))) + body
 
 
-def _status(command: bytes) -> int:
+def status_of(command: bytes) -> int:
+    """The Status of a response's command set."""
     offset = 0
     while offset + 8 <= len(command):
         group, element, length = struct.unpack_from("<HHI", command, offset)
         if (group, element) == (0x0000, 0x0900):
             return struct.unpack_from("<H", command, offset + 8)[0]
         offset += 8 + length
-    raise ValueError("C-FIND response without a status")
+    raise ValueError("a response without a status")
 
 
-class Association:
-    """One association with an SCP, for any number of C-FINDs in a row."""
+class Link:
+    """A raw DICOM upper-layer connection, as lean clients need it: the A-ASSOCIATE-RQ for one
+    presentation context in Implicit VR Little Endian, PDUs read whole, command sets as they
+    complete, and the release. The C-FIND client below and the tests' hostile MPPS client use it."""
 
-    def __init__(self, host: str, port: int, called: str, calling: str = "BENCH", timeout: float = 30) -> None:
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._buffer = b""
         self._message_id = 0
-        context = _item(0x30, WORKLIST_FIND) + _item(0x40, IMPLICIT_LITTLE)
-        user = _item(0x51, struct.pack(">I", MAX_PDU)) + _item(0x52, IMPLEMENTATION_UID)
+
+    def request(self, called: str, calling: str, sop_class: bytes, max_pdu: int) -> tuple[int, bytes]:
+        """Send the A-ASSOCIATE-RQ; the answer's PDU type and payload (0x02 accepted, 0x03 rejected)."""
+        context = _item(0x30, sop_class) + _item(0x40, IMPLICIT_LITTLE)
+        user = _item(0x51, struct.pack(">I", max_pdu)) + _item(0x52, IMPLEMENTATION_UID)
         request = (
             struct.pack(">HH", 1, 0)
             + called.encode().ljust(16)
@@ -82,7 +89,54 @@ class Association:
             + _item(0x50, user)
         )
         self.sock.sendall(_pdu(0x01, request))
-        kind, payload = self._read_pdu()
+        return self._read_pdu()
+
+    def _read(self, size: int) -> bytes:
+        while len(self._buffer) < size:
+            chunk = self.sock.recv(max(65536, size - len(self._buffer)))
+            if not chunk:
+                raise ConnectionError("the server closed the connection")
+            self._buffer += chunk
+        data, self._buffer = self._buffer[:size], self._buffer[size:]
+        return data
+
+    def _read_pdu(self) -> tuple[int, bytes]:
+        kind, _, length = struct.unpack(">BBI", self._read(6))
+        return kind, self._read(length)
+
+    def command_sets(self) -> Iterator[bytes]:
+        """Each command set the peer sends, as its last fragment arrives; data set fragments are
+        skipped, never decoded."""
+        parts: list[bytes] = []
+        while True:
+            kind, payload = self._read_pdu()
+            if kind != 0x04:
+                raise ConnectionError(f"unexpected PDU type {kind:#04x} where P-DATA was expected")
+            offset = 0
+            while offset < len(payload):
+                (length,) = struct.unpack_from(">I", payload, offset)
+                header, data = payload[offset + 5], payload[offset + 6 : offset + 4 + length]
+                offset += 4 + length
+                if header & 0x01:
+                    parts.append(data)
+                    if header & 0x02:
+                        yield b"".join(parts)
+                        parts = []
+
+    def release(self) -> None:
+        try:
+            self.sock.sendall(_pdu(0x05, bytes(4)))
+            self._read_pdu()
+        finally:
+            self.sock.close()
+
+
+class Association(Link):
+    """One association with an SCP, for any number of C-FINDs in a row."""
+
+    def __init__(self, host: str, port: int, called: str, calling: str = "BENCH", timeout: float = 30) -> None:
+        super().__init__(socket.create_connection((host, port), timeout=timeout))
+        kind, payload = self.request(called, calling, WORKLIST_FIND, MAX_PDU)
         if kind != 0x02:
             raise ConnectionError(f"association rejected (PDU type {kind:#04x})")
         if not self._context_accepted(payload[68:]):
@@ -98,54 +152,17 @@ class Association:
             offset += 4 + length
         return False
 
-    def _read(self, size: int) -> bytes:
-        while len(self._buffer) < size:
-            chunk = self.sock.recv(max(65536, size - len(self._buffer)))
-            if not chunk:
-                raise ConnectionError("the server closed the connection")
-            self._buffer += chunk
-        data, self._buffer = self._buffer[:size], self._buffer[size:]
-        return data
-
-    def _read_pdu(self) -> tuple[int, bytes]:
-        kind, _, length = struct.unpack(">BBI", self._read(6))
-        return kind, self._read(length)
-
     def find(self, identifier: bytes) -> tuple[int, int]:
         """Send one C-FIND; return (number of pending answers, final status)."""
         self._message_id += 1
         command = _find_command(self._message_id)
         pdvs = _item_pdv(1, 0x03, command) + _item_pdv(1, 0x02, identifier)
         self.sock.sendall(_pdu(0x04, pdvs))
-        answers = 0
-        command_parts: list[bytes] = []
-        while True:
-            kind, payload = self._read_pdu()
-            if kind != 0x04:
-                raise ConnectionError(f"unexpected PDU type {kind:#04x} during C-FIND")
-            offset = 0
-            while offset < len(payload):
-                (length,) = struct.unpack_from(">I", payload, offset)
-                header = payload[offset + 5]
-                data = payload[offset + 6 : offset + 4 + length]
-                offset += 4 + length
-                if not header & 0x01:
-                    continue  # a dataset fragment: counted by its command, never decoded.
-                command_parts.append(data)
-                if header & 0x02:
-                    status = _status(b"".join(command_parts))
-                    command_parts = []
-                    if status in (0xFF00, 0xFF01):
-                        answers += 1
-                    else:
-                        return answers, status
-
-    def release(self) -> None:
-        try:
-            self.sock.sendall(_pdu(0x05, bytes(4)))
-            self._read_pdu()
-        finally:
-            self.sock.close()
+        for answers, command_set in enumerate(self.command_sets()):
+            status = status_of(command_set)
+            if status not in (0xFF00, 0xFF01):
+                return answers, status
+        raise ConnectionError("the C-FIND ended without a final status")
 
 
 def _item_pdv(context_id: int, header: int, data: bytes) -> bytes:

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Iterable
 
-from bench.cfind import APPLICATION_CONTEXT, IMPLEMENTATION_UID, IMPLICIT_LITTLE, _element, _item, _item_pdv, _pdu
+from bench.cfind import Link, _element, _item_pdv, _pdu, status_of
 
 from .mpps import NoAnswer
 
@@ -44,41 +44,18 @@ def command(field: int, message_id: int, uid: str | None, with_data: bool = True
     return _element(0x0000, 0x0000, struct.pack("<I", len(body))) + body
 
 
-def status_of(command_set: bytes) -> int:
-    offset = 0
-    while offset + 8 <= len(command_set):
-        group, element, length = struct.unpack_from("<HHI", command_set, offset)
-        if (group, element) == (0x0000, 0x0900):
-            return struct.unpack_from("<H", command_set, offset + 8)[0]
-        offset += 8 + length
-    raise ValueError("a response without a status")
-
-
-class RawMpps:
+class RawMpps(Link):
     """One association with an MPPS SCP, for any number of messages in a row."""
 
     def __init__(
         self, port: int, calling: str = "DX_ROOM1", called: str = "VETMWL", timeout: float = 10, source: str = ""
     ) -> None:
-        self.sock = socket.create_connection(
-            ("127.0.0.1", port), timeout=timeout, source_address=(source, 0) if source else None
+        super().__init__(
+            socket.create_connection(
+                ("127.0.0.1", port), timeout=timeout, source_address=(source, 0) if source else None
+            )
         )
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._buffer = b""
-        self._message_id = 0
-        context = _item(0x30, MPPS_SOP_CLASS) + _item(0x40, IMPLICIT_LITTLE)
-        user = _item(0x51, struct.pack(">I", OWN_MAX_PDU)) + _item(0x52, IMPLEMENTATION_UID)
-        request = (
-            struct.pack(">HH", 1, 0)
-            + called.encode().ljust(16)
-            + calling.encode().ljust(16)
-            + bytes(32)
-            + _item(0x10, APPLICATION_CONTEXT)
-            + _item(0x20, struct.pack(">BBBB", 1, 0, 0, 0) + context)
-            + _item(0x50, user)
-        )
-        self.sock.sendall(_pdu(0x01, request))
-        kind, payload = self._read_pdu()
+        kind, payload = self.request(called, calling, MPPS_SOP_CLASS, OWN_MAX_PDU)
         if kind == 0x03:
             self.sock.close()
             raise NoAnswer(f"the association from {calling} was rejected", tuple(payload[1:4]))  # type: ignore[arg-type]
@@ -103,19 +80,6 @@ class RawMpps:
             offset += 4 + length
         return 16384
 
-    def _read(self, size: int) -> bytes:
-        while len(self._buffer) < size:
-            chunk = self.sock.recv(max(65536, size - len(self._buffer)))
-            if not chunk:
-                raise ConnectionError("the SCP closed the connection")
-            self._buffer += chunk
-        data, self._buffer = self._buffer[:size], self._buffer[size:]
-        return data
-
-    def _read_pdu(self) -> tuple[int, bytes]:
-        kind, _, length = struct.unpack(">BBI", self._read(6))
-        return kind, self._read(length)
-
     def _fragments(self, data: bytes, header: int) -> Iterable[bytes]:
         """``data`` as P-DATA-TF PDUs of one PDV each, within the SCP's Maximum Length."""
         size = self.max_pdu - 6
@@ -134,20 +98,7 @@ class RawMpps:
         return self.response()
 
     def response(self) -> int:
-        parts: list[bytes] = []
-        while True:
-            kind, payload = self._read_pdu()
-            if kind != 0x04:
-                raise ConnectionError(f"the SCP answered with PDU type {kind:#04x}")
-            offset = 0
-            while offset < len(payload):
-                (length,) = struct.unpack_from(">I", payload, offset)
-                header, data = payload[offset + 5], payload[offset + 6 : offset + 4 + length]
-                offset += 4 + length
-                if header & 0x01:
-                    parts.append(data)
-                    if header & 0x02:
-                        return status_of(b"".join(parts))
+        return status_of(next(self.command_sets()))
 
     def stream(self, uid: str | None, total: int, chunk: bytes) -> int:
         """An N-CREATE whose data set is ``total`` bytes of ``chunk`` repeated, made as it is sent
@@ -166,13 +117,6 @@ class RawMpps:
         except OSError:
             return sent
         return sent
-
-    def release(self) -> None:
-        try:
-            self.sock.sendall(_pdu(0x05, bytes(4)))
-            self._read_pdu()
-        finally:
-            self.sock.close()
 
     def close(self) -> None:
         self.sock.close()
