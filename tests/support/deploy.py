@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import shlex
@@ -9,6 +10,7 @@ import subprocess
 import tempfile
 from functools import cache
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import yaml
@@ -129,3 +131,13 @@ def orthanc_default_settings() -> frozenset[str]:
         path = Path(folder) / "default.json"
         subprocess.run(["Orthanc", f"--config={path}"], check=True, capture_output=True)
         return frozenset(read_orthanc_json(path))
+
+
+@cache
+def init_demo_db() -> ModuleType:
+    """docker/init_demo_db.py (the compose stack's init container, not a package), loaded once."""
+    spec = importlib.util.spec_from_file_location("init_demo_db", REPO / "docker" / "init_demo_db.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -15,17 +15,17 @@ vaccination (not imaging) and an ultrasound (by resource); tomorrow one more DX.
 
 from __future__ import annotations
 
-import importlib.util
 import shlex
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from types import ModuleType
 
 import pyodbc
 import sqlglot
 from sqlglot import exp
+
+from support.deploy import init_demo_db
 
 from .runtimes import REPO
 
@@ -257,17 +257,9 @@ def fill_site_tables(connection: pyodbc.Connection) -> None:
 # -- the T-SQL script, as sqlcmd sends it, on PostgreSQL ---------------------------------------------
 
 
-def _init_demo_db() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("init_demo_db", REPO / "docker" / "init_demo_db.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def tsql_batches(path: Path, variables: dict[str, str] | None = None) -> list[str]:
     """The batches sqlcmd would send (``GO`` lines, ``$(variables)``), as docker/init_demo_db.py splits them."""
-    return _init_demo_db().sqlcmd_batches(path.read_text(encoding="utf-8"), variables or {})
+    return init_demo_db().sqlcmd_batches(path.read_text(encoding="utf-8"), variables or {})
 
 
 def _creates_if_missing(block: exp.IfBlock) -> list[exp.Expression]:

@@ -10,14 +10,12 @@ runs the image itself, with podman, on that stand-in.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 import sqlglot
@@ -38,6 +36,9 @@ from support.deploy import (
     image_path_to_repo,
     orthanc_default_settings,
 )
+from support.deploy import (
+    init_demo_db as load_init_demo_db,
+)
 from support.standin import HERE as STANDIN
 from support.standin import generate_configuration as standin_configuration
 from support.standin.generate_configuration import from_environment, setting_path
@@ -50,15 +51,7 @@ OUR_IMAGE = "vetmwl-orthanc:local"
 CONTRACT = {name for name in reference_columns()}
 
 
-def load_init_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("init_demo_db", REPO / "docker" / "init_demo_db.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-init_demo_db = load_init_script()
+init_demo_db = load_init_demo_db()
 
 
 # -- Dockerfile ------------------------------------------------------------------------------------
